@@ -1,0 +1,119 @@
+package config
+
+import "strings"
+
+// consumerDefaults apply to every consumer unless the configuration sets them.
+var consumerDefaults = Properties{
+	"auto.offset.reset":    "latest",
+	"enable.partition.eof": "false",
+	// Bounded prefetch: librdkafka's default (64 MB per consumer) would let a
+	// thousand idle consumers hold 64 GB.
+	"queued.max.messages.kbytes": "1024",
+	"queued.min.messages":        "1000",
+	// Catch-up reading of a backlog is otherwise throttled by the default
+	// 1000 ms back-off whenever the small prefetch queue is full.
+	"fetch.queue.backoff.ms": "10",
+	"enable.metrics.push":    "false",
+}
+
+// consumerForced are set by the server whatever the configuration says:
+// offsets are stored only by acks, and stored offsets are committed by
+// librdkafka's timer and on close.
+var consumerForced = Properties{
+	"enable.auto.offset.store": "false",
+	"enable.auto.commit":       "true",
+}
+
+// producerDefaults apply to every producer unless the configuration sets them.
+var producerDefaults = Properties{
+	// Fail fast on a missing topic: with 0, librdkafka reports a produce to an
+	// unknown topic within tens of milliseconds and then rejects further
+	// produces synchronously. The trade-off: a topic created a moment ago that
+	// this client's metadata has not seen yet can be reported missing.
+	"topic.metadata.propagation.max.ms": "0",
+	"enable.metrics.push":               "false",
+}
+
+// ConsumerProperties returns the properties for a consumer: defaults, then
+// general, then consumer, then the forced settings, with bootstrap servers
+// set to brokers when brokers is not empty.
+func (f *File) ConsumerProperties(brokers string) Properties {
+	p := merge(consumerDefaults, f.General, f.Consumer, brokersProps(brokers))
+	for k, v := range consumerForced {
+		p[k] = v
+	}
+	return p
+}
+
+// ProducerProperties returns the properties for a producer: defaults, then
+// general, then producer, with bootstrap servers set to brokers when brokers
+// is not empty.
+func (f *File) ProducerProperties(brokers string) Properties {
+	return merge(producerDefaults, f.General, f.Producer, brokersProps(brokers))
+}
+
+// GeneralProperties returns the general section, with bootstrap servers set
+// to brokers when brokers is not empty: the properties of the server's shared
+// metadata handle.
+func (f *File) GeneralProperties(brokers string) Properties {
+	return merge(Properties{"enable.metrics.push": "false"}, f.General, brokersProps(brokers))
+}
+
+// Brokers returns the bootstrap servers named in the file, if any.
+func (f *File) Brokers() string {
+	for _, p := range []Properties{f.General, f.Consumer, f.Producer} {
+		for _, k := range []string{"bootstrap.servers", "metadata.broker.list"} {
+			if v := p[k]; v != "" {
+				return v
+			}
+		}
+	}
+	return ""
+}
+
+// ForceConsumerSettings applies the settings the server enforces on every
+// consumer; callers merging per-connection overrides call it last.
+func ForceConsumerSettings(p Properties) {
+	for k, v := range consumerForced {
+		p[k] = v
+	}
+}
+
+func brokersProps(brokers string) Properties {
+	if brokers == "" {
+		return nil
+	}
+	return Properties{"bootstrap.servers": brokers}
+}
+
+func merge(layers ...Properties) Properties {
+	out := Properties{}
+	for _, l := range layers {
+		for k, v := range l {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// IsSecret reports whether a property holds a secret that must never be
+// logged or shown: passwords, SASL settings and SSL keys.
+func IsSecret(name string) bool {
+	n := strings.ToLower(name)
+	return strings.HasSuffix(n, ".password") ||
+		strings.HasPrefix(n, "sasl.") ||
+		strings.HasPrefix(n, "ssl.key") ||
+		strings.Contains(n, "secret")
+}
+
+// Masked returns a copy of p with every secret value replaced by "*****".
+func Masked(p Properties) Properties {
+	out := make(Properties, len(p))
+	for k, v := range p {
+		if IsSecret(k) {
+			v = "*****"
+		}
+		out[k] = v
+	}
+	return out
+}

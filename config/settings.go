@@ -1,0 +1,143 @@
+package config
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Settings are the server's own settings. They come from the "rafka" section
+// of the configuration file and from command-line flags (flags win).
+type Settings struct {
+	// Host is the RESP listen address. Default 0.0.0.0.
+	Host string `json:"host"`
+	// Port is the RESP listen port. Default 6380.
+	Port int `json:"port"`
+	// Brokers are the Kafka bootstrap servers. Default: RAFKA_BROKERS, then
+	// bootstrap.servers from the file; none means the embedded broker.
+	Brokers string `json:"brokers"`
+	// DataDir is where the embedded try-it broker keeps its data. Default
+	// ./rafka-data.
+	DataDir string `json:"data_dir"`
+	// MaxClients is the most connections served at once. Default 10000.
+	MaxClients int `json:"max_clients"`
+	// IdleTimeout closes a connection that sent nothing for this long.
+	// Default 0 (never).
+	IdleTimeout Duration `json:"idle_timeout"`
+	// ProducerCloseTimeout bounds the flush of a connection's producer when
+	// the connection ends. Default 5s.
+	ProducerCloseTimeout Duration `json:"producer_close_timeout"`
+	// ShutdownTimeout bounds the whole shutdown. Default 30s.
+	ShutdownTimeout Duration `json:"shutdown_timeout"`
+	// LogLevel is one of debug, info, warn, error. Default info.
+	LogLevel string `json:"log_level"`
+	// LogFormat is "console" or "json". Default console.
+	LogFormat string `json:"log_format"`
+}
+
+// DefaultSettings returns the settings used when nothing is configured.
+func DefaultSettings() Settings {
+	return Settings{
+		Host:                 "0.0.0.0",
+		Port:                 6380,
+		DataDir:              "./rafka-data",
+		MaxClients:           10000,
+		ProducerCloseTimeout: Duration(5 * time.Second),
+		ShutdownTimeout:      Duration(30 * time.Second),
+		LogLevel:             "info",
+		LogFormat:            "console",
+	}
+}
+
+// Validate reports the first setting that is out of range.
+func (s Settings) Validate() error {
+	switch {
+	case s.Port < 0 || s.Port > 65535:
+		return fmt.Errorf("port %d out of range", s.Port)
+	case s.MaxClients < 1:
+		return fmt.Errorf("max clients must be at least 1, got %d", s.MaxClients)
+	case s.IdleTimeout < 0:
+		return fmt.Errorf("idle timeout must not be negative")
+	case s.ProducerCloseTimeout < 0:
+		return fmt.Errorf("producer close timeout must not be negative")
+	case s.ShutdownTimeout <= 0:
+		return fmt.Errorf("shutdown timeout must be positive")
+	}
+	switch s.LogFormat {
+	case "console", "json":
+	default:
+		return fmt.Errorf("log format %q: expected console or json", s.LogFormat)
+	}
+	return nil
+}
+
+// Duration is a time.Duration that reads from JSON as a Go duration string
+// ("5s", "250ms") or as a number of milliseconds.
+type Duration time.Duration
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		v, err := time.ParseDuration(s)
+		if err != nil {
+			return err
+		}
+		*d = Duration(v)
+		return nil
+	}
+	var ms float64
+	if err := json.Unmarshal(b, &ms); err != nil {
+		return fmt.Errorf("duration: expected a string like \"5s\" or milliseconds, got %s", b)
+	}
+	*d = Duration(ms * float64(time.Millisecond))
+	return nil
+}
+
+// String implements flag.Value and fmt.Stringer.
+func (d *Duration) String() string { return time.Duration(*d).String() }
+
+// Set implements flag.Value.
+func (d *Duration) Set(s string) error {
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Overlay returns s with every field that o sets (non-zero) taken from o.
+func (s Settings) Overlay(o Settings) Settings {
+	if o.Host != "" {
+		s.Host = o.Host
+	}
+	if o.Port != 0 {
+		s.Port = o.Port
+	}
+	if o.Brokers != "" {
+		s.Brokers = o.Brokers
+	}
+	if o.DataDir != "" {
+		s.DataDir = o.DataDir
+	}
+	if o.MaxClients != 0 {
+		s.MaxClients = o.MaxClients
+	}
+	if o.IdleTimeout != 0 {
+		s.IdleTimeout = o.IdleTimeout
+	}
+	if o.ProducerCloseTimeout != 0 {
+		s.ProducerCloseTimeout = o.ProducerCloseTimeout
+	}
+	if o.ShutdownTimeout != 0 {
+		s.ShutdownTimeout = o.ShutdownTimeout
+	}
+	if o.LogLevel != "" {
+		s.LogLevel = o.LogLevel
+	}
+	if o.LogFormat != "" {
+		s.LogFormat = o.LogFormat
+	}
+	return s
+}

@@ -1,0 +1,319 @@
+// Package consumer is a connection's Kafka group consumer: it subscribes,
+// polls in the background into a small bounded buffer, hands messages to
+// BLPOP, stores acknowledged offsets and closes cleanly.
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	"github.com/rs/zerolog"
+
+	"rafka/config"
+	"rafka/stats"
+)
+
+// Buffer bounds: the poll loop pauses fetching once this much is waiting for
+// the client and resumes when half of it has been taken.
+const (
+	bufferMessages = 500
+	bufferBytes    = 512 << 10
+	pollTimeoutMs  = 100
+)
+
+// ErrClosed is returned by Pop and Ack once the consumer is closing.
+var ErrClosed = errors.New("consumer closed")
+
+// ErrNotAssigned is returned by Ack for a partition this consumer does not
+// own (any more).
+var ErrNotAssigned = errors.New("partition not assigned")
+
+// FatalError is a consumer error librdkafka reports as fatal; Pop returns it.
+type FatalError struct{ Err error }
+
+func (e *FatalError) Error() string { return e.Err.Error() }
+func (e *FatalError) Unwrap() error { return e.Err }
+
+// Config describes one consumer.
+type Config struct {
+	// Properties are the librdkafka properties, group.id and client.id
+	// included.
+	Properties config.Properties
+	// Topics are the subscribed topics.
+	Topics []string
+	// Stats receives the consumer's counters.
+	Stats *stats.Stats
+	// Log is the connection's logger.
+	Log zerolog.Logger
+}
+
+// partitionKey names a topic partition.
+type partitionKey struct {
+	topic     string
+	partition int32
+}
+
+// Consumer is one librdkafka group consumer owned by one connection. A
+// background goroutine polls it; Pop, Ack and Close may be called from any
+// goroutine.
+type Consumer struct {
+	kc     *kafka.Consumer
+	topics []string
+	stats  *stats.Stats
+	log    zerolog.Logger
+
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the poll loop has returned
+	notify chan struct{} // signalled when a message is buffered
+
+	closeOnce sync.Once
+	closeErr  error
+
+	mu       sync.Mutex
+	buf      []*kafka.Message // received, not yet popped, in order
+	bufBytes int
+	paused   bool
+	assigned map[partitionKey]bool
+	acked    map[partitionKey]kafka.Offset // highest stored offset (ack+1)
+	fatal    error
+	closed   bool
+}
+
+// New creates the consumer, subscribes it to cfg.Topics and starts polling.
+func New(cfg Config) (*Consumer, error) {
+	kc, err := kafka.NewConsumer(configMap(cfg.Properties))
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &Consumer{
+		kc:       kc,
+		topics:   cfg.Topics,
+		stats:    cfg.Stats,
+		log:      cfg.Log,
+		cancel:   cancel,
+		done:     make(chan struct{}),
+		notify:   make(chan struct{}, 1),
+		assigned: map[partitionKey]bool{},
+		acked:    map[partitionKey]kafka.Offset{},
+	}
+	if err := kc.SubscribeTopics(cfg.Topics, c.rebalance); err != nil {
+		cancel()
+		kc.Close()
+		return nil, fmt.Errorf("subscribe to %v: %w", cfg.Topics, err)
+	}
+	c.stats.Inc(stats.ConsumersCreated)
+	c.stats.Inc(stats.ConsumersCurrent)
+	go c.poll(ctx)
+	return c, nil
+}
+
+// Validate creates and closes a throwaway consumer, so that a bad property
+// fails at start-up with librdkafka's own message.
+func Validate(props config.Properties) error {
+	p := props.Clone()
+	if p["group.id"] == "" {
+		p["group.id"] = "rafka-config-check"
+	}
+	kc, err := kafka.NewConsumer(configMap(p))
+	if err != nil {
+		return err
+	}
+	return kc.Close()
+}
+
+func configMap(props config.Properties) *kafka.ConfigMap {
+	m := make(kafka.ConfigMap, len(props))
+	for k, v := range props {
+		m[k] = v
+	}
+	return &m
+}
+
+// Topics returns the subscribed topics.
+func (c *Consumer) Topics() []string { return c.topics }
+
+// poll is the consumer's only poller: it buffers messages, serves rebalance
+// callbacks and records fatal errors, until ctx is cancelled.
+func (c *Consumer) poll(ctx context.Context) {
+	defer close(c.done)
+	for ctx.Err() == nil {
+		switch e := c.kc.Poll(pollTimeoutMs).(type) {
+		case nil:
+		case *kafka.Message:
+			c.buffer(e)
+		case kafka.Error:
+			if e.IsFatal() {
+				c.log.Error().Err(e).Msg("fatal consumer error")
+				c.mu.Lock()
+				c.fatal = &FatalError{Err: e}
+				c.mu.Unlock()
+				c.signal()
+				return
+			}
+			c.log.Info().Err(e).Msg("consumer error (polling goes on)")
+		default:
+			c.log.Debug().Str("event", e.String()).Msg("consumer event")
+		}
+	}
+}
+
+// buffer appends m for Pop, pausing fetching when the buffer is full.
+func (c *Consumer) buffer(m *kafka.Message) {
+	c.mu.Lock()
+	if !c.assigned[keyOf(m)] {
+		// Revoked while librdkafka still held it: its new owner gets it.
+		c.mu.Unlock()
+		return
+	}
+	c.buf = append(c.buf, m)
+	c.bufBytes += len(m.Value) + len(m.Key)
+	if !c.paused && (len(c.buf) >= bufferMessages || c.bufBytes >= bufferBytes) {
+		c.setPausedLocked(true)
+	}
+	c.mu.Unlock()
+	c.signal()
+}
+
+func (c *Consumer) signal() {
+	select {
+	case c.notify <- struct{}{}:
+	default:
+	}
+}
+
+// setPausedLocked pauses or resumes fetching of every assigned partition.
+// Pausing drops librdkafka's prefetched messages; resuming fetches again
+// from the position after the last message handed to the buffer.
+func (c *Consumer) setPausedLocked(pause bool) {
+	c.paused = pause
+	parts := c.assignedListLocked()
+	if len(parts) == 0 {
+		return
+	}
+	var err error
+	if pause {
+		err = c.kc.Pause(parts)
+	} else {
+		err = c.kc.Resume(parts)
+	}
+	if err != nil {
+		c.log.Warn().Err(err).Bool("pause", pause).Msg("pause/resume partitions")
+	}
+}
+
+func (c *Consumer) assignedListLocked() []kafka.TopicPartition {
+	parts := make([]kafka.TopicPartition, 0, len(c.assigned))
+	for k := range c.assigned {
+		topic := k.topic
+		parts = append(parts, kafka.TopicPartition{Topic: &topic, Partition: k.partition})
+	}
+	return parts
+}
+
+func keyOf(m *kafka.Message) partitionKey {
+	return partitionKey{topic: *m.TopicPartition.Topic, partition: m.TopicPartition.Partition}
+}
+
+// Pop returns the next message, waiting until one arrives or ctx is done
+// (then it returns ctx's error). After a fatal error it returns a
+// *FatalError; after Close, ErrClosed.
+func (c *Consumer) Pop(ctx context.Context) (*kafka.Message, error) {
+	for {
+		m, err := c.TryPop()
+		if m != nil || err != nil {
+			return m, err
+		}
+		select {
+		case <-c.notify:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-c.done:
+			// The loop ended (closing or fatal): report that once the
+			// buffer cannot change any more.
+			if m, err := c.TryPop(); m != nil || err != nil {
+				return m, err
+			}
+			return nil, ErrClosed
+		}
+	}
+}
+
+// TryPop returns the next buffered message, or nil when none is waiting.
+func (c *Consumer) TryPop() (*kafka.Message, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, ErrClosed
+	}
+	if len(c.buf) == 0 {
+		if c.fatal != nil {
+			return nil, c.fatal
+		}
+		return nil, nil
+	}
+	m := c.buf[0]
+	c.buf[0] = nil
+	c.buf = c.buf[1:]
+	c.bufBytes -= len(m.Value) + len(m.Key)
+	if len(c.buf) == 0 {
+		c.buf = c.buf[:0:0] // let the backing array go
+	}
+	if c.paused && len(c.buf) <= bufferMessages/2 && c.bufBytes <= bufferBytes/2 {
+		c.setPausedLocked(false)
+	}
+	c.stats.Inc(stats.ConsumerMessages)
+	c.stats.Add(stats.ConsumerBytes, int64(len(m.Value)))
+	return m, nil
+}
+
+// Ack stores offset+1 for the partition, to be committed by librdkafka's
+// auto-commit and on Close. An ack never moves a partition's stored offset
+// backwards; an ack for a partition this consumer does not own returns
+// ErrNotAssigned.
+func (c *Consumer) Ack(topic string, partition int32, offset int64) error {
+	k := partitionKey{topic: topic, partition: partition}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return ErrClosed
+	}
+	if !c.assigned[k] {
+		return ErrNotAssigned
+	}
+	next := kafka.Offset(offset + 1)
+	if prev, ok := c.acked[k]; ok && next <= prev {
+		return nil
+	}
+	_, err := c.kc.StoreOffsets([]kafka.TopicPartition{{Topic: &topic, Partition: partition, Offset: next}})
+	if err != nil {
+		var ke kafka.Error
+		if errors.As(err, &ke) && ke.Code() == kafka.ErrState {
+			return ErrNotAssigned
+		}
+		return fmt.Errorf("store offset %s:%d:%d: %w", topic, partition, offset, err)
+	}
+	c.acked[k] = next
+	return nil
+}
+
+// Close stops polling, then closes the librdkafka consumer: stored offsets
+// are committed and the group is left. It is safe to call more than once.
+func (c *Consumer) Close() error {
+	c.closeOnce.Do(func() {
+		c.cancel()
+		<-c.done
+		// Acks from now on are refused: what was acked before is committed
+		// by the close, the rest is redelivered to the next owner.
+		c.mu.Lock()
+		c.closed = true
+		c.buf = nil
+		c.mu.Unlock()
+		c.closeErr = c.kc.Close()
+		c.stats.Add(stats.ConsumersCurrent, -1)
+	})
+	return c.closeErr
+}

@@ -1,0 +1,215 @@
+// Command rafka serves Apache Kafka over the Redis protocol: produce with
+// RPUSHX, consume in consumer groups with CLIENT SETNAME + BLPOP, acknowledge
+// with RPUSH acks. See README.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"rafka/config"
+	"rafka/consumer"
+	"rafka/embedded"
+	"rafka/producer"
+	"rafka/server"
+	"rafka/stats"
+)
+
+// version and commit are set at build time with -ldflags -X.
+var (
+	version = "0.1.0-dev"
+	commit  = "unknown"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "rafka:", err)
+		os.Exit(1)
+	}
+}
+
+// options are the command line: the settings it names explicitly, and the
+// few flags that are not settings.
+type options struct {
+	configPath  string
+	showVersion bool
+	set         config.Settings
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("rafka", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	d := config.DefaultSettings()
+	fs.StringVar(&o.configPath, "config", "", "configuration file (kafka.json); default $RAFKA_CONFIG")
+	fs.StringVar(&o.configPath, "c", "", "shorthand for --config")
+	fs.BoolVar(&o.showVersion, "version", false, "print the version and exit")
+	fs.BoolVar(&o.showVersion, "v", false, "shorthand for --version")
+	fs.StringVar(&o.set.Host, "host", "", "listen address (default "+d.Host+")")
+	fs.IntVar(&o.set.Port, "port", 0, fmt.Sprintf("listen port (default %d)", d.Port))
+	fs.IntVar(&o.set.Port, "p", 0, "shorthand for --port")
+	fs.StringVar(&o.set.Brokers, "brokers", "", "Kafka bootstrap servers (default $RAFKA_BROKERS; none: embedded try-it broker)")
+	fs.StringVar(&o.set.DataDir, "data-dir", "", "data directory of the embedded broker (default "+d.DataDir+")")
+	fs.IntVar(&o.set.MaxClients, "max-clients", 0, fmt.Sprintf("most connections at once (default %d)", d.MaxClients))
+	fs.Var(&o.set.IdleTimeout, "idle-timeout", "close connections idle this long (default 0: never)")
+	fs.Var(&o.set.ProducerCloseTimeout, "producer-close-timeout", "flush limit when a connection's producer closes (default "+d.ProducerCloseTimeout.String()+")")
+	fs.Var(&o.set.ShutdownTimeout, "shutdown-timeout", "limit of the whole shutdown (default "+d.ShutdownTimeout.String()+")")
+	fs.StringVar(&o.set.LogLevel, "log-level", "", "debug, info, warn or error (default "+d.LogLevel+")")
+	fs.StringVar(&o.set.LogFormat, "log-format", "", "console or json (default "+d.LogFormat+")")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	return o, nil
+}
+
+// loadConfig reads the file and layers defaults, the file's rafka section,
+// the environment and the flags, in that order.
+func loadConfig(o options) (*config.File, config.Settings, error) {
+	path := o.configPath
+	if path == "" {
+		path = os.Getenv("RAFKA_CONFIG")
+	}
+	file := &config.File{General: config.Properties{}, Consumer: config.Properties{}, Producer: config.Properties{}}
+	if path != "" {
+		var err error
+		if file, err = config.Load(path); err != nil {
+			return nil, config.Settings{}, err
+		}
+	}
+	s := config.DefaultSettings()
+	s.Brokers = file.Brokers()
+	s = s.Overlay(file.Rafka)
+	if env := os.Getenv("RAFKA_BROKERS"); env != "" {
+		s.Brokers = env
+	}
+	s = s.Overlay(o.set)
+	return file, s, s.Validate()
+}
+
+func newLogger(s config.Settings, stderr io.Writer) (zerolog.Logger, error) {
+	level, err := zerolog.ParseLevel(s.LogLevel)
+	if err != nil {
+		return zerolog.Logger{}, fmt.Errorf("log level: %w", err)
+	}
+	var w io.Writer = stderr
+	if s.LogFormat == "console" {
+		w = zerolog.ConsoleWriter{Out: stderr, TimeFormat: time.RFC3339}
+	}
+	return zerolog.New(w).Level(level).With().Timestamp().Logger(), nil
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	if o.showVersion {
+		fmt.Fprintf(stdout, "rafka %s (commit %s)\n", version, commit)
+		return nil
+	}
+	file, settings, err := loadConfig(o)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(settings, stderr)
+	if err != nil {
+		return err
+	}
+
+	if settings.Brokers == "" {
+		broker, err := startTryItBroker(settings, log)
+		if err != nil {
+			return err
+		}
+		defer broker.Close()
+		settings.Brokers = broker.Addr()
+	}
+
+	consumerProps := file.ConsumerProperties(settings.Brokers)
+	producerProps := file.ProducerProperties(settings.Brokers)
+	log.Info().Interface("consumer", config.Masked(consumerProps)).
+		Interface("producer", config.Masked(producerProps)).Msg("kafka configuration")
+	if err := consumer.Validate(consumerProps); err != nil {
+		return fmt.Errorf("consumer configuration: %w", err)
+	}
+	if err := producer.Validate(producerProps); err != nil {
+		return fmt.Errorf("producer configuration: %w", err)
+	}
+
+	srv := server.New(server.Config{
+		Settings: settings,
+		Consumer: consumerProps,
+		Producer: producerProps,
+		General:  file.GeneralProperties(settings.Brokers),
+		Version:  version,
+		Stats:    stats.New(),
+		Log:      log,
+	})
+	ln, err := srv.Listen()
+	if err != nil {
+		return err
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(signals)
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case sig := <-signals:
+		log.Info().Str("signal", sig.String()).Dur("timeout", time.Duration(settings.ShutdownTimeout)).Msg("shutting down")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(settings.ShutdownTimeout))
+	defer cancel()
+	go func() {
+		select {
+		case <-signals:
+			log.Warn().Msg("second signal: exiting now")
+			os.Exit(1)
+		case <-ctx.Done():
+		}
+	}()
+	if err := srv.Shutdown(ctx); err != nil {
+		log.Error().Err(err).Msg("shutdown incomplete")
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info().Msg("shutdown complete")
+	return nil
+}
+
+// startTryItBroker starts the embedded single-node broker used when no
+// Kafka brokers are configured.
+func startTryItBroker(s config.Settings, log zerolog.Logger) (*embedded.Broker, error) {
+	b, err := embedded.Start(embedded.Options{
+		DataDir:          s.DataDir,
+		AutoCreateTopics: true,
+		Partitions:       4,
+		Log:              log.With().Str("component", "embedded-broker").Logger(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	log.Warn().Str("addr", b.Addr()).Str("data_dir", s.DataDir).
+		Msg("no Kafka brokers configured: started the embedded single-node TRY-IT broker " +
+			"(not for production; topics are auto-created with 4 partitions). " +
+			"Point rafka at a real cluster with --brokers host:port, RAFKA_BROKERS, " +
+			"or bootstrap.servers in the config file")
+	return b, nil
+}

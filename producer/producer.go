@@ -1,0 +1,189 @@
+// Package producer is a connection's Kafka producer: it enqueues messages,
+// drains every delivery report, flushes and closes.
+package producer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	"github.com/rs/zerolog"
+
+	"rafka/config"
+	"rafka/stats"
+)
+
+// Producer is one librdkafka producer owned by one connection. Its methods
+// may be called from one goroutine at a time, except Close, which may be
+// called once from any goroutine.
+type Producer struct {
+	kp    *kafka.Producer
+	stats *stats.Stats
+	log   zerolog.Logger
+
+	drained chan struct{} // closed when the events channel is fully drained
+	closing atomic.Bool
+}
+
+// New creates a producer with props (as built by config.File.ProducerProperties).
+func New(props config.Properties, st *stats.Stats, log zerolog.Logger) (*Producer, error) {
+	kp, err := kafka.NewProducer(configMap(props))
+	if err != nil {
+		return nil, err
+	}
+	p := &Producer{kp: kp, stats: st, log: log, drained: make(chan struct{})}
+	st.Inc(stats.ProducersCreated)
+	st.Inc(stats.ProducersCurrent)
+	go p.drain()
+	return p, nil
+}
+
+// Validate creates and closes a throwaway producer, so that a bad property
+// fails at start-up with librdkafka's own message.
+func Validate(props config.Properties) error {
+	kp, err := kafka.NewProducer(configMap(props))
+	if err != nil {
+		return err
+	}
+	kp.Close()
+	return nil
+}
+
+func configMap(props config.Properties) *kafka.ConfigMap {
+	m := make(kafka.ConfigMap, len(props))
+	for k, v := range props {
+		m[k] = v
+	}
+	return &m
+}
+
+// drain reads every event of the producer until Close closes the channel:
+// delivery reports are counted, failures logged.
+func (p *Producer) drain() {
+	defer close(p.drained)
+	for ev := range p.kp.Events() {
+		switch e := ev.(type) {
+		case *kafka.Message:
+			p.report(e)
+		case kafka.Error:
+			p.log.Warn().Err(e).Bool("fatal", e.IsFatal()).Msg("producer error")
+		default:
+			p.stats.Inc(stats.ProducerUnknownEvents)
+		}
+	}
+}
+
+// report counts one delivery report.
+func (p *Producer) report(m *kafka.Message) {
+	err := m.TopicPartition.Error
+	if err == nil {
+		p.stats.Inc(stats.ProducerDelivered)
+		return
+	}
+	if p.closing.Load() && isPurged(err) {
+		return // counted as unflushed by Close
+	}
+	p.stats.Inc(stats.ProducerDeliveryErrors)
+	topic := ""
+	if m.TopicPartition.Topic != nil {
+		topic = *m.TopicPartition.Topic
+	}
+	p.log.Warn().Err(err).Str("topic", topic).Msg("delivery failed")
+}
+
+func isPurged(err error) bool {
+	var ke kafka.Error
+	if !errors.As(err, &ke) {
+		return false
+	}
+	return ke.Code() == kafka.ErrPurgeQueue || ke.Code() == kafka.ErrPurgeInflight
+}
+
+// Produce enqueues each value to topic, keyed by key when key is not nil. It
+// returns how many were enqueued and the first enqueue error, if any.
+func (p *Producer) Produce(topic string, key []byte, values [][]byte) (int, error) {
+	return p.produce(topic, key, values, nil)
+}
+
+func (p *Producer) produce(topic string, key []byte, values [][]byte, reports chan kafka.Event) (int, error) {
+	for i, v := range values {
+		msg := &kafka.Message{
+			TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: kafka.PartitionAny},
+			Key:            key,
+			Value:          v,
+		}
+		if err := p.kp.Produce(msg, reports); err != nil {
+			p.stats.Inc(stats.ProducerEnqueueErrors)
+			p.stats.Add(stats.ProducerMessages, int64(i))
+			return i, err
+		}
+		p.stats.Add(stats.ProducerBytes, int64(len(v)))
+	}
+	p.stats.Add(stats.ProducerMessages, int64(len(values)))
+	return len(values), nil
+}
+
+// ProduceAndWait enqueues each value like Produce and waits until Kafka has
+// acknowledged all of them (per the producer's acks setting). It returns the
+// first failure. Waiting is bounded by librdkafka's message.timeout.ms and
+// by ctx.
+func (p *Producer) ProduceAndWait(ctx context.Context, topic string, key []byte, values [][]byte) (int, error) {
+	// The channel holds every report, so librdkafka never blocks on it even
+	// if this call returns early.
+	reports := make(chan kafka.Event, len(values))
+	n, err := p.produce(topic, key, values, reports)
+	if err != nil {
+		return n, err
+	}
+	var firstErr error
+	for i := 0; i < n; i++ {
+		select {
+		case ev := <-reports:
+			m, ok := ev.(*kafka.Message)
+			if !ok {
+				p.stats.Inc(stats.ProducerUnknownEvents)
+				i--
+				continue
+			}
+			p.report(m)
+			if m.TopicPartition.Error != nil && firstErr == nil {
+				firstErr = m.TopicPartition.Error
+			}
+		case <-ctx.Done():
+			return 0, fmt.Errorf("wait for delivery of %d messages to %s: %w", n, topic, ctx.Err())
+		}
+	}
+	if firstErr != nil {
+		return 0, firstErr
+	}
+	return n, nil
+}
+
+// Flush waits up to timeout for every enqueued message to be delivered (or
+// to fail) and returns how many are still outstanding.
+func (p *Producer) Flush(timeout time.Duration) int {
+	return p.kp.Flush(int(timeout.Milliseconds()))
+}
+
+// Close flushes for up to timeout, purges what is left, closes the producer
+// and returns how many messages were never delivered. The count is added to
+// producer.unflushed.messages.
+func (p *Producer) Close(timeout time.Duration) int {
+	left := p.kp.Flush(int(timeout.Milliseconds()))
+	if left > 0 {
+		p.closing.Store(true)
+		p.stats.Add(stats.ProducerUnflushed, int64(left))
+		if err := p.kp.Purge(kafka.PurgeQueue | kafka.PurgeInFlight); err != nil {
+			p.log.Warn().Err(err).Msg("purge producer queue")
+		}
+		p.kp.Flush(100) // let the purge reports through before closing
+		p.log.Warn().Int("messages", left).Msg("producer closed with undelivered messages")
+	}
+	p.kp.Close()
+	<-p.drained
+	p.stats.Add(stats.ProducersCurrent, -1)
+	return left
+}

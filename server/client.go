@@ -1,0 +1,127 @@
+package server
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/tidwall/redcon"
+
+	"rafka/consumer"
+	"rafka/producer"
+)
+
+// client is the state of one connection. Fields without a comment are set
+// once in accept; mu guards the
+// rest, which other goroutines (CLIENT LIST, shutdown, teardown) read.
+type client struct {
+	srv     *Server
+	id      int64
+	conn    redcon.Conn
+	nc      *netConn
+	addr    string
+	created time.Time
+	log     zerolog.Logger
+	resp3   atomic.Bool // set by HELLO
+
+	mu         sync.Mutex
+	name       string // CLIENT SETNAME id, "" until set
+	lastCmd    string
+	lastActive time.Time
+	consumer   *consumer.Consumer
+	consumerID string // "<id>|<topics>", as the classic gateway names it
+	producer   *producer.Producer
+	monitoring bool // the connection is detached and serves MONITOR
+	tornDown   bool
+}
+
+// getName returns the connection's id, or "" when none is set.
+func (c *client) getName() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.name
+}
+
+// registry holds the live connections and the ids they own. Taking an id
+// checks and takes it in one critical section.
+type registry struct {
+	mu      sync.Mutex
+	clients map[*client]struct{}
+	names   map[string]*client
+}
+
+func newRegistry() *registry {
+	return &registry{clients: map[*client]struct{}{}, names: map[string]*client{}}
+}
+
+func (r *registry) add(c *client) {
+	r.mu.Lock()
+	r.clients[c] = struct{}{}
+	r.mu.Unlock()
+}
+
+// remove drops c and releases its id.
+func (r *registry) remove(c *client) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.clients, c)
+	r.releaseLocked(c)
+}
+
+// release gives up c's id, so another connection can take it at once.
+func (r *registry) release(c *client) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.releaseLocked(c)
+}
+
+func (r *registry) releaseLocked(c *client) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.name != "" && r.names[c.name] == c {
+		delete(r.names, c.name)
+	}
+	c.name = ""
+}
+
+// setName gives c the id name. The same name again is a no-op; a different
+// name is refused once c owns a consumer; otherwise the old id is released.
+func (r *registry) setName(c *client, name string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.name == name {
+		return nil
+	}
+	if c.consumer != nil {
+		return errIDAlreadySet(c.name)
+	}
+	if owner, ok := r.names[name]; ok && owner != c {
+		return errIDTaken(name)
+	}
+	if c.name != "" && r.names[c.name] == c {
+		delete(r.names, c.name)
+	}
+	r.names[name] = c
+	c.name = name
+	return nil
+}
+
+// snapshot returns the live connections.
+func (r *registry) snapshot() []*client {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]*client, 0, len(r.clients))
+	for c := range r.clients {
+		out = append(out, c)
+	}
+	return out
+}
+
+func (r *registry) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.clients)
+}

@@ -1,0 +1,216 @@
+package server
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tidwall/redcon"
+)
+
+// PING [message]
+func cmdPing(s *Server, c *client, args [][]byte) error {
+	switch len(args) {
+	case 1:
+		c.conn.WriteString("PONG")
+	case 2:
+		c.conn.WriteBulk(args[1])
+	default:
+		return errWrongArgs("ping")
+	}
+	return nil
+}
+
+// ECHO message
+func cmdEcho(s *Server, c *client, args [][]byte) error {
+	c.conn.WriteBulk(args[1])
+	return nil
+}
+
+// QUIT: the id is released before +OK is written, so the client can
+// reconnect with the same name the moment it reads the reply; the producer
+// is flushed (up to the close timeout) before the socket is closed.
+func cmdQuit(s *Server, c *client, args [][]byte) error {
+	s.clients.release(c)
+	c.conn.WriteString("OK")
+	_ = redcon.BaseWriter(c.conn).Flush()
+	c.mu.Lock()
+	prod := c.producer
+	c.mu.Unlock()
+	if prod != nil {
+		prod.Flush(time.Duration(s.cfg.Settings.ProducerCloseTimeout))
+	}
+	return c.conn.Close()
+}
+
+// SELECT index: only database 0 exists.
+func cmdSelect(s *Server, c *client, args [][]byte) error {
+	if string(args[1]) != "0" {
+		return errDBIndex
+	}
+	c.conn.WriteString("OK")
+	return nil
+}
+
+// AUTH [username] password. No password is configured yet (see
+// protocol.md 1.4): like Redis without one, AUTH password is an error and
+// AUTH default <anything> succeeds.
+func cmdAuth(s *Server, c *client, args [][]byte) error {
+	if err := s.authenticate(args[1:]); err != nil {
+		return err
+	}
+	c.conn.WriteString("OK")
+	return nil
+}
+
+// authenticate checks AUTH's arguments: [username] password.
+func (s *Server) authenticate(creds [][]byte) error {
+	switch len(creds) {
+	case 1:
+		return errNoPassword
+	case 2:
+		if string(creds[0]) != "default" {
+			return errWrongPass
+		}
+		return nil
+	default:
+		return errSyntax
+	}
+}
+
+// HELLO [protover [AUTH username password] [SETNAME clientname]]
+func cmdHello(s *Server, c *client, args [][]byte) error {
+	proto := 2
+	if c.resp3.Load() {
+		proto = 3
+	}
+	if len(args) > 1 {
+		v, err := strconv.Atoi(string(args[1]))
+		if err != nil {
+			return errf("Protocol version is not an integer or out of range")
+		}
+		if v != 2 && v != 3 {
+			return errNoProto
+		}
+		proto = v
+	}
+	var name []byte
+	for i := 2; i < len(args); i++ {
+		switch strings.ToLower(string(args[i])) {
+		case "auth":
+			if i+2 >= len(args) {
+				return errSyntax
+			}
+			if err := s.authenticate(args[i+1 : i+3]); err != nil {
+				return err
+			}
+			i += 2
+		case "setname":
+			if i+1 >= len(args) {
+				return errSyntax
+			}
+			name = args[i+1]
+			i++
+		default:
+			return errSyntax
+		}
+	}
+	if name != nil {
+		if err := s.setName(c, string(name)); err != nil {
+			return err
+		}
+	}
+	c.resp3.Store(proto == 3)
+	c.writeMapHeader(7)
+	c.conn.WriteBulkString("server")
+	c.conn.WriteBulkString("rafka")
+	c.conn.WriteBulkString("version")
+	c.conn.WriteBulkString(s.cfg.Version)
+	c.conn.WriteBulkString("proto")
+	c.conn.WriteInt(proto)
+	c.conn.WriteBulkString("id")
+	c.conn.WriteInt64(c.id)
+	c.conn.WriteBulkString("mode")
+	c.conn.WriteBulkString("standalone")
+	c.conn.WriteBulkString("role")
+	c.conn.WriteBulkString("master")
+	c.conn.WriteBulkString("modules")
+	c.conn.WriteArray(0)
+	return nil
+}
+
+// CLIENT SETNAME|GETNAME|ID|SETINFO|LIST|INFO ...
+func cmdClient(s *Server, c *client, args [][]byte) error {
+	sub := strings.ToLower(string(args[1]))
+	switch sub {
+	case "setname":
+		if len(args) != 3 {
+			return errWrongArgs("client|setname")
+		}
+		if err := s.setName(c, string(args[2])); err != nil {
+			return err
+		}
+		c.conn.WriteString("OK")
+	case "getname":
+		if name := c.getName(); name != "" {
+			c.conn.WriteBulkString(name)
+		} else {
+			c.writeNullBulk()
+		}
+	case "id":
+		c.conn.WriteInt64(c.id)
+	case "setinfo":
+		if len(args) != 4 {
+			return errWrongArgs("client|setinfo")
+		}
+		c.conn.WriteString("OK")
+	case "list":
+		var b strings.Builder
+		for _, other := range s.clients.snapshot() {
+			b.WriteString(other.info())
+			b.WriteByte('\n')
+		}
+		c.conn.WriteBulkString(b.String())
+	case "info":
+		c.conn.WriteBulkString(c.info() + "\n")
+	default:
+		return errUnknownSubcommand(string(args[1]))
+	}
+	return nil
+}
+
+// setName validates and takes a `<group>:<name>` id for c.
+func (s *Server) setName(c *client, name string) error {
+	group, _, ok := strings.Cut(name, ":")
+	if !ok || group == "" {
+		return errParseGroup
+	}
+	if err := s.clients.setName(c, name); err != nil {
+		return err
+	}
+	c.log.Debug().Str("name", name).Msg("name set")
+	return nil
+}
+
+// info is the connection's CLIENT LIST line.
+func (c *client) info() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := time.Now()
+	laddr := ""
+	if c.nc != nil {
+		laddr = c.nc.LocalAddr().String()
+	}
+	flags := "N"
+	if c.monitoring {
+		flags = "O"
+	}
+	cmd := c.lastCmd
+	if cmd == "" {
+		cmd = "NULL"
+	}
+	return fmt.Sprintf("id=%d addr=%s laddr=%s name=%s age=%d idle=%d flags=%s db=0 cmd=%s resp=%d",
+		c.id, c.addr, laddr, c.name, int(now.Sub(c.created).Seconds()),
+		int(now.Sub(c.lastActive).Seconds()), flags, cmd, map[bool]int{false: 2, true: 3}[c.resp3.Load()])
+}

@@ -1,0 +1,318 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	"github.com/tidwall/redcon"
+
+	"rafka/config"
+	"rafka/consumer"
+	"rafka/stats"
+)
+
+// consumeKey is a parsed `topics:<t1>[,<t2>...][:<json>]` key.
+type consumeKey struct {
+	topics []string
+	json   string // "" when absent
+}
+
+// parseConsumeKey parses one BLPOP key.
+func parseConsumeKey(arg []byte) (consumeKey, error) {
+	rest, ok := bytes.CutPrefix(arg, topicsPrefix)
+	if !ok {
+		return consumeKey{}, errCannotParseTopics(string(arg))
+	}
+	list, cfg, _ := bytes.Cut(rest, []byte{':'})
+	var k consumeKey
+	for _, t := range bytes.Split(list, []byte{','}) {
+		if len(t) == 0 {
+			return consumeKey{}, errCannotParseTopics(string(arg))
+		}
+		k.topics = append(k.topics, string(t))
+	}
+	k.json = string(cfg)
+	return k, nil
+}
+
+// parseTimeout reads a BLPOP timeout in seconds (integer or decimal); 0
+// means no timeout.
+func parseTimeout(arg []byte) (time.Duration, error) {
+	f, err := strconv.ParseFloat(string(arg), 64)
+	if err != nil || f < 0 || math.IsNaN(f) || math.IsInf(f, 0) || f > math.MaxInt64/float64(time.Second) {
+		return 0, errTimeout
+	}
+	return time.Duration(f * float64(time.Second)), nil
+}
+
+// BLPOP topics:<t1>[,<t2>...][:<json>] [<more keys>...] <timeout>
+// Replies with [topic, t, partition, p, offset, o, value, v], or a null
+// array on timeout.
+func cmdBLPop(s *Server, c *client, args [][]byte) error {
+	cons, timeout, err := s.consumerForBlock(c, args[1:len(args)-1], args[len(args)-1])
+	if err != nil {
+		return err
+	}
+	s.stats.Inc(stats.BlpopCalls)
+	m, err := cons.TryPop()
+	if m == nil && err == nil {
+		ctx, cancel := s.blockContext(timeout)
+		defer cancel()
+		ctx, done := c.block(ctx)
+		m, err = cons.Pop(ctx)
+		done()
+	}
+	if err != nil {
+		return s.popError(c, err)
+	}
+	writeMessage(c, m)
+	return nil
+}
+
+// blockContext is the context of a blocking consume: it ends at the timeout
+// (none when 0) or when the server starts shutting down.
+func (s *Server) blockContext(timeout time.Duration) (context.Context, context.CancelFunc) {
+	if timeout == 0 {
+		return context.WithCancel(s.ctx)
+	}
+	return context.WithTimeout(s.ctx, timeout)
+}
+
+// popError turns the end of a blocking pop into its reply: a timeout is a
+// null reply, not an error.
+func (s *Server) popError(c *client, err error) error {
+	var fatal *consumer.FatalError
+	switch {
+	case s.shuttingDown.Load() || errors.Is(err, consumer.ErrClosed):
+		return errServerShutdown
+	case errors.Is(err, context.DeadlineExceeded):
+		s.stats.Inc(stats.BlpopTimeouts)
+		c.writeNullArray()
+		return nil
+	case errors.Is(err, context.Canceled):
+		return nil // the client is gone; nothing to answer
+	case errors.As(err, &fatal):
+		return errPoll(fatal.Err)
+	default:
+		return errPoll(err)
+	}
+}
+
+// writeMessage writes BLPOP's eight-element reply.
+func writeMessage(c *client, m *kafka.Message) {
+	c.conn.WriteArray(8)
+	c.conn.WriteBulkString("topic")
+	c.conn.WriteBulkString(*m.TopicPartition.Topic)
+	c.conn.WriteBulkString("partition")
+	c.conn.WriteInt64(int64(m.TopicPartition.Partition))
+	c.conn.WriteBulkString("offset")
+	c.conn.WriteInt64(int64(m.TopicPartition.Offset))
+	c.conn.WriteBulkString("value")
+	if m.Value == nil {
+		c.writeNullBulk()
+	} else {
+		c.conn.WriteBulk(m.Value)
+	}
+}
+
+// consumerForBlock applies every rule shared by the blocking consume
+// commands: a name is required, the timeout must parse, the keys name the
+// topics, and the connection's one consumer is created on first use or must
+// have the same topic set.
+func (s *Server) consumerForBlock(c *client, keys [][]byte, timeoutArg []byte) (*consumer.Consumer, time.Duration, error) {
+	name := c.getName()
+	if name == "" {
+		return nil, 0, errNotReady
+	}
+	timeout, err := parseTimeout(timeoutArg)
+	if err != nil {
+		return nil, 0, err
+	}
+	set := map[string]bool{}
+	jsonCfg := ""
+	for _, arg := range keys {
+		k, err := parseConsumeKey(arg)
+		if err != nil {
+			return nil, 0, err
+		}
+		for _, t := range k.topics {
+			set[t] = true
+		}
+		if k.json != "" {
+			jsonCfg = k.json
+		}
+	}
+	topics := make([]string, 0, len(set))
+	for t := range set {
+		topics = append(topics, t)
+	}
+	sort.Strings(topics)
+	consID := name + "|" + strings.Join(topics, ",")
+	if s.shuttingDown.Load() {
+		return nil, 0, errServerShutdown
+	}
+	c.mu.Lock()
+	cons, cid := c.consumer, c.consumerID
+	c.mu.Unlock()
+	if cons != nil {
+		if cid != consID {
+			return nil, 0, errConsumerRegistered(name, cid, consID)
+		}
+		return cons, timeout, nil
+	}
+	cons, err = s.newConsumer(c, name, topics, jsonCfg)
+	if err != nil {
+		return nil, 0, err
+	}
+	c.mu.Lock()
+	if s.shuttingDown.Load() {
+		c.mu.Unlock()
+		_ = cons.Close()
+		return nil, 0, errServerShutdown
+	}
+	c.consumer, c.consumerID = cons, consID
+	c.mu.Unlock()
+	return cons, timeout, nil
+}
+
+// newConsumer creates a consumer for the id `<group>:<name>` with the
+// server's consumer properties, the connection's JSON overrides and the
+// settings the server enforces.
+func (s *Server) newConsumer(c *client, id string, topics []string, jsonCfg string) (*consumer.Consumer, error) {
+	props := s.cfg.Consumer.Clone()
+	if jsonCfg != "" {
+		overrides, err := config.ParseProperties([]byte(jsonCfg))
+		if err != nil {
+			return nil, errConfigParse(jsonCfg, err)
+		}
+		for k, v := range overrides {
+			props[k] = v
+		}
+	}
+	group, member, _ := strings.Cut(id, ":")
+	props["group.id"] = group
+	props["client.id"] = memberName(id)
+	config.ForceConsumerSettings(props)
+	cons, err := consumer.New(consumer.Config{
+		Properties: props,
+		Topics:     topics,
+		Stats:      s.stats,
+		Log:        c.log.With().Str("group", group).Str("member", member).Logger(),
+	})
+	if err != nil {
+		return nil, errConsumerCreate(err)
+	}
+	return cons, nil
+}
+
+// memberName is librdkafka's client.id for an id `<group>:<name>`: the name
+// up to any further ':'.
+func memberName(id string) string {
+	_, member, _ := strings.Cut(id, ":")
+	member, _, _ = strings.Cut(member, ":")
+	return member
+}
+
+// block prepares the connection for a command that waits: the replies of
+// commands pipelined before it are flushed, and the returned context ends
+// when parent does or the client goes away. done must be called when the
+// wait is over.
+func (c *client) block(parent context.Context) (context.Context, func()) {
+	_ = redcon.BaseWriter(c.conn).Flush()
+	ctx, cancel := context.WithCancel(parent)
+	if c.nc == nil {
+		return ctx, cancel
+	}
+	stop := c.nc.watch(cancel)
+	return ctx, func() {
+		stop()
+		cancel()
+	}
+}
+
+// parseAck reads `<topic>:<partition>:<offset>`; the topic is everything
+// before the last two fields.
+func parseAck(v []byte) (topic string, partition int32, offset int64, ok bool) {
+	s := string(v)
+	i := strings.LastIndexByte(s, ':')
+	if i <= 0 {
+		return "", 0, 0, false
+	}
+	j := strings.LastIndexByte(s[:i], ':')
+	if j <= 0 {
+		return "", 0, 0, false
+	}
+	p, err := strconv.ParseInt(s[j+1:i], 10, 32)
+	if err != nil || p < 0 {
+		return "", 0, 0, false
+	}
+	o, err := strconv.ParseInt(s[i+1:], 10, 64)
+	if err != nil || o < 0 {
+		return "", 0, 0, false
+	}
+	return s[:j], int32(p), o, true
+}
+
+// RPUSH acks <topic>:<partition>:<offset> [...] marks messages processed;
+// RPUSH topics:<topic>[:<key>] <message> [...] is the durable produce.
+func cmdRPush(s *Server, c *client, args [][]byte) error {
+	if bytes.HasPrefix(args[1], topicsPrefix) {
+		return rpushTopics(s, c, args)
+	}
+	if !strings.EqualFold(string(args[1]), "acks") {
+		return errOnlyAcks
+	}
+	type ack struct {
+		topic     string
+		partition int32
+		offset    int64
+	}
+	acks := make([]ack, 0, len(args)-2)
+	for _, v := range args[2:] {
+		t, p, o, ok := parseAck(v)
+		if !ok {
+			s.stats.Inc(stats.ConsumerAckErrors)
+			return errCannotParseAck(string(v))
+		}
+		acks = append(acks, ack{t, p, o})
+	}
+	c.mu.Lock()
+	cons, name := c.consumer, c.name
+	c.mu.Unlock()
+	if cons == nil {
+		return errNoConsumer(name)
+	}
+	var firstErr error
+	n := 0
+	for _, a := range acks {
+		err := cons.Ack(a.topic, a.partition, a.offset)
+		switch {
+		case err == nil:
+			n++
+			continue
+		case errors.Is(err, consumer.ErrNotAssigned):
+			err = errNotAssigned(a.topic, a.partition)
+		case errors.Is(err, consumer.ErrClosed):
+			err = errServerShutdown
+		default:
+			err = consErr("%s", err)
+		}
+		s.stats.Inc(stats.ConsumerAckErrors)
+		if firstErr == nil {
+			firstErr = err
+		}
+	}
+	s.stats.Add(stats.ConsumerAcks, int64(n))
+	if firstErr != nil {
+		return firstErr
+	}
+	c.conn.WriteInt(n)
+	return nil
+}

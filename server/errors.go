@@ -1,0 +1,92 @@
+package server
+
+import (
+	"fmt"
+	"strings"
+)
+
+// replyError is an error whose text is sent to the client as is: the first
+// word is the Redis-style code (ERR, CONS, PROD, NOPROTO, ...).
+type replyError struct{ text string }
+
+func (e *replyError) Error() string { return e.text }
+
+func consErr(format string, args ...any) error {
+	return &replyError{text: "CONS " + fmt.Sprintf(format, args...)}
+}
+
+func prodErr(format string, args ...any) error {
+	return &replyError{text: "PROD " + fmt.Sprintf(format, args...)}
+}
+
+func errf(format string, args ...any) error {
+	return &replyError{text: "ERR " + fmt.Sprintf(format, args...)}
+}
+
+// The client-visible error texts of protocol.md section 7, and the other
+// fixed texts. Clients match some of them literally: do not reword.
+var (
+	errServerShutdown = consErr("Server shutdown")
+	errNotReady       = consErr("Connection not ready. Identify yourself using `CLIENT SETNAME` first")
+	errOnlyAcks       = consErr("You can only RPUSH to the 'acks' key")
+	errParseGroup     = consErr("Cannot parse group.id")
+	errTopicKeyShape  = prodErr("First argument must be in the form of 'topics:<topic>' or 'topics:<topic>:<key>'")
+	errNaN            = prodErr("NaN")
+	errTimeout        = errf("timeout is not a float or out of range")
+	errSyntax         = errf("syntax error")
+	errDBIndex        = errf("DB index is out of range")
+	errNoProto        = &replyError{text: "NOPROTO unsupported protocol version"}
+	errNoPassword     = errf("AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
+	errWrongPass      = &replyError{text: "WRONGPASS invalid username-password pair or user is disabled."}
+	errMaxClients     = errf("max number of clients reached")
+	errInternal       = errf("internal error")
+)
+
+func errCannotParseTopics(arg string) error { return consErr("Cannot parse topics from `%s`", arg) }
+
+func errConfigParse(json string, err error) error {
+	return consErr("Error parsing configuration from '%s'; %s", json, err)
+}
+
+func errConsumerRegistered(id, cid, newCID string) error {
+	return consErr("Client '%s' has Consumer '%s' registered (new consID: '%s')", id, cid, newCID)
+}
+
+func errConsumerCreate(err error) error { return consErr("Failed to create consumer: %s", err) }
+func errPoll(err error) error           { return consErr("Poll %s", err) }
+func errCannotParseAck(v string) error  { return consErr("Cannot parse ack: '%s'", v) }
+func errNoConsumer(id string) error     { return consErr("No consumer registered for Client %s", id) }
+func errIDTaken(id string) error        { return consErr("id %s is already taken", id) }
+func errIDAlreadySet(id string) error   { return consErr("Client ID is already set to %s", id) }
+func errRPUSHXArgs(n int) error         { return prodErr("RPUSHX accepts 2 arguments, got %d", n) }
+func errSpawnProducer(err error) error  { return prodErr("Error spawning producer: %s", err) }
+func errProduce(err error) error        { return prodErr("%s", err) }
+func errDumpArgs(n int) error           { return prodErr("DUMP accepts 1 argument, got %d", n) }
+func errExpectedStats(key string) error { return errf("Expected key to be 'stats', got %s", key) }
+func errExpectedTopics(arg string) error {
+	return errf("Expected argument to be 'topics:', got %s", arg)
+}
+
+func errNotAssigned(topic string, partition int32) error {
+	return consErr("Partition %s:%d is not assigned to this consumer", topic, partition)
+}
+
+func errWrongArgs(name string) error {
+	return errf("wrong number of arguments for '%s' command", strings.ToLower(name))
+}
+
+func errUnknownSubcommand(sub string) error { return errf("unknown subcommand '%s'", sub) }
+
+// errUnknownCommand is Redis's own text; some clients look for "unknown"
+// (for example to fall back from HELLO).
+func errUnknownCommand(name string, args [][]byte) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "unknown command '%s', with args beginning with: ", name)
+	for _, a := range args {
+		if b.Len() > 512 {
+			break
+		}
+		fmt.Fprintf(&b, "'%s' ", a)
+	}
+	return errf("%s", b.String())
+}

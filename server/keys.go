@@ -1,0 +1,94 @@
+package server
+
+import (
+	"bytes"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	"github.com/tidwall/match"
+
+	"rafka/config"
+)
+
+// metadataTimeoutMs bounds one metadata request of KEYS.
+const metadataTimeoutMs = 5000
+
+// metadata is the server's shared metadata handle (an admin client, never a
+// producer), created on first use.
+type metadata struct {
+	props config.Properties
+
+	mu    sync.Mutex
+	admin *kafka.AdminClient
+}
+
+func newMetadata(props config.Properties) *metadata { return &metadata{props: props} }
+
+// topics returns the names of all non-internal topics.
+func (m *metadata) topics() ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.admin == nil {
+		cm := kafka.ConfigMap{}
+		for k, v := range m.props {
+			cm[k] = v
+		}
+		a, err := kafka.NewAdminClient(&cm)
+		if err != nil {
+			return nil, fmt.Errorf("create metadata client: %w", err)
+		}
+		m.admin = a
+	}
+	md, err := m.admin.GetMetadata(nil, true, metadataTimeoutMs)
+	if err != nil {
+		return nil, fmt.Errorf("get metadata: %w", err)
+	}
+	names := make([]string, 0, len(md.Topics))
+	for name, t := range md.Topics {
+		if strings.HasPrefix(name, "__") || t.Error.Code() != kafka.ErrNoError {
+			continue
+		}
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+func (m *metadata) close() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.admin != nil {
+		m.admin.Close()
+		m.admin = nil
+	}
+}
+
+// KEYS topics:[<glob>] lists the topics matching the glob (all when empty).
+func cmdKeys(s *Server, c *client, args [][]byte) error {
+	pattern, ok := bytes.CutPrefix(args[1], topicsPrefix)
+	if !ok {
+		return errExpectedTopics(string(args[1]))
+	}
+	names, err := s.meta.topics()
+	if err != nil {
+		return errf("%s", err)
+	}
+	glob := string(pattern)
+	if glob == "" {
+		glob = "*"
+	}
+	matched := names[:0]
+	for _, n := range names {
+		if match.Match(n, glob) {
+			matched = append(matched, n)
+		}
+	}
+	c.conn.WriteArray(len(matched))
+	for _, n := range matched {
+		c.conn.WriteBulkString("topics:" + n)
+	}
+	return nil
+}

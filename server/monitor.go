@@ -1,0 +1,244 @@
+package server
+
+import (
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tidwall/redcon"
+
+	"rafka/stats"
+)
+
+const (
+	// monitorBuffer is how many lines wait for a slow monitor before
+	// further lines are dropped (and counted): a monitor never blocks
+	// another connection.
+	monitorBuffer = 4096
+	// monitorArgMax truncates long arguments (payloads) in monitor lines.
+	monitorArgMax = 256
+)
+
+// monitors are the connections in MONITOR mode.
+type monitors struct {
+	stats *stats.Stats
+	n     atomic.Int32
+
+	mu  sync.RWMutex
+	set map[*monitor]struct{}
+}
+
+func newMonitors(st *stats.Stats) *monitors {
+	return &monitors{stats: st, set: map[*monitor]struct{}{}}
+}
+
+// active reports whether any monitor is connected: the only cost monitors
+// add to a command when there are none.
+func (ms *monitors) active() bool { return ms.n.Load() > 0 }
+
+// publish sends one command of c to every monitor but c itself.
+func (ms *monitors) publish(c *client, args [][]byte) {
+	line := formatMonitorLine(time.Now(), c.addr, args)
+	ms.mu.RLock()
+	defer ms.mu.RUnlock()
+	for m := range ms.set {
+		if m.c == c {
+			continue
+		}
+		select {
+		case m.lines <- line:
+		default:
+			ms.stats.Inc(stats.MonitorDropped)
+		}
+	}
+}
+
+func (ms *monitors) add(m *monitor) {
+	ms.mu.Lock()
+	ms.set[m] = struct{}{}
+	ms.mu.Unlock()
+	ms.n.Add(1)
+}
+
+func (ms *monitors) remove(m *monitor) {
+	ms.mu.Lock()
+	if _, ok := ms.set[m]; ok {
+		delete(ms.set, m)
+		ms.n.Add(-1)
+	}
+	ms.mu.Unlock()
+}
+
+// closeAll ends every monitor connection (shutdown).
+func (ms *monitors) closeAll() {
+	ms.mu.RLock()
+	defer ms.mu.RUnlock()
+	for m := range ms.set {
+		m.stop()
+	}
+}
+
+// formatMonitorLine renders a command as Redis's MONITOR does:
+// `+<unix.micro> [0 <addr>] "cmd" "arg" ...`, arguments quoted and escaped.
+func formatMonitorLine(now time.Time, addr string, args [][]byte) []byte {
+	b := make([]byte, 0, 64+len(addr))
+	b = append(b, '+')
+	b = strconv.AppendInt(b, now.Unix(), 10)
+	b = append(b, '.')
+	us := strconv.AppendInt(nil, int64(now.Nanosecond()/1000), 10)
+	for i := len(us); i < 6; i++ {
+		b = append(b, '0')
+	}
+	b = append(b, us...)
+	b = append(b, " [0 "...)
+	b = append(b, addr...)
+	b = append(b, ']')
+	for _, a := range args {
+		b = append(b, ' ')
+		more := 0
+		if len(a) > monitorArgMax {
+			more = len(a) - monitorArgMax
+			a = a[:monitorArgMax]
+		}
+		b = appendQuoted(b, a)
+		if more > 0 {
+			b = append(b, "...("...)
+			b = strconv.AppendInt(b, int64(more), 10)
+			b = append(b, " more bytes)"...)
+		}
+	}
+	return append(b, '\r', '\n')
+}
+
+// appendQuoted quotes and escapes s like Redis's sdscatrepr.
+func appendQuoted(b, s []byte) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for _, ch := range s {
+		switch ch {
+		case '\\', '"':
+			b = append(b, '\\', ch)
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\r':
+			b = append(b, '\\', 'r')
+		case '\t':
+			b = append(b, '\\', 't')
+		case '\a':
+			b = append(b, '\\', 'a')
+		case '\b':
+			b = append(b, '\\', 'b')
+		default:
+			if ch >= 0x20 && ch < 0x7f {
+				b = append(b, ch)
+			} else {
+				b = append(b, '\\', 'x', hex[ch>>4], hex[ch&0xf])
+			}
+		}
+	}
+	return append(b, '"')
+}
+
+// monitor is one connection in MONITOR mode. It is detached from redcon's
+// loop: one goroutine writes lines and replies, one reads commands.
+type monitor struct {
+	c       *client
+	lines   chan []byte
+	replies chan monitorReply
+	done    chan struct{}
+	once    sync.Once
+}
+
+type monitorReply struct {
+	raw  []byte
+	quit bool
+}
+
+func (m *monitor) stop() { m.once.Do(func() { close(m.done) }) }
+
+// MONITOR: +OK, then every command of every other connection.
+func cmdMonitor(s *Server, c *client, args [][]byte) error {
+	c.mu.Lock()
+	c.monitoring = true
+	c.mu.Unlock()
+	dc := c.conn.Detach()
+	dc.WriteString("OK")
+	if err := dc.Flush(); err != nil {
+		_ = dc.Close()
+		s.teardown(c)
+		return nil
+	}
+	m := &monitor{
+		c:       c,
+		lines:   make(chan []byte, monitorBuffer),
+		replies: make(chan monitorReply, 16),
+		done:    make(chan struct{}),
+	}
+	s.monitors.add(m)
+	go m.read(dc)
+	go m.write(s, dc)
+	return nil
+}
+
+// read serves the few commands a monitor may send: PING and QUIT.
+func (m *monitor) read(dc redcon.DetachedConn) {
+	for {
+		cmd, err := dc.ReadCommand()
+		if err != nil {
+			m.stop()
+			return
+		}
+		var r monitorReply
+		switch strings.ToLower(string(cmd.Args[0])) {
+		case "quit":
+			r = monitorReply{raw: []byte("+OK\r\n"), quit: true}
+		case "ping":
+			r = monitorReply{raw: []byte("+PONG\r\n")}
+		default:
+			r = monitorReply{raw: []byte("-ERR only PING and QUIT are allowed in MONITOR mode\r\n")}
+		}
+		select {
+		case m.replies <- r:
+		case <-m.done:
+			return
+		}
+		if r.quit {
+			return
+		}
+	}
+}
+
+// write sends lines and replies, batching what is waiting into one write.
+func (m *monitor) write(s *Server, dc redcon.DetachedConn) {
+	defer func() {
+		s.monitors.remove(m)
+		_ = dc.Close()
+		s.teardown(m.c)
+	}()
+	for {
+		select {
+		case line := <-m.lines:
+			dc.WriteRaw(line)
+			for more := true; more; {
+				select {
+				case l := <-m.lines:
+					dc.WriteRaw(l)
+				default:
+					more = false
+				}
+			}
+			if dc.Flush() != nil {
+				return
+			}
+		case r := <-m.replies:
+			dc.WriteRaw(r.raw)
+			if dc.Flush() != nil || r.quit {
+				return
+			}
+		case <-m.done:
+			return
+		}
+	}
+}

@@ -1,0 +1,115 @@
+package server
+
+import (
+	"errors"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"rafka/stats"
+)
+
+// listener wraps accepted connections in netConn.
+type listener struct {
+	net.Listener
+	stats *stats.Stats
+}
+
+func (l listener) Accept() (net.Conn, error) {
+	nc, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &netConn{Conn: nc, stats: l.stats}, nil
+}
+
+// maxWatchBuffer bounds what a client may send while one of its commands
+// blocks; past it the server stops reading until the command ends.
+const maxWatchBuffer = 1 << 20
+
+// netConn counts bytes and lets a blocked command notice that its client
+// went away: while a command blocks, watch reads from the socket; whatever
+// it reads is handed to the next Read, so no byte of the stream is lost.
+type netConn struct {
+	net.Conn
+	stats *stats.Stats
+
+	mu      sync.Mutex
+	pending []byte // read by a watch, not yet returned by Read
+	readErr error  // a read error seen by a watch, returned after pending
+}
+
+func (c *netConn) Read(p []byte) (int, error) {
+	c.mu.Lock()
+	if len(c.pending) > 0 {
+		n := copy(p, c.pending)
+		c.pending = c.pending[n:]
+		if len(c.pending) == 0 {
+			c.pending = nil
+		}
+		c.mu.Unlock()
+		return n, nil
+	}
+	if err := c.readErr; err != nil {
+		c.mu.Unlock()
+		return 0, err
+	}
+	c.mu.Unlock()
+	n, err := c.Conn.Read(p)
+	c.stats.Add(stats.NetBytesIn, int64(n))
+	return n, err
+}
+
+func (c *netConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.stats.Add(stats.NetBytesOut, int64(n))
+	return n, err
+}
+
+// watch reads from the socket in the background until stop is called;
+// gone is called if the client closes the connection or it fails. stop
+// waits for the reader to finish and restores normal reading.
+func (c *netConn) watch(gone func()) (stop func()) {
+	var (
+		stopping bool
+		mu       sync.Mutex
+		done     = make(chan struct{})
+	)
+	_ = c.Conn.SetReadDeadline(time.Time{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 4096)
+		for {
+			n, err := c.Conn.Read(buf)
+			c.stats.Add(stats.NetBytesIn, int64(n))
+			c.mu.Lock()
+			c.pending = append(c.pending, buf[:n]...)
+			full := len(c.pending) >= maxWatchBuffer
+			c.mu.Unlock()
+			if err != nil {
+				mu.Lock()
+				interrupted := stopping && errors.Is(err, os.ErrDeadlineExceeded)
+				mu.Unlock()
+				if !interrupted {
+					c.mu.Lock()
+					c.readErr = err
+					c.mu.Unlock()
+					gone()
+				}
+				return
+			}
+			if full {
+				return
+			}
+		}
+	}()
+	return func() {
+		mu.Lock()
+		stopping = true
+		mu.Unlock()
+		_ = c.Conn.SetReadDeadline(time.Now())
+		<-done
+		_ = c.Conn.SetReadDeadline(time.Time{})
+	}
+}

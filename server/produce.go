@@ -1,0 +1,121 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"strconv"
+	"time"
+
+	"rafka/producer"
+)
+
+var topicsPrefix = []byte("topics:")
+
+// parseTopicKey splits `topics:<topic>[:<key>]`. The key is everything after
+// the second ':' (so keys may contain ':'); `topics:<t>:` is an empty,
+// non-null key. A nil key means no key.
+func parseTopicKey(arg []byte) (topic string, key []byte, ok bool) {
+	rest, found := bytes.CutPrefix(arg, topicsPrefix)
+	if !found {
+		return "", nil, false
+	}
+	t, k, hasKey := bytes.Cut(rest, []byte{':'})
+	if len(t) == 0 {
+		return "", nil, false
+	}
+	if hasKey {
+		key = append([]byte{}, k...)
+	}
+	return string(t), key, true
+}
+
+// RPUSHX topics:<topic>[:<key>] <message> [<message> ...]
+// Enqueues the messages; replies with how many were enqueued.
+func cmdRPushX(s *Server, c *client, args [][]byte) error {
+	if len(args) < 3 {
+		return errRPUSHXArgs(len(args) - 1)
+	}
+	topic, key, ok := parseTopicKey(args[1])
+	if !ok {
+		return errTopicKeyShape
+	}
+	p, err := s.producerFor(c)
+	if err != nil {
+		return err
+	}
+	n, err := p.Produce(topic, key, args[2:])
+	if err != nil {
+		if n > 0 {
+			c.log.Warn().Err(err).Int("enqueued", n).Msg("produce stopped part-way")
+		}
+		return errProduce(err)
+	}
+	c.conn.WriteInt(n)
+	return nil
+}
+
+// rpushTopics is `RPUSH topics:<topic>[:<key>] <message> [...]`, the durable
+// produce: the reply comes once Kafka acknowledged every message.
+func rpushTopics(s *Server, c *client, args [][]byte) error {
+	topic, key, ok := parseTopicKey(args[1])
+	if !ok {
+		return errTopicKeyShape
+	}
+	p, err := s.producerFor(c)
+	if err != nil {
+		return err
+	}
+	ctx, done := c.block(context.Background())
+	defer done()
+	n, err := p.ProduceAndWait(ctx, topic, key, args[2:])
+	if err != nil {
+		return errProduce(err)
+	}
+	c.conn.WriteInt(n)
+	return nil
+}
+
+// DUMP <timeoutMs>: flush this connection's producer; reply with how many
+// messages are still not delivered.
+func cmdDump(s *Server, c *client, args [][]byte) error {
+	if len(args) != 2 {
+		return errDumpArgs(len(args) - 1)
+	}
+	ms, err := strconv.ParseInt(string(args[1]), 10, 64)
+	if err != nil || ms < 0 {
+		return errNaN
+	}
+	c.mu.Lock()
+	p := c.producer
+	c.mu.Unlock()
+	if p == nil {
+		c.conn.WriteInt(0)
+		return nil
+	}
+	c.conn.WriteInt(p.Flush(time.Duration(ms) * time.Millisecond))
+	return nil
+}
+
+// producerFor returns the connection's producer, creating it on first use.
+func (s *Server) producerFor(c *client) (*producer.Producer, error) {
+	c.mu.Lock()
+	p := c.producer
+	c.mu.Unlock()
+	if p != nil {
+		return p, nil
+	}
+	props := s.cfg.Producer.Clone()
+	if name := c.getName(); name != "" {
+		props["client.id"] = memberName(name)
+	} else if props["client.id"] == "" {
+		props["client.id"] = "rafka"
+	}
+	p, err := producer.New(props, s.stats, c.log.With().Str("role", "producer").Logger())
+	if err != nil {
+		return nil, errSpawnProducer(err)
+	}
+	c.mu.Lock()
+	c.producer = p
+	c.mu.Unlock()
+	return p, nil
+}

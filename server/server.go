@@ -1,0 +1,251 @@
+// Package server is rafka's Redis-protocol listener: connection state, the
+// command table and the command handlers.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/tidwall/redcon"
+
+	"rafka/config"
+	"rafka/stats"
+)
+
+// Config is what a Server needs; main builds it from flags and the file.
+type Config struct {
+	// Settings are the server's own settings (listen address, limits,
+	// timeouts).
+	Settings config.Settings
+	// Consumer, Producer and General are the librdkafka properties of
+	// consumers, producers and the shared metadata handle.
+	Consumer, Producer, General config.Properties
+	// Version is reported by INFO and HELLO.
+	Version string
+	// Stats receives every counter.
+	Stats *stats.Stats
+	// Log is the server's logger.
+	Log zerolog.Logger
+}
+
+// Server serves the RESP protocol on one listener.
+type Server struct {
+	cfg      Config
+	log      zerolog.Logger
+	stats    *stats.Stats
+	commands map[string]*command
+	clients  *registry
+	monitors *monitors
+	meta     *metadata
+	started  time.Time
+	nextID   atomic.Int64
+
+	rc   *redcon.Server
+	addr net.Addr
+
+	// ctx is cancelled when shutdown starts: blocked commands return.
+	ctx          context.Context
+	cancel       context.CancelFunc
+	shuttingDown atomic.Bool
+
+	conns      sync.WaitGroup // one per accepted connection, until torn down
+	background sync.WaitGroup // consumer and producer closes
+}
+
+// New builds a server; Serve starts it.
+func New(cfg Config) *Server {
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Server{
+		cfg:      cfg,
+		log:      cfg.Log,
+		stats:    cfg.Stats,
+		clients:  newRegistry(),
+		monitors: newMonitors(cfg.Stats),
+		meta:     newMetadata(cfg.General),
+		started:  time.Now(),
+		ctx:      ctx,
+		cancel:   cancel,
+	}
+	s.commands = commandTable()
+	return s
+}
+
+// Listen opens the RESP listener on the configured host and port.
+func (s *Server) Listen() (net.Listener, error) {
+	addr := net.JoinHostPort(s.cfg.Settings.Host, strconv.Itoa(s.cfg.Settings.Port))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	return ln, nil
+}
+
+// Serve serves connections from ln until Shutdown. It returns nil after a
+// shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	s.addr = ln.Addr()
+	s.rc = redcon.NewServer(ln.Addr().String(), s.handle, s.accept, s.closed)
+	if d := time.Duration(s.cfg.Settings.IdleTimeout); d > 0 {
+		s.rc.SetIdleClose(d)
+	}
+	s.rc.AcceptError = func(err error) { s.log.Warn().Err(err).Msg("accept") }
+	s.log.Info().Str("addr", s.addr.String()).Msg("serving RESP")
+	err := s.rc.Serve(listener{Listener: ln, stats: s.stats})
+	if s.shuttingDown.Load() {
+		return nil
+	}
+	return err
+}
+
+// Addr returns the listener's address once Serve has started.
+func (s *Server) Addr() net.Addr { return s.addr }
+
+// accept registers a new connection, or refuses it past the client limit.
+func (s *Server) accept(conn redcon.Conn) bool {
+	if s.shuttingDown.Load() {
+		return false
+	}
+	if s.clients.count() >= s.cfg.Settings.MaxClients {
+		s.stats.Inc(stats.ConnectionsRejected)
+		_, _ = conn.NetConn().Write([]byte("-" + errMaxClients.Error() + "\r\n"))
+		return false
+	}
+	nc, _ := conn.NetConn().(*netConn)
+	c := &client{
+		srv:        s,
+		id:         s.nextID.Add(1),
+		conn:       conn,
+		nc:         nc,
+		addr:       conn.RemoteAddr(),
+		created:    time.Now(),
+		lastActive: time.Now(),
+	}
+	c.log = s.log.With().Int64("conn", c.id).Str("addr", c.addr).Logger()
+	conn.SetContext(c)
+	s.clients.add(c)
+	s.conns.Add(1)
+	s.stats.Inc(stats.ConnectionsTotal)
+	s.stats.Inc(stats.ConnectionsCurrent)
+	c.log.Debug().Msg("connection opened")
+	return true
+}
+
+// closed is redcon's close callback. It runs under redcon's server lock, so
+// everything slow happens in the background.
+func (s *Server) closed(conn redcon.Conn, err error) {
+	c, ok := conn.Context().(*client)
+	if !ok {
+		return
+	}
+	c.mu.Lock()
+	monitoring := c.monitoring
+	c.mu.Unlock()
+	if monitoring {
+		return // the monitor's own goroutines end the connection
+	}
+	if err != nil && !errors.Is(err, net.ErrClosed) {
+		c.log.Debug().Err(err).Msg("connection error")
+	}
+	s.teardown(c)
+}
+
+// teardown ends a connection: the id is released at once, the consumer is
+// closed in the background (committing stored offsets, leaving the group)
+// and the producer is flushed for up to the close timeout and closed.
+func (s *Server) teardown(c *client) {
+	s.clients.remove(c)
+	c.mu.Lock()
+	if c.tornDown {
+		c.mu.Unlock()
+		return
+	}
+	c.tornDown = true
+	cons, prod := c.consumer, c.producer
+	c.mu.Unlock()
+	if cons != nil {
+		s.background.Add(1)
+		go func() {
+			defer s.background.Done()
+			if err := cons.Close(); err != nil {
+				c.log.Warn().Err(err).Msg("close consumer")
+			}
+		}()
+	}
+	if prod != nil {
+		s.background.Add(1)
+		go func() {
+			defer s.background.Done()
+			prod.Close(time.Duration(s.cfg.Settings.ProducerCloseTimeout))
+		}()
+	}
+	s.stats.Add(stats.ConnectionsCurrent, -1)
+	c.log.Debug().Msg("connection closed")
+	s.conns.Done()
+}
+
+// Shutdown stops the server as protocol.md section 6 says: blocked and new
+// consume commands get `CONS Server shutdown`, consumers are closed in
+// parallel (committing offsets), then the listener and the connections are
+// closed and the producers flushed. It returns when all of that is done or
+// ctx expires.
+func (s *Server) Shutdown(ctx context.Context) error {
+	if !s.shuttingDown.CompareAndSwap(false, true) {
+		return errors.New("shutdown already started")
+	}
+	s.cancel()
+	s.log.Info().Msg("shutdown: closing consumers")
+	var wg sync.WaitGroup
+	for _, c := range s.clients.snapshot() {
+		c.mu.Lock()
+		cons := c.consumer
+		c.mu.Unlock()
+		if cons == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := cons.Close(); err != nil {
+				c.log.Warn().Err(err).Msg("close consumer")
+			}
+		}()
+	}
+	if err := waitCtx(ctx, &wg); err != nil {
+		return fmt.Errorf("close consumers: %w", err)
+	}
+	s.log.Info().Msg("shutdown: closing connections and flushing producers")
+	if s.rc != nil {
+		_ = s.rc.Close()
+	}
+	s.monitors.closeAll()
+	if err := waitCtx(ctx, &s.conns); err != nil {
+		return fmt.Errorf("close connections: %w", err)
+	}
+	if err := waitCtx(ctx, &s.background); err != nil {
+		return fmt.Errorf("flush producers: %w", err)
+	}
+	s.meta.close()
+	return nil
+}
+
+// waitCtx waits for wg or ctx, whichever comes first.
+func waitCtx(ctx context.Context, wg *sync.WaitGroup) error {
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

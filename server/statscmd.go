@@ -1,0 +1,31 @@
+package server
+
+import (
+	"strconv"
+	"strings"
+)
+
+// HGETALL stats: every counter, as field/value pairs (RESP3: a map).
+func cmdHGetAll(s *Server, c *client, args [][]byte) error {
+	if !strings.EqualFold(string(args[1]), "stats") {
+		return errExpectedStats(string(args[1]))
+	}
+	fields := s.stats.Snapshot()
+	c.writeMapHeader(len(fields))
+	var num [20]byte
+	for _, f := range fields {
+		c.conn.WriteBulkString(f.Name)
+		c.conn.WriteBulk(strconv.AppendInt(num[:0], f.Value, 10))
+	}
+	return nil
+}
+
+// DEL stats resets the counters (gauges keep their values).
+func cmdDel(s *Server, c *client, args [][]byte) error {
+	if len(args) != 2 || !strings.EqualFold(string(args[1]), "stats") {
+		return errExpectedStats(string(args[1]))
+	}
+	s.stats.Reset()
+	c.conn.WriteInt(1)
+	return nil
+}
