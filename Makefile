@@ -1,0 +1,47 @@
+# Build, run and test rafka. `make test` is what CI runs (.ci/run).
+
+GO      ?= go
+VENV    := .venv
+PY_REQS := test/python/requirements.txt
+# sudo only when not root (CI and the dev machines run as root).
+SUDO    := $(if $(filter 0,$(shell id -u)),,sudo)
+
+.PHONY: build run deps test test-fast clean
+
+# build: compile the server to bin/rafka
+build:
+	$(GO) build -o bin/rafka .
+
+# run: build and start the server (without brokers configured it starts an embedded one); pass flags via ARGS=...
+run: build
+	./bin/rafka $(ARGS)
+
+# deps: install what the tests need (redis-cli, Python clients, Go modules, Kafka jars); cheap when already done
+deps: $(VENV)/.installed
+	@command -v redis-cli >/dev/null || { \
+		$(SUDO) apt-get update && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y redis-tools; }
+	$(GO) mod download
+	$(GO) run ./test/kafkaharness -fetch-only
+
+# The venv is (re)installed only when requirements.txt changes.
+$(VENV)/.installed: $(PY_REQS)
+	test -x $(VENV)/bin/python || python3 -m venv $(VENV)
+	$(VENV)/bin/python -m pip install -q --disable-pip-version-check -r $(PY_REQS)
+	touch $@
+
+# test: vet, then run all tests against a real Kafka broker started by test/kafkaharness
+test: export RAFKA_TEST_VENV := $(CURDIR)/$(VENV)
+test: export RAFKA_REQUIRE_CLIENTS := 1
+test: deps
+	$(GO) vet ./...
+	$(GO) build -o bin/kafkaharness ./test/kafkaharness
+	bin/kafkaharness -- $(GO) test -count=1 -timeout 15m ./...
+
+# test-fast: run all tests without Kafka (embedded broker)
+test-fast:
+	$(GO) test -count=1 ./...
+
+# clean: remove build output
+clean:
+	rm -rf bin/

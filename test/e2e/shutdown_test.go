@@ -1,0 +1,159 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestShutdown: a blocked BLPOP is answered with `CONS Server shutdown`,
+// acked offsets are committed, new connections are refused.
+func TestShutdown(t *testing.T) {
+	ts := startServer(t)
+	topic := newTopic(t, 1)
+	group := uniqueName(t, "g")
+	produceDirect(t, topic, 0, "s0", "s1", "s2")
+
+	worker := ts.dial(t)
+	worker.expect("OK", "CLIENT", "SETNAME", group+":worker")
+	got := popN(t, worker, "topics:"+topic, 2, 30*time.Second)
+	worker.expect("(integer) 1", "RPUSH", "acks", got[1].ack())
+
+	blocked := ts.dial(t)
+	blocked.expect("OK", "CLIENT", "SETNAME", uniqueName(t, "other")+":b")
+	empty := newTopic(t, 1)
+	blocked.do("BLPOP", "topics:"+empty, "0.1")
+	blocked.send("BLPOP", "topics:"+empty, "0")
+	time.Sleep(200 * time.Millisecond) // let the BLPOP block
+
+	done := make(chan struct{})
+	go func() {
+		ts.shutdown(t)
+		close(done)
+	}()
+	if r := blocked.read(10 * time.Second); r.String() != "(error) CONS Server shutdown" {
+		t.Fatalf("blocked BLPOP during shutdown: %s", r)
+	}
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("shutdown did not finish")
+	}
+	if off := committed(t, group, topic, 1)[0]; off != 2 {
+		t.Fatalf("committed offset after shutdown = %d, want 2", off)
+	}
+}
+
+// buildRafka builds the rafka binary once per test run.
+func buildRafka(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "rafka")
+	cmd := exec.Command("go", "build", "-o", bin, "rafka")
+	cmd.Dir = ".."
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// TestBinary runs the real binary: version, config validation with
+// librdkafka's own message, a served command, and SIGTERM shutdown.
+func TestBinary(t *testing.T) {
+	bin := buildRafka(t)
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	run := func(args ...string) (string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, bin, args...)
+		cmd.Env = append(os.Environ(), "RAFKA_BROKERS="+env.brokers)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+
+	if out, err := run("--version"); err != nil || !strings.HasPrefix(out, "rafka ") {
+		t.Errorf("--version: %v %q", err, out)
+	}
+	cases := []struct {
+		name, file, want string
+	}{
+		{"unknown section", `{"general":{}, "bogus":{}}`, "unknown top-level keys bogus"},
+		{"bad property", `{"consumer":{"no.such.thing":"1"}}`, "No such configuration property"},
+		{"bad value", `{"producer":{"acks":"many"}}`, "acks"},
+		{"bad json", `{"general":`, "parse JSON"},
+	}
+	for _, tc := range cases {
+		out, err := run("-c", write("bad.json", tc.file), "-p", "0")
+		if err == nil || !strings.Contains(out, tc.want) {
+			t.Errorf("%s: err=%v, output lacks %q:\n%s", tc.name, err, tc.want, out)
+		}
+	}
+
+	// A good config with a missing section and a secret: starts, serves,
+	// never logs the secret, stops on SIGTERM.
+	cfg := write("ok.json", `{"general":{"sasl.password":"hunter2"},"consumer":{"heartbeat.interval.ms":300},
+		"rafka":{"host":"127.0.0.1","shutdown_timeout":"20s"}}`)
+	port := freePort(t)
+	cmd := exec.Command(bin, "-c", cfg, "--port", fmt.Sprint(port), "--brokers", env.brokers)
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	logs := make(chan string, 1000)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			logs <- sc.Text()
+		}
+		close(logs)
+	}()
+	var c *respConn
+	waitFor(t, 20*time.Second, "binary serving", func() bool {
+		return tryDial(fmt.Sprintf("127.0.0.1:%d", port))
+	})
+	c = dialRESP(t, fmt.Sprintf("127.0.0.1:%d", port))
+	c.expect("PONG", "PING")
+	topic := newTopic(t, 1)
+	c.expect("(integer) 1", "RPUSHX", "topics:"+topic, "from-binary")
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	var all []string
+	for line := range logs {
+		all = append(all, line)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("exit after SIGTERM: %v", err)
+		}
+	case <-time.After(25 * time.Second):
+		t.Fatal("no exit after SIGTERM")
+	}
+	text := strings.Join(all, "\n")
+	if strings.Contains(text, "hunter2") {
+		t.Errorf("secret in logs:\n%s", text)
+	}
+	if !strings.Contains(text, "shutdown complete") {
+		t.Errorf("no clean shutdown in logs:\n%s", text)
+	}
+	if msgs := readAll(t, topic, 1); string(msgs[0].Value) != "from-binary" {
+		t.Errorf("produced %q", msgs[0].Value)
+	}
+}
