@@ -21,6 +21,14 @@ type Settings struct {
 	DataDir string `json:"data_dir"`
 	// MaxClients is the most connections served at once. Default 10000.
 	MaxClients int `json:"max_clients"`
+	// MaxBulkBytes is the largest bulk argument a command may carry.
+	// Default 32 MiB.
+	MaxBulkBytes int64 `json:"max_bulk_bytes"`
+	// MaxArgs is the most arguments one command may have. Default 1048576.
+	MaxArgs int64 `json:"max_args"`
+	// MaxInlineBytes is the longest inline (telnet-style) command line.
+	// Default 64 KiB.
+	MaxInlineBytes int64 `json:"max_inline_bytes"`
 	// IdleTimeout closes a connection that sent nothing for this long.
 	// Default 0 (never).
 	IdleTimeout Duration `json:"idle_timeout"`
@@ -42,6 +50,9 @@ func DefaultSettings() Settings {
 		Port:                 6380,
 		DataDir:              "./rafka-data",
 		MaxClients:           10000,
+		MaxBulkBytes:         32 << 20,
+		MaxArgs:              1 << 20,
+		MaxInlineBytes:       64 << 10,
 		ProducerCloseTimeout: Duration(5 * time.Second),
 		ShutdownTimeout:      Duration(30 * time.Second),
 		LogLevel:             "info",
@@ -56,6 +67,8 @@ func (s Settings) Validate() error {
 		return fmt.Errorf("port %d out of range", s.Port)
 	case s.MaxClients < 1:
 		return fmt.Errorf("max clients must be at least 1, got %d", s.MaxClients)
+	case s.MaxBulkBytes < 1 || s.MaxArgs < 1 || s.MaxInlineBytes < 1:
+		return fmt.Errorf("max bulk bytes, max args and max inline bytes must be at least 1")
 	case s.IdleTimeout < 0:
 		return fmt.Errorf("idle timeout must not be negative")
 	case s.ProducerCloseTimeout < 0:
@@ -123,6 +136,15 @@ func (s Settings) Overlay(o Settings) Settings {
 	}
 	if o.MaxClients != 0 {
 		s.MaxClients = o.MaxClients
+	}
+	if o.MaxBulkBytes != 0 {
+		s.MaxBulkBytes = o.MaxBulkBytes
+	}
+	if o.MaxArgs != 0 {
+		s.MaxArgs = o.MaxArgs
+	}
+	if o.MaxInlineBytes != 0 {
+		s.MaxInlineBytes = o.MaxInlineBytes
 	}
 	if o.IdleTimeout != 0 {
 		s.IdleTimeout = o.IdleTimeout

@@ -13,7 +13,8 @@ import (
 // listener wraps accepted connections in netConn.
 type listener struct {
 	net.Listener
-	stats *stats.Stats
+	stats   *stats.Stats
+	scanner requestScanner // the limits every connection starts with
 }
 
 func (l listener) Accept() (net.Conn, error) {
@@ -21,7 +22,7 @@ func (l listener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &netConn{Conn: nc, stats: l.stats}, nil
+	return &netConn{Conn: nc, stats: l.stats, scanner: l.scanner}, nil
 }
 
 // maxWatchBuffer bounds what a client may send while one of its commands
@@ -33,7 +34,9 @@ const maxWatchBuffer = 1 << 20
 // it reads is handed to the next Read, so no byte of the stream is lost.
 type netConn struct {
 	net.Conn
-	stats *stats.Stats
+	stats   *stats.Stats
+	scanner requestScanner // only the reading goroutine touches it
+	refused bool           // a limit error was answered
 
 	mu      sync.Mutex
 	pending []byte // read by a watch, not yet returned by Read
@@ -53,12 +56,29 @@ func (c *netConn) Read(p []byte) (int, error) {
 	}
 	if err := c.readErr; err != nil {
 		c.mu.Unlock()
+		c.refuse(err)
 		return 0, err
 	}
 	c.mu.Unlock()
 	n, err := c.Conn.Read(p)
 	c.stats.Add(stats.NetBytesIn, int64(n))
+	if serr := c.scanner.scan(p[:n]); serr != nil {
+		c.refuse(serr)
+		return 0, serr
+	}
 	return n, err
+}
+
+// refuse answers a request over a limit with its protocol error, once; the
+// connection is then closed by the caller of Read.
+func (c *netConn) refuse(err error) {
+	if !isLimitError(err) || c.refused {
+		return
+	}
+	c.refused = true
+	c.stats.Inc(stats.ErrorsProtocol)
+	_ = c.Conn.SetWriteDeadline(time.Now().Add(time.Second))
+	_, _ = c.Conn.Write([]byte("-ERR " + err.Error() + "\r\n"))
 }
 
 func (c *netConn) Write(p []byte) (int, error) {
@@ -83,6 +103,12 @@ func (c *netConn) watch(gone func()) (stop func()) {
 		for {
 			n, err := c.Conn.Read(buf)
 			c.stats.Add(stats.NetBytesIn, int64(n))
+			if serr := c.scanner.scan(buf[:n]); serr != nil {
+				c.mu.Lock()
+				c.readErr = serr
+				c.mu.Unlock()
+				return
+			}
 			c.mu.Lock()
 			c.pending = append(c.pending, buf[:n]...)
 			full := len(c.pending) >= maxWatchBuffer

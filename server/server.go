@@ -97,7 +97,10 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 	s.rc.AcceptError = func(err error) { s.log.Warn().Err(err).Msg("accept") }
 	s.log.Info().Str("addr", s.addr.String()).Msg("serving RESP")
-	err := s.rc.Serve(listener{Listener: ln, stats: s.stats})
+	st := s.cfg.Settings
+	err := s.rc.Serve(listener{Listener: ln, stats: s.stats, scanner: requestScanner{
+		maxBulk: st.MaxBulkBytes, maxArgs: st.MaxArgs, maxInline: st.MaxInlineBytes,
+	}})
 	if s.shuttingDown.Load() {
 		return nil
 	}

@@ -1,0 +1,97 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		name, in, err string
+		check         func(*File) string
+	}{
+		{name: "empty object", in: `{}`, check: func(f *File) string {
+			if f.General == nil || f.Consumer == nil || f.Producer == nil {
+				return "missing sections must be empty, not nil"
+			}
+			return ""
+		}},
+		{name: "types", in: `{"general":{"a":"s","b":5,"c":true,"d":1.5},"consumer":null}`, check: func(f *File) string {
+			if f.General["a"] != "s" || f.General["b"] != "5" || f.General["c"] != "true" || f.General["d"] != "1.5" {
+				return "values not converted: " + strings.Join([]string{f.General["a"], f.General["b"], f.General["c"], f.General["d"]}, ",")
+			}
+			return ""
+		}},
+		{name: "rafka section", in: `{"rafka":{"port":7000,"shutdown_timeout":"3s","producer_close_timeout":250}}`, check: func(f *File) string {
+			if f.Rafka.Port != 7000 || f.Rafka.ShutdownTimeout.String() != "3s" || f.Rafka.ProducerCloseTimeout.String() != "250ms" {
+				return "rafka section not read"
+			}
+			return ""
+		}},
+		{name: "unknown top-level", in: `{"general":{},"zeta":{},"alpha":1}`, err: "unknown top-level keys alpha, zeta"},
+		{name: "unknown rafka field", in: `{"rafka":{"nope":1}}`, err: `unknown field "nope"`},
+		{name: "nested value", in: `{"producer":{"a":{"b":1}}}`, err: `property "a"`},
+		{name: "not JSON", in: `{"general":`, err: "parse JSON"},
+	}
+	for _, tc := range tests {
+		f, err := Parse([]byte(tc.in))
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%s: error %v, want %q", tc.name, err, tc.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		if msg := tc.check(f); msg != "" {
+			t.Errorf("%s: %s", tc.name, msg)
+		}
+	}
+}
+
+func TestPropertiesLayering(t *testing.T) {
+	f, err := Parse([]byte(`{"general":{"client.rack":"r1","auto.offset.reset":"earliest","bootstrap.servers":"file:9092"},
+		"consumer":{"enable.auto.commit":"false","enable.auto.offset.store":"true","queued.max.messages.kbytes":"2048"},
+		"producer":{"topic.metadata.propagation.max.ms":"100"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Brokers() != "file:9092" {
+		t.Errorf("Brokers() = %q", f.Brokers())
+	}
+	c := f.ConsumerProperties("flag:9092")
+	want := map[string]string{
+		"bootstrap.servers":          "flag:9092",
+		"client.rack":                "r1",
+		"auto.offset.reset":          "earliest", // general wins over defaults
+		"queued.max.messages.kbytes": "2048",     // consumer wins over defaults
+		"enable.auto.commit":         "true",     // forced
+		"enable.auto.offset.store":   "false",    // forced
+		"fetch.queue.backoff.ms":     "10",       // default
+	}
+	for k, v := range want {
+		if c[k] != v {
+			t.Errorf("consumer %s = %q, want %q", k, c[k], v)
+		}
+	}
+	p := f.ProducerProperties("")
+	if p["bootstrap.servers"] != "file:9092" || p["topic.metadata.propagation.max.ms"] != "100" || p["enable.auto.commit"] != "" {
+		t.Errorf("producer properties: %v", p)
+	}
+}
+
+func TestMasked(t *testing.T) {
+	m := Masked(Properties{"sasl.password": "x", "ssl.key.password": "y", "sasl.username": "u",
+		"ssl.keystore.password": "z", "client.secret": "s", "acks": "all"})
+	for k, v := range m {
+		if k == "acks" {
+			if v != "all" {
+				t.Errorf("acks masked")
+			}
+		} else if v != "*****" {
+			t.Errorf("%s not masked: %q", k, v)
+		}
+	}
+}
