@@ -8,9 +8,13 @@ SUDO    := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: build run deps test test-fast clean
 
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+
 # build: compile the server to bin/rafka
 build:
-	$(GO) build -o bin/rafka .
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/rafka .
 
 # run: build and start the server (without brokers configured it starts an embedded one); pass flags via ARGS=...
 run: build
