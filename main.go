@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -46,6 +47,7 @@ type options struct {
 	configPath  string
 	showVersion bool
 	set         config.Settings
+	explicit    map[string]bool // the flags given on the command line
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -57,10 +59,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.configPath, "c", "", "shorthand for --config")
 	fs.BoolVar(&o.showVersion, "version", false, "print the version and exit")
 	fs.BoolVar(&o.showVersion, "v", false, "shorthand for --version")
-	fs.StringVar(&o.set.Host, "host", "", "listen address (default "+d.Host+")")
+	fs.StringVar(&o.set.Host, "host", "", "listen address (default 127.0.0.1: protected mode, as no authentication exists yet)")
 	fs.IntVar(&o.set.Port, "port", 0, fmt.Sprintf("listen port (default %d)", d.Port))
 	fs.IntVar(&o.set.Port, "p", 0, "shorthand for --port")
-	fs.StringVar(&o.set.Brokers, "brokers", "", "Kafka bootstrap servers (default $RAFKA_BROKERS; none: embedded try-it broker)")
+	fs.StringVar(&o.set.Brokers, "brokers", "", "Kafka bootstrap servers (default $RAFKA_BROKERS, then bootstrap.servers of the config file; none: embedded try-it broker)")
 	fs.StringVar(&o.set.DataDir, "data-dir", "", "data directory of the embedded broker (default "+d.DataDir+")")
 	fs.IntVar(&o.set.MaxClients, "max-clients", 0, fmt.Sprintf("most connections at once (default %d)", d.MaxClients))
 	fs.Int64Var(&o.set.MaxBulkBytes, "max-bulk-bytes", 0, fmt.Sprintf("largest bulk argument (default %d)", d.MaxBulkBytes))
@@ -77,7 +79,45 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
+	o.explicit = map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { o.explicit[f.Name] = true })
 	return o, nil
+}
+
+// applyFlags copies into s every setting given explicitly on the command
+// line, so that a flag can also set a zero value (--producer-close-timeout 0).
+func applyFlags(s config.Settings, o options) config.Settings {
+	for name := range o.explicit {
+		switch name {
+		case "host":
+			s.Host = o.set.Host
+		case "port", "p":
+			s.Port = o.set.Port
+		case "brokers":
+			s.Brokers = o.set.Brokers
+		case "data-dir":
+			s.DataDir = o.set.DataDir
+		case "max-clients":
+			s.MaxClients = o.set.MaxClients
+		case "max-bulk-bytes":
+			s.MaxBulkBytes = o.set.MaxBulkBytes
+		case "max-args":
+			s.MaxArgs = o.set.MaxArgs
+		case "max-inline-bytes":
+			s.MaxInlineBytes = o.set.MaxInlineBytes
+		case "idle-timeout":
+			s.IdleTimeout = o.set.IdleTimeout
+		case "producer-close-timeout":
+			s.ProducerCloseTimeout = o.set.ProducerCloseTimeout
+		case "shutdown-timeout":
+			s.ShutdownTimeout = o.set.ShutdownTimeout
+		case "log-level":
+			s.LogLevel = o.set.LogLevel
+		case "log-format":
+			s.LogFormat = o.set.LogFormat
+		}
+	}
+	return s
 }
 
 // loadConfig reads the file and layers defaults, the file's rafka section,
@@ -94,13 +134,11 @@ func loadConfig(o options) (*config.File, config.Settings, error) {
 			return nil, config.Settings{}, err
 		}
 	}
-	s := config.DefaultSettings()
-	s.Brokers = file.Brokers()
-	s = s.Overlay(file.Rafka)
+	s := config.DefaultSettings().Overlay(file.Rafka)
 	if env := os.Getenv("RAFKA_BROKERS"); env != "" {
 		s.Brokers = env
 	}
-	s = s.Overlay(o.set)
+	s = applyFlags(s, o)
 	return file, s, s.Validate()
 }
 
@@ -134,7 +172,16 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	if settings.Brokers == "" {
+	if settings.Host == "" {
+		// Protected mode: with no authentication configured, serve only
+		// this machine unless --host says otherwise.
+		settings.Host = "127.0.0.1"
+		log.Info().Msg("protected mode: listening on loopback only; pass --host 0.0.0.0 to serve other machines")
+	} else if !isLoopback(settings.Host) {
+		log.Warn().Str("host", settings.Host).Msg("serving a non-loopback address WITHOUT authentication: anyone who can reach it can produce and consume")
+	}
+
+	if settings.Brokers == "" && file.Brokers() == "" {
 		broker, err := startTryItBroker(settings, log)
 		if err != nil {
 			return err
@@ -195,6 +242,15 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	log.Info().Msg("shutdown complete")
 	return nil
+}
+
+// isLoopback reports whether host names only this machine.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // startTryItBroker starts the embedded single-node broker used when no

@@ -9,12 +9,14 @@ import (
 // Settings are the server's own settings. They come from the "rafka" section
 // of the configuration file and from command-line flags (flags win).
 type Settings struct {
-	// Host is the RESP listen address. Default 0.0.0.0.
+	// Host is the RESP listen address. Default "" (protected mode: main
+	// listens on 127.0.0.1, as no authentication exists yet).
 	Host string `json:"host"`
 	// Port is the RESP listen port. Default 6380.
 	Port int `json:"port"`
-	// Brokers are the Kafka bootstrap servers. Default: RAFKA_BROKERS, then
-	// bootstrap.servers from the file; none means the embedded broker.
+	// Brokers are the Kafka bootstrap servers; when set they override
+	// bootstrap.servers in every section of the file. Default: RAFKA_BROKERS;
+	// none here and none in the file means the embedded broker.
 	Brokers string `json:"brokers"`
 	// DataDir is where the embedded try-it broker keeps its data. Default
 	// ./rafka-data.
@@ -46,7 +48,6 @@ type Settings struct {
 // DefaultSettings returns the settings used when nothing is configured.
 func DefaultSettings() Settings {
 	return Settings{
-		Host:                 "0.0.0.0",
 		Port:                 6380,
 		DataDir:              "./rafka-data",
 		MaxClients:           10000,

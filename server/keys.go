@@ -3,12 +3,12 @@ package server
 import (
 	"bytes"
 	"fmt"
+	"path"
 	"sort"
 	"strings"
 	"sync"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
-	"github.com/tidwall/match"
 
 	"rafka/config"
 )
@@ -66,7 +66,8 @@ func (m *metadata) close() {
 	}
 }
 
-// KEYS topics:[<glob>] lists the topics matching the glob (all when empty).
+// KEYS topics:[<glob>] lists the topics matching the glob (all when empty):
+// `*`, `?`, `[...]` and `\` escapes, as in Redis.
 func cmdKeys(s *Server, c *client, args [][]byte) error {
 	pattern, ok := bytes.CutPrefix(args[1], topicsPrefix)
 	if !ok {
@@ -82,7 +83,7 @@ func cmdKeys(s *Server, c *client, args [][]byte) error {
 	}
 	matched := names[:0]
 	for _, n := range names {
-		if match.Match(n, glob) {
+		if ok, _ := path.Match(glob, n); ok { // topic names have no '/'
 			matched = append(matched, n)
 		}
 	}

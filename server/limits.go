@@ -41,8 +41,9 @@ type requestScanner struct {
 	skip                        int64 // bytes left of the current bulk (with its CRLF)
 }
 
-// scan advances over p and reports the first limit it breaks.
-func (s *requestScanner) scan(p []byte) error {
+// scan advances over p and reports the first limit it breaks, with the
+// offset in p of the byte that broke it.
+func (s *requestScanner) scan(p []byte) (int, error) {
 	for i := 0; i < len(p); i++ {
 		b := p[i]
 		switch s.state {
@@ -64,7 +65,7 @@ func (s *requestScanner) scan(p []byte) error {
 			}
 			s.num++
 			if s.num > s.maxInline {
-				return errInlineTooLong
+				return i, errInlineTooLong
 			}
 		case scanArrayLen, scanBulkLen:
 			switch {
@@ -79,7 +80,7 @@ func (s *requestScanner) scan(p []byte) error {
 			case b == '\r':
 			case b == '\n':
 				if err := s.endNumber(); err != nil {
-					return err
+					return i, err
 				}
 			default:
 				s.state = scanOff
@@ -101,11 +102,15 @@ func (s *requestScanner) scan(p []byte) error {
 				s.nextArg()
 			}
 		case scanOff:
-			return nil
+			return len(p), nil
 		}
 	}
-	return nil
+	return len(p), nil
 }
+
+// malformed reports whether the stream stopped being valid RESP (the
+// parser answers that with its own protocol error).
+func (s *requestScanner) malformed() bool { return s.state == scanOff }
 
 // endNumber handles the end of a `*<n>` or `$<n>` line.
 func (s *requestScanner) endNumber() error {

@@ -28,7 +28,7 @@ func TestRequestScanner(t *testing.T) {
 			var got error
 			for in := tc.in; len(in) > 0 && got == nil; {
 				n := min(chunk, len(in))
-				got = s.scan([]byte(in[:n]))
+				_, got = s.scan([]byte(in[:n]))
 				in = in[n:]
 			}
 			if got != tc.want {

@@ -37,6 +37,7 @@ type netConn struct {
 	stats   *stats.Stats
 	scanner requestScanner // only the reading goroutine touches it
 	refused bool           // a limit error was answered
+	counted bool           // malformed input was counted
 
 	mu      sync.Mutex
 	pending []byte // read by a watch, not yet returned by Read
@@ -62,11 +63,30 @@ func (c *netConn) Read(p []byte) (int, error) {
 	c.mu.Unlock()
 	n, err := c.Conn.Read(p)
 	c.stats.Add(stats.NetBytesIn, int64(n))
-	if serr := c.scanner.scan(p[:n]); serr != nil {
+	ok, serr := c.checkLimits(p[:n])
+	if serr != nil {
+		if ok > 0 {
+			// Hand over the commands before the violation first.
+			c.mu.Lock()
+			c.readErr = serr
+			c.mu.Unlock()
+			return ok, nil
+		}
 		c.refuse(serr)
 		return 0, serr
 	}
 	return n, err
+}
+
+// checkLimits scans bytes just read from the socket; it returns how many of
+// them are within the limits.
+func (c *netConn) checkLimits(p []byte) (int, error) {
+	ok, err := c.scanner.scan(p)
+	if !c.counted && c.scanner.malformed() {
+		c.counted = true
+		c.stats.Inc(stats.ErrorsProtocol)
+	}
+	return ok, err
 }
 
 // refuse answers a request over a limit with its protocol error, once; the
@@ -96,6 +116,14 @@ func (c *netConn) watch(gone func()) (stop func()) {
 		mu       sync.Mutex
 		done     = make(chan struct{})
 	)
+	c.mu.Lock()
+	failed := c.readErr != nil
+	c.mu.Unlock()
+	if failed {
+		// Already broken (a limit, or the peer went away): do not wait.
+		gone()
+		return func() {}
+	}
 	_ = c.Conn.SetReadDeadline(time.Time{})
 	go func() {
 		defer close(done)
@@ -103,14 +131,17 @@ func (c *netConn) watch(gone func()) (stop func()) {
 		for {
 			n, err := c.Conn.Read(buf)
 			c.stats.Add(stats.NetBytesIn, int64(n))
-			if serr := c.scanner.scan(buf[:n]); serr != nil {
-				c.mu.Lock()
+			ok, serr := c.checkLimits(buf[:n])
+			c.mu.Lock()
+			c.pending = append(c.pending, buf[:ok]...)
+			if serr != nil {
+				// The client broke a limit: end the wait; the error is
+				// answered when the connection reads again.
 				c.readErr = serr
 				c.mu.Unlock()
+				gone()
 				return
 			}
-			c.mu.Lock()
-			c.pending = append(c.pending, buf[:n]...)
 			full := len(c.pending) >= maxWatchBuffer
 			c.mu.Unlock()
 			if err != nil {

@@ -22,8 +22,10 @@ func cmdHGetAll(s *Server, c *client, args [][]byte) error {
 
 // DEL stats resets the counters (gauges keep their values).
 func cmdDel(s *Server, c *client, args [][]byte) error {
-	if len(args) != 2 || !strings.EqualFold(string(args[1]), "stats") {
-		return errExpectedStats(string(args[1]))
+	for _, key := range args[1:] {
+		if !strings.EqualFold(string(key), "stats") {
+			return errExpectedStats(string(key))
+		}
 	}
 	s.stats.Reset()
 	c.conn.WriteInt(1)

@@ -35,6 +35,7 @@ func TestStats(t *testing.T) {
 		}
 	}
 	c.expect("(error) ERR Expected key to be 'stats', got nope", "HGETALL", "nope")
+	c.expect("(error) ERR Expected key to be 'stats', got other", "DEL", "stats", "other")
 	c.expect("(integer) 1", "DEL", "stats")
 	after := c.do("HGETALL", "stats").pairs()
 	if after["producer.messages"] != "0" || after["producers.current"] != "1" {
@@ -57,6 +58,8 @@ func TestKeys(t *testing.T) {
 	c := ts.dial(t)
 	c.expect(fmt.Sprintf(`["topics:%[1]s-a1", "topics:%[1]s-a2"]`, prefix), "KEYS", "topics:"+prefix+"-a*")
 	c.expect(fmt.Sprintf(`["topics:%s-b1"]`, prefix), "KEYS", "topics:"+prefix+"-b?")
+	c.expect(fmt.Sprintf(`["topics:%s-a2"]`, prefix), "KEYS", "topics:"+prefix+"-[ab]2")
+	c.expect(fmt.Sprintf(`["topics:%s-b1"]`, prefix), "KEYS", "topics:"+prefix+"-[^a]1")
 	all := c.do("KEYS", "topics:").String()
 	if !strings.Contains(all, prefix+"-b1") || strings.Contains(all, "__consumer_offsets") {
 		t.Errorf("KEYS topics: = %s", all)

@@ -223,4 +223,7 @@ func TestProtocolError(t *testing.T) {
 		t.Fatal("connection open after a protocol error")
 	}
 	ts.dial(t).expect("PONG", "PING")
+	if got := ts.stat(t, "errors.protocol"); got != "1" {
+		t.Errorf("errors.protocol = %s, want 1", got)
+	}
 }

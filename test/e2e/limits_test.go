@@ -34,11 +34,32 @@ func TestLimits(t *testing.T) {
 			t.Errorf("%s: connection still open", tc.name)
 		}
 	}
+	// Commands before the violation in the same packet are answered first.
+	p := ts.dial(t)
+	p.sendRaw("PING\r\n*2\r\n$4\r\nECHO\r\n$2000\r\n")
+	if r := p.read(5 * time.Second); r.String() != "PONG" {
+		t.Errorf("command before a violation: %s", r)
+	}
+	if r := p.read(5 * time.Second); r.String() != "(error) ERR Protocol error: invalid bulk length" {
+		t.Errorf("violation after a good command: %s", r)
+	}
+	// A violation while BLPOP blocks ends the wait and the connection.
+	topic := newTopic(t, 1)
+	b := ts.dial(t)
+	b.expect("OK", "CLIENT", "SETNAME", uniqueName(t, "g")+":w")
+	b.send("BLPOP", "topics:"+topic, "0")
+	b.sendRaw("*2\r\n$4\r\nECHO\r\n$5000\r\n")
+	if r := b.read(10 * time.Second); r.String() != "(error) ERR Protocol error: invalid bulk length" {
+		t.Errorf("violation during BLPOP: %s", r)
+	}
+	if _, err := b.tryRead(2 * time.Second); err == nil {
+		t.Error("connection open after a violation during BLPOP")
+	}
 	ok := ts.dial(t)
 	ok.expect(fmt.Sprintf("%q", strings.Repeat("y", 1024)), "ECHO", strings.Repeat("y", 1024))
 	bystander.expect("PONG", "PING")
-	if got := ts.stat(t, "errors.protocol"); got != "3" {
-		t.Errorf("errors.protocol = %s, want 3", got)
+	if got := ts.stat(t, "errors.protocol"); got != "5" {
+		t.Errorf("errors.protocol = %s, want 5", got)
 	}
 }
 
