@@ -311,8 +311,20 @@ func (c *Consumer) Close() error {
 		c.mu.Lock()
 		c.closed = true
 		c.buf = nil
+		fatal := c.fatal
 		c.mu.Unlock()
-		c.closeErr = c.kc.Close()
+		if fatal != nil {
+			// confluent-kafka-go v2.11.1's Close waits forever for a
+			// consumer in a fatal state (librdkafka refuses to start the
+			// close; fixed upstream after this release). Nothing can be
+			// committed in that state anyway: stop fetching and leave the
+			// handle, rather than hang this goroutine and shutdown.
+			_ = c.kc.Unsubscribe()
+			c.log.Warn().Err(fatal).Msg("consumer in a fatal state is abandoned, not closed (client library limitation)")
+			c.closeErr = fatal
+		} else {
+			c.closeErr = c.kc.Close()
+		}
 		c.stats.Add(stats.ConsumersCurrent, -1)
 	})
 	return c.closeErr

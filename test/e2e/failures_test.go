@@ -1,0 +1,49 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"rafka/server"
+)
+
+// TestProducerSpawnError: a producer librdkafka refuses to create is
+// reported with its reason. (rafka validates its configuration at start-up,
+// so this server is built in-process with a configuration main would
+// refuse.)
+func TestProducerSpawnError(t *testing.T) {
+	ts := startServer(t, func(c *server.Config) { c.Producer["no.such.producer.property"] = "1" })
+	c := ts.dial(t)
+	r := c.do("RPUSHX", "topics:x", "v")
+	if !r.isErr("PROD Error spawning producer: ") || !strings.Contains(r.str, "No such configuration property") {
+		t.Fatalf("got %s", r)
+	}
+}
+
+// TestFatalConsumerError: a static group member fenced by another member
+// with the same group.instance.id gets librdkafka's fatal error, answered
+// as `CONS Poll <reason>`.
+func TestFatalConsumerError(t *testing.T) {
+	ts := startServer(t)
+	topic := newTopic(t, 1)
+	group := uniqueName(t, "g")
+	key := `topics:` + topic + `:{"group.instance.id":"static-1"}`
+	first := ts.dial(t)
+	first.expect("OK", "CLIENT", "SETNAME", group+":first")
+	waitFor(t, 20*time.Second, "first member joined", func() bool {
+		first.do("BLPOP", key, "0.1")
+		return len(assignment(t, group)) == 1
+	})
+	second := ts.dial(t)
+	second.expect("OK", "CLIENT", "SETNAME", group+":second")
+	second.do("BLPOP", key, "0.1")
+	var r reply
+	waitFor(t, 30*time.Second, "the fenced member's error", func() bool {
+		r = first.do("BLPOP", key, "0.5")
+		return !r.null
+	})
+	if !r.isErr("CONS Poll ") || !strings.Contains(strings.ToLower(r.str), "fenced") {
+		t.Fatalf("fenced member got %s", r)
+	}
+}
