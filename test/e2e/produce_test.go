@@ -78,7 +78,7 @@ func TestProduceMissingTopic(t *testing.T) {
 	c := ts.dial(t)
 	c.expect("(integer) 1", "RPUSHX", "topics:"+topic, "lost")
 	start := time.Now()
-	waitFor(t, 5*time.Second, "delivery error counted", func() bool {
+	waitFor(t, 2*time.Second, "delivery error counted", func() bool {
 		return ts.stat(t, "producer.delivery.errors") == "1"
 	})
 	t.Logf("delivery error counted after %v", time.Since(start))
