@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/tidwall/redcon"
 
+	"rafka/arrowenc"
 	"rafka/consumer"
 	"rafka/producer"
 )
@@ -24,6 +26,12 @@ type client struct {
 	created time.Time
 	log     zerolog.Logger
 	resp3   atomic.Bool // set by HELLO
+
+	// Owned by the connection's goroutine: ARROW.BLPOP's reusable encoder
+	// (for the columns in arrowCols) and reply buffer.
+	arrowEnc  *arrowenc.Encoder
+	arrowCols string
+	arrowBuf  bytes.Buffer
 
 	mu         sync.Mutex
 	name       string // CLIENT SETNAME id, "" until set

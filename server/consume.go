@@ -70,7 +70,11 @@ func cmdBLPop(s *Server, c *client, args [][]byte) error {
 		done()
 	}
 	if err != nil {
-		return s.popError(c, err)
+		timedOut, perr := s.popError(err)
+		if timedOut {
+			c.writeNullArray()
+		}
+		return perr
 	}
 	writeMessage(c, m)
 	return nil
@@ -86,22 +90,21 @@ func (s *Server) blockContext(timeout time.Duration) (context.Context, context.C
 }
 
 // popError turns the end of a blocking pop into its reply: a timeout is a
-// null reply, not an error.
-func (s *Server) popError(c *client, err error) error {
+// null reply (which the caller writes), not an error.
+func (s *Server) popError(err error) (timedOut bool, reply error) {
 	var fatal *consumer.FatalError
 	switch {
 	case s.shuttingDown.Load() || errors.Is(err, consumer.ErrClosed):
-		return errServerShutdown
+		return false, errServerShutdown
 	case errors.Is(err, context.DeadlineExceeded):
 		s.stats.Inc(stats.BlpopTimeouts)
-		c.writeNullArray()
-		return nil
+		return true, nil
 	case errors.Is(err, context.Canceled):
-		return nil // the client is gone; nothing to answer
+		return false, nil // the client is gone; nothing to answer
 	case errors.As(err, &fatal):
-		return errPoll(fatal.Err)
+		return false, errPoll(fatal.Err)
 	default:
-		return errPoll(err)
+		return false, errPoll(err)
 	}
 }
 

@@ -41,6 +41,7 @@ func commandTable() map[string]*command {
 		{"rpush", -3, cmdRPush},
 		{"dump", 0, cmdDump},
 		{"blpop", -3, cmdBLPop},
+		{"arrow.blpop", -3, cmdArrowBLPop},
 		{"keys", 2, cmdKeys},
 		{"hgetall", 2, cmdHGetAll},
 		{"del", -2, cmdDel},

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/rs/zerolog"
 	"github.com/tidwall/redcon"
 
@@ -33,6 +34,15 @@ type Config struct {
 	Stats *stats.Stats
 	// Log is the server's logger.
 	Log zerolog.Logger
+	// Allocator serves Arrow buffers; nil means the default Go allocator.
+	Allocator memory.Allocator
+}
+
+func (c Config) allocator() memory.Allocator {
+	if c.Allocator == nil {
+		return memory.DefaultAllocator
+	}
+	return c.Allocator
 }
 
 // Server serves the RESP protocol on one listener.
@@ -187,6 +197,10 @@ func (s *Server) teardown(c *client) {
 			defer s.background.Done()
 			prod.Close(time.Duration(s.cfg.Settings.ProducerCloseTimeout))
 		}()
+	}
+	if c.arrowEnc != nil {
+		c.arrowEnc.Release()
+		c.arrowEnc = nil
 	}
 	s.stats.Add(stats.ConnectionsCurrent, -1)
 	c.log.Debug().Msg("connection closed")

@@ -44,6 +44,13 @@ const (
 	ErrorsProducer                        // errors.producer
 	ErrorsPanic                           // errors.panic
 	MonitorDropped                        // monitor.dropped
+	ArrowBlpopCalls                       // arrow.blpop.calls
+	ArrowBlpopRows                        // arrow.blpop.rows
+	FlightCalls                           // flight.calls
+	FlightRows                            // flight.rows
+	FlightBytes                           // flight.bytes
+	FlightStreams                         // flight.streams.current (gauge)
+	FlightRejected                        // flight.rejected
 	numCounters
 )
 
@@ -77,6 +84,13 @@ var names = [numCounters]string{
 	"errors.producer",
 	"errors.panic",
 	"monitor.dropped",
+	"arrow.blpop.calls",
+	"arrow.blpop.rows",
+	"flight.calls",
+	"flight.rows",
+	"flight.bytes",
+	"flight.streams.current",
+	"flight.rejected",
 }
 
 // gauges are not reset by Reset: they describe what exists right now.
@@ -84,6 +98,7 @@ var gauges = [numCounters]bool{
 	ConnectionsCurrent: true,
 	ConsumersCurrent:   true,
 	ProducersCurrent:   true,
+	FlightStreams:      true,
 }
 
 // String returns the counter's stable, documented name.

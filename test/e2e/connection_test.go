@@ -32,7 +32,7 @@ func TestConnectionCommands(t *testing.T) {
 		{[]string{"CLIENT", "KILL", "x"}, "(error) ERR unknown subcommand 'KILL'"},
 		{[]string{"HELLO", "4"}, "(error) NOPROTO unsupported protocol version"},
 		{[]string{"COMMAND", "DOCS"}, "[]"},
-		{[]string{"COMMAND", "COUNT"}, "(integer) 17"},
+		{[]string{"COMMAND", "COUNT"}, "(integer) 18"},
 		{[]string{"FLUSHALL", "now"}, "(error) ERR unknown command 'FLUSHALL', with args beginning with: 'now' "},
 		{[]string{"ECHO"}, "(error) ERR wrong number of arguments for 'echo' command"},
 		{[]string{"AUTH", "secret"}, "(error) ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"},
@@ -97,7 +97,7 @@ func TestInfoAndCommand(t *testing.T) {
 		t.Errorf("INFO clients: %q", clients)
 	}
 	all := c.do("COMMAND")
-	if all.kind != '*' || len(all.elems) != 17 {
+	if all.kind != '*' || len(all.elems) != 18 {
 		t.Fatalf("COMMAND: %s", all)
 	}
 	infoReply := c.do("COMMAND", "INFO", "blpop", "nosuch")

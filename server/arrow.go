@@ -1,0 +1,212 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"rafka/arrowenc"
+	"rafka/consumer"
+	"rafka/stats"
+)
+
+// arrowOptions are ARROW.BLPOP's options after the timeout.
+type arrowOptions struct {
+	count       int
+	maxBytes    int
+	linger      time.Duration
+	columns     string // comma-separated, "" for all
+	compression arrowenc.Compression
+	ack         bool
+}
+
+// Limits and defaults of ARROW.BLPOP (arrow.md section 2).
+const (
+	arrowDefaultCount    = 1000
+	arrowMaxCount        = 1_000_000
+	arrowDefaultMaxBytes = 4 << 20
+	arrowDefaultLinger   = 5 * time.Millisecond
+)
+
+func parseArrowOptions(args [][]byte) (arrowOptions, error) {
+	o := arrowOptions{count: arrowDefaultCount, maxBytes: arrowDefaultMaxBytes, linger: arrowDefaultLinger, compression: arrowenc.CompressionNone}
+	for i := 0; i < len(args); i++ {
+		name := strings.ToUpper(string(args[i]))
+		if name == "ACK" {
+			o.ack = true
+			continue
+		}
+		if i+1 >= len(args) {
+			return o, errSyntax
+		}
+		val := string(args[i+1])
+		i++
+		switch name {
+		case "COUNT":
+			n, err := strconv.Atoi(val)
+			if err != nil || n < 1 || n > arrowMaxCount {
+				return o, errf("COUNT must be an integer from 1 to %d", arrowMaxCount)
+			}
+			o.count = n
+		case "MAXBYTES":
+			n, err := strconv.Atoi(val)
+			if err != nil || n < 1 {
+				return o, errf("MAXBYTES must be a positive integer")
+			}
+			o.maxBytes = n
+		case "LINGER":
+			n, err := strconv.Atoi(val)
+			if err != nil || n < 0 {
+				return o, errf("LINGER must be a non-negative integer of milliseconds")
+			}
+			o.linger = time.Duration(n) * time.Millisecond
+		case "COLUMNS":
+			o.columns = val
+		case "COMPRESSION":
+			c, err := arrowenc.ParseCompression(strings.ToLower(val))
+			if err != nil {
+				return o, errf("%s", err)
+			}
+			o.compression = c
+		default:
+			return o, errSyntax
+		}
+	}
+	return o, nil
+}
+
+// ARROW.BLPOP <key> [<key> ...] <timeout> [COUNT n] [MAXBYTES b] [LINGER ms]
+// [COLUMNS c1,c2,...] [COMPRESSION none|lz4|zstd] [ACK]
+// Replies with one Arrow IPC stream (schema, one batch, end) as a bulk
+// string, or null on timeout. Keys, naming, timeout and errors are BLPOP's.
+func cmdArrowBLPop(s *Server, c *client, args [][]byte) error {
+	nkeys := 1
+	for nkeys+1 < len(args) && bytes.HasPrefix(args[nkeys+1], topicsPrefix) {
+		nkeys++
+	}
+	if nkeys+1 >= len(args) {
+		return errWrongArgs("arrow.blpop")
+	}
+	opts, err := parseArrowOptions(args[nkeys+2:])
+	if err != nil {
+		return err
+	}
+	cons, timeout, err := s.consumerForBlock(c, args[1:nkeys+1], args[nkeys+1])
+	if err != nil {
+		return err
+	}
+	enc, err := c.arrowEncoder(opts.columns)
+	if err != nil {
+		return err
+	}
+	s.stats.Inc(stats.ArrowBlpopCalls)
+	first, err := cons.TryPop()
+	if first == nil && err == nil {
+		ctx, cancel := s.blockContext(timeout)
+		ctx, done := c.block(ctx)
+		first, err = cons.Pop(ctx)
+		done()
+		cancel()
+	}
+	if err != nil {
+		timedOut, perr := s.popError(err)
+		if timedOut {
+			c.writeNullBulk()
+		}
+		return perr
+	}
+	msgs := collectBatch(s.ctx, cons, first, opts)
+	if opts.ack {
+		if err := ackHighest(cons, msgs); err != nil {
+			return err
+		}
+	}
+	for _, m := range msgs {
+		enc.Append(m)
+	}
+	rec := enc.NewRecordBatch()
+	defer rec.Release()
+	c.arrowBuf.Reset()
+	if err := arrowenc.WriteStream(&c.arrowBuf, s.cfg.allocator(), enc.Schema(), rec, opts.compression); err != nil {
+		return errf("%s", err)
+	}
+	s.stats.Add(stats.ArrowBlpopRows, int64(len(msgs)))
+	c.conn.WriteBulk(c.arrowBuf.Bytes())
+	if c.arrowBuf.Cap() > 16<<20 {
+		c.arrowBuf = bytes.Buffer{} // do not keep a huge buffer per connection
+	}
+	return nil
+}
+
+// collectBatch adds to first the messages that are already there or arrive
+// within the linger, up to the count and byte limits.
+func collectBatch(parent context.Context, cons *consumer.Consumer, first *kafka.Message, o arrowOptions) []*kafka.Message {
+	msgs := []*kafka.Message{first}
+	size := arrowenc.RowBytes(first)
+	deadline := time.Now().Add(o.linger)
+	for len(msgs) < o.count && size < o.maxBytes {
+		m, err := cons.TryPop()
+		if m == nil && err == nil && time.Now().Before(deadline) {
+			ctx, cancel := context.WithDeadline(parent, deadline)
+			m, err = cons.Pop(ctx)
+			cancel()
+		}
+		if m == nil || err != nil {
+			break
+		}
+		msgs = append(msgs, m)
+		size += arrowenc.RowBytes(m)
+	}
+	return msgs
+}
+
+// ackHighest acks, per partition, the highest offset among msgs.
+func ackHighest(cons *consumer.Consumer, msgs []*kafka.Message) error {
+	type tp struct {
+		topic     string
+		partition int32
+	}
+	high := map[tp]int64{}
+	for _, m := range msgs {
+		k := tp{*m.TopicPartition.Topic, m.TopicPartition.Partition}
+		if o, seen := high[k]; !seen || int64(m.TopicPartition.Offset) > o {
+			high[k] = int64(m.TopicPartition.Offset)
+		}
+	}
+	for k, o := range high {
+		if err := cons.Ack(k.topic, k.partition, o); err != nil {
+			if errors.Is(err, consumer.ErrNotAssigned) {
+				return errNotAssigned(k.topic, k.partition)
+			}
+			return consErr("%s", err)
+		}
+	}
+	return nil
+}
+
+// arrowEncoder returns the connection's encoder for the columns (all when
+// empty), reusing it while the columns stay the same.
+func (c *client) arrowEncoder(columns string) (*arrowenc.Encoder, error) {
+	if c.arrowEnc != nil && c.arrowCols == columns {
+		return c.arrowEnc, nil
+	}
+	var cols []string
+	if columns != "" {
+		cols = strings.Split(columns, ",")
+	}
+	schema, err := arrowenc.Schema(cols, c.srv.cfg.Version)
+	if err != nil {
+		return nil, errf("%s", err)
+	}
+	if c.arrowEnc != nil {
+		c.arrowEnc.Release()
+	}
+	c.arrowEnc = arrowenc.NewEncoder(c.srv.cfg.allocator(), schema)
+	c.arrowCols = columns
+	return c.arrowEnc, nil
+}
