@@ -12,11 +12,13 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"rafka/arrowflight"
 	"rafka/config"
 	"rafka/consumer"
 	"rafka/embedded"
@@ -71,6 +73,26 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Var(&o.set.IdleTimeout, "idle-timeout", "close connections idle this long (default 0: never)")
 	fs.Var(&o.set.ProducerCloseTimeout, "producer-close-timeout", "flush limit when a connection's producer closes (default "+d.ProducerCloseTimeout.String()+")")
 	fs.Var(&o.set.ShutdownTimeout, "shutdown-timeout", "limit of the whole shutdown (default "+d.ShutdownTimeout.String()+")")
+	fs.StringVar(&o.set.FlightAddr, "flight-addr", "", "Arrow Flight listen address, or off (default "+d.FlightAddr+")")
+	fs.StringVar(&o.set.FlightAdvertise, "flight-advertise", "", "host:port put in Flight endpoint locations (default none)")
+	fs.Func("flight-token", "a static Flight bearer token (repeatable)", func(v string) error {
+		o.set.FlightTokens = append(o.set.FlightTokens, v)
+		return nil
+	})
+	fs.Func("flight-user", "Flight Basic credentials user:password, exchanged for a bearer token (repeatable)", func(v string) error {
+		user, pass, ok := strings.Cut(v, ":")
+		if !ok || user == "" {
+			return fmt.Errorf("expected user:password")
+		}
+		if o.set.FlightUsers == nil {
+			o.set.FlightUsers = map[string]string{}
+		}
+		o.set.FlightUsers[user] = pass
+		return nil
+	})
+	fs.StringVar(&o.set.FlightTLSCert, "flight-tls-cert", "", "Flight TLS certificate file (default none)")
+	fs.StringVar(&o.set.FlightTLSKey, "flight-tls-key", "", "Flight TLS key file (default none)")
+	fs.IntVar(&o.set.FlightMaxStreams, "flight-max-streams", 0, fmt.Sprintf("most concurrent Flight streams (default %d)", d.FlightMaxStreams))
 	fs.StringVar(&o.set.LogLevel, "log-level", "", "debug, info, warn or error (default "+d.LogLevel+")")
 	fs.StringVar(&o.set.LogFormat, "log-format", "", "console or json (default "+d.LogFormat+")")
 	if err := fs.Parse(args); err != nil {
@@ -111,6 +133,20 @@ func applyFlags(s config.Settings, o options) config.Settings {
 			s.ProducerCloseTimeout = o.set.ProducerCloseTimeout
 		case "shutdown-timeout":
 			s.ShutdownTimeout = o.set.ShutdownTimeout
+		case "flight-addr":
+			s.FlightAddr = o.set.FlightAddr
+		case "flight-advertise":
+			s.FlightAdvertise = o.set.FlightAdvertise
+		case "flight-token":
+			s.FlightTokens = o.set.FlightTokens
+		case "flight-user":
+			s.FlightUsers = o.set.FlightUsers
+		case "flight-tls-cert":
+			s.FlightTLSCert = o.set.FlightTLSCert
+		case "flight-tls-key":
+			s.FlightTLSKey = o.set.FlightTLSKey
+		case "flight-max-streams":
+			s.FlightMaxStreams = o.set.FlightMaxStreams
 		case "log-level":
 			s.LogLevel = o.set.LogLevel
 		case "log-format":
@@ -201,21 +237,31 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("producer configuration: %w", err)
 	}
 
+	st := stats.New()
 	srv := server.New(server.Config{
 		Settings: settings,
 		Consumer: consumerProps,
 		Producer: producerProps,
 		General:  file.GeneralProperties(settings.Brokers),
 		Version:  version,
-		Stats:    stats.New(),
+		Stats:    st,
 		Log:      log,
 	})
 	ln, err := srv.Listen()
 	if err != nil {
 		return err
 	}
-	served := make(chan error, 1)
+	served := make(chan error, 2)
 	go func() { served <- srv.Serve(ln) }()
+
+	var fl *flightListener
+	if settings.FlightEnabled() {
+		fl, err = startFlight(settings, consumerProps, producerProps, st, log)
+		if err != nil {
+			return err
+		}
+		go func() { served <- fl.serve() }()
+	}
 
 	signals := make(chan os.Signal, 2)
 	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
@@ -236,12 +282,59 @@ func run(args []string, stdout, stderr io.Writer) error {
 		case <-ctx.Done():
 		}
 	}()
-	if err := srv.Shutdown(ctx); err != nil {
+	errs := make(chan error, 2)
+	go func() { errs <- srv.Shutdown(ctx) }()
+	go func() {
+		if fl == nil {
+			errs <- nil
+			return
+		}
+		errs <- fl.svc.Shutdown(ctx)
+	}()
+	if err := errors.Join(<-errs, <-errs); err != nil {
 		log.Error().Err(err).Msg("shutdown incomplete")
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	log.Info().Msg("shutdown complete")
 	return nil
+}
+
+// flightListener is the running Flight service and its listener.
+type flightListener struct {
+	svc *arrowflight.Service
+	ln  net.Listener
+}
+
+func (f *flightListener) serve() error { return f.svc.Serve(f.ln) }
+
+// startFlight opens the Arrow Flight listener.
+func startFlight(s config.Settings, consumerProps, producerProps config.Properties, st *stats.Stats, log zerolog.Logger) (*flightListener, error) {
+	svc, err := arrowflight.New(arrowflight.Config{
+		Advertise:  s.FlightAdvertise,
+		Tokens:     s.FlightTokens,
+		Users:      s.FlightUsers,
+		TLSCert:    s.FlightTLSCert,
+		TLSKey:     s.FlightTLSKey,
+		MaxStreams: s.FlightMaxStreams,
+		Consumer:   consumerProps,
+		Producer:   producerProps,
+		Version:    version,
+		Stats:      st,
+		Log:        log.With().Str("component", "flight").Logger(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", s.FlightAddr)
+	if err != nil {
+		_ = svc.Shutdown(context.Background())
+		return nil, fmt.Errorf("flight listen on %s: %w", s.FlightAddr, err)
+	}
+	host, _, _ := net.SplitHostPort(s.FlightAddr)
+	if len(s.FlightTokens) == 0 && len(s.FlightUsers) == 0 && !isLoopback(host) {
+		log.Warn().Str("addr", s.FlightAddr).Msg("Arrow Flight on a non-loopback address WITHOUT authentication")
+	}
+	return &flightListener{svc: svc, ln: ln}, nil
 }
 
 // isLoopback reports whether host names only this machine.

@@ -39,6 +39,22 @@ type Settings struct {
 	ProducerCloseTimeout Duration `json:"producer_close_timeout"`
 	// ShutdownTimeout bounds the whole shutdown. Default 30s.
 	ShutdownTimeout Duration `json:"shutdown_timeout"`
+	// FlightAddr is the Arrow Flight listen address; "off" disables it.
+	// Default 127.0.0.1:8815.
+	FlightAddr string `json:"flight_addr"`
+	// FlightAdvertise is the host:port put in Flight endpoint locations.
+	// Default none (clients redeem tickets where they got them).
+	FlightAdvertise string `json:"flight_advertise"`
+	// FlightTokens are static bearer tokens for Flight. Default none.
+	FlightTokens []string `json:"flight_tokens"`
+	// FlightUsers are Basic credentials (user -> password) that Flight
+	// clients exchange for a bearer token. Default none.
+	FlightUsers map[string]string `json:"flight_users"`
+	// FlightTLSCert and FlightTLSKey enable TLS on Flight. Default none.
+	FlightTLSCert string `json:"flight_tls_cert"`
+	FlightTLSKey  string `json:"flight_tls_key"`
+	// FlightMaxStreams bounds concurrent Flight streams. Default 64.
+	FlightMaxStreams int `json:"flight_max_streams"`
 	// LogLevel is one of debug, info, warn, error. Default info.
 	LogLevel string `json:"log_level"`
 	// LogFormat is "console" or "json". Default console.
@@ -51,6 +67,8 @@ func DefaultSettings() Settings {
 		Port:                 6380,
 		DataDir:              "./rafka-data",
 		MaxClients:           10000,
+		FlightAddr:           "127.0.0.1:8815",
+		FlightMaxStreams:     64,
 		MaxBulkBytes:         32 << 20,
 		MaxArgs:              1 << 20,
 		MaxInlineBytes:       64 << 10,
@@ -76,6 +94,10 @@ func (s Settings) Validate() error {
 		return fmt.Errorf("producer close timeout must not be negative")
 	case s.ShutdownTimeout <= 0:
 		return fmt.Errorf("shutdown timeout must be positive")
+	case s.FlightMaxStreams < 1:
+		return fmt.Errorf("flight max streams must be at least 1")
+	case (s.FlightTLSCert == "") != (s.FlightTLSKey == ""):
+		return fmt.Errorf("flight TLS needs both a certificate and a key")
 	}
 	switch s.LogFormat {
 	case "console", "json":
@@ -156,6 +178,27 @@ func (s Settings) Overlay(o Settings) Settings {
 	if o.ShutdownTimeout != 0 {
 		s.ShutdownTimeout = o.ShutdownTimeout
 	}
+	if o.FlightAddr != "" {
+		s.FlightAddr = o.FlightAddr
+	}
+	if o.FlightAdvertise != "" {
+		s.FlightAdvertise = o.FlightAdvertise
+	}
+	if len(o.FlightTokens) > 0 {
+		s.FlightTokens = o.FlightTokens
+	}
+	if len(o.FlightUsers) > 0 {
+		s.FlightUsers = o.FlightUsers
+	}
+	if o.FlightTLSCert != "" {
+		s.FlightTLSCert = o.FlightTLSCert
+	}
+	if o.FlightTLSKey != "" {
+		s.FlightTLSKey = o.FlightTLSKey
+	}
+	if o.FlightMaxStreams != 0 {
+		s.FlightMaxStreams = o.FlightMaxStreams
+	}
 	if o.LogLevel != "" {
 		s.LogLevel = o.LogLevel
 	}
@@ -164,3 +207,6 @@ func (s Settings) Overlay(o Settings) Settings {
 	}
 	return s
 }
+
+// FlightEnabled reports whether the Flight listener is on.
+func (s Settings) FlightEnabled() bool { return s.FlightAddr != "" && s.FlightAddr != "off" }

@@ -162,6 +162,70 @@ func (p *Producer) ProduceAndWait(ctx context.Context, topic string, key []byte,
 	return n, nil
 }
 
+// SendAndWait produces msgs (their topic, partition, key, value, headers
+// and timestamp as given) and waits for every delivery report. When
+// librdkafka's queue is full it waits for reports before enqueueing more,
+// so any number of messages may be sent. It returns how many were
+// delivered and the first failure.
+func (p *Producer) SendAndWait(ctx context.Context, msgs []*kafka.Message) (int, error) {
+	reports := make(chan kafka.Event, len(msgs))
+	pending, delivered := 0, 0
+	var firstErr error
+	await := func() error {
+		select {
+		case ev := <-reports:
+			pending--
+			m, ok := ev.(*kafka.Message)
+			if !ok {
+				p.stats.Inc(stats.ProducerUnknownEvents)
+				return nil
+			}
+			p.report(m)
+			if err := m.TopicPartition.Error; err != nil {
+				if firstErr == nil {
+					firstErr = err
+				}
+			} else {
+				delivered++
+			}
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	for _, m := range msgs {
+		for {
+			err := p.kp.Produce(m, reports)
+			if err == nil {
+				pending++
+				p.stats.Inc(stats.ProducerMessages)
+				p.stats.Add(stats.ProducerBytes, int64(len(m.Value)))
+				break
+			}
+			var ke kafka.Error
+			if errors.As(err, &ke) && ke.Code() == kafka.ErrQueueFull && pending > 0 {
+				if werr := await(); werr != nil {
+					return delivered, werr
+				}
+				continue
+			}
+			p.stats.Inc(stats.ProducerEnqueueErrors)
+			for pending > 0 { // the earlier messages still count
+				if werr := await(); werr != nil {
+					return delivered, werr
+				}
+			}
+			return delivered, err
+		}
+	}
+	for pending > 0 {
+		if err := await(); err != nil {
+			return delivered, err
+		}
+	}
+	return delivered, firstErr
+}
+
 // Flush waits up to timeout for every enqueued message to be delivered (or
 // to fail) and returns how many are still outstanding.
 func (p *Producer) Flush(timeout time.Duration) int {

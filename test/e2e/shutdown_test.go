@@ -96,7 +96,7 @@ func TestBinary(t *testing.T) {
 		{"bad json", `{"general":`, "parse JSON"},
 	}
 	for _, tc := range cases {
-		out, err := run("-c", write("bad.json", tc.file), "-p", "0")
+		out, err := run("-c", write("bad.json", tc.file), "-p", "0", "--flight-addr", "off")
 		if err == nil || !strings.Contains(out, tc.want) {
 			t.Errorf("%s: err=%v, output lacks %q:\n%s", tc.name, err, tc.want, out)
 		}
@@ -107,7 +107,7 @@ func TestBinary(t *testing.T) {
 	cfg := write("ok.json", `{"general":{"sasl.password":"hunter2"},"consumer":{"heartbeat.interval.ms":300},
 		"rafka":{"host":"127.0.0.1","shutdown_timeout":"20s"}}`)
 	port := freePort(t)
-	cmd := exec.Command(bin, "-c", cfg, "--port", fmt.Sprint(port), "--brokers", env.brokers)
+	cmd := exec.Command(bin, "-c", cfg, "--port", fmt.Sprint(port), "--brokers", env.brokers, "--flight-addr", "127.0.0.1:0")
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

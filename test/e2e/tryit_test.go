@@ -17,7 +17,7 @@ func TestTryItMode(t *testing.T) {
 	dataDir := t.TempDir()
 	start := func() (*exec.Cmd, *respConn) {
 		port := freePort(t)
-		cmd := exec.Command(bin, "--port", fmt.Sprint(port), "--data-dir", dataDir, "--log-level", "warn")
+		cmd := exec.Command(bin, "--port", fmt.Sprint(port), "--data-dir", dataDir, "--log-level", "warn", "--flight-addr", "127.0.0.1:0")
 		cmd.Env = append(os.Environ(), "RAFKA_BROKERS=", "RAFKA_CONFIG=")
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)

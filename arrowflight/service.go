@@ -1,0 +1,201 @@
+// Package arrowflight is rafka's Arrow Flight service: bounded, following
+// and group reads of Kafka topics as Arrow record batches, and bulk produce
+// with DoPut (arrow.md section 3).
+package arrowflight
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"runtime/debug"
+	"sync"
+
+	"github.com/apache/arrow-go/v18/arrow/flight"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/rs/zerolog"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/status"
+
+	"rafka/config"
+	"rafka/producer"
+	"rafka/stats"
+)
+
+// Config is what the service needs.
+type Config struct {
+	// Advertise is the host:port clients should use, put in endpoint
+	// locations; empty leaves locations empty (redeem on the same server).
+	Advertise string
+	// Tokens are static bearer tokens; Users are Basic credentials
+	// (user -> password) exchanged for bearer tokens. With neither, the
+	// service needs no authentication.
+	Tokens []string
+	Users  map[string]string
+	// TLSCert and TLSKey enable TLS when both are set.
+	TLSCert, TLSKey string
+	// MaxStreams bounds concurrent streaming calls. Default 64.
+	MaxStreams int
+	// Consumer and Producer are the librdkafka properties of reads and of
+	// DoPut.
+	Consumer, Producer config.Properties
+	// Version is recorded in the schema metadata.
+	Version string
+	Stats   *stats.Stats
+	Log     zerolog.Logger
+	// Allocator serves Arrow buffers; nil means the default allocator.
+	Allocator memory.Allocator
+}
+
+// Service is the Flight service.
+type Service struct {
+	flight.BaseFlightServer
+	cfg     Config
+	mem     memory.Allocator
+	stats   *stats.Stats
+	log     zerolog.Logger
+	cluster *cluster
+	grpc    *grpc.Server
+	streams chan struct{} // one token per open stream
+
+	ctx    context.Context // ends when shutdown starts: open streams end
+	cancel context.CancelFunc
+
+	prodOnce sync.Once
+	prod     *producer.Producer
+	prodErr  error
+}
+
+// New builds the service; Serve starts it.
+func New(cfg Config) (*Service, error) {
+	if cfg.MaxStreams <= 0 {
+		cfg.MaxStreams = 64
+	}
+	mem := cfg.Allocator
+	if mem == nil {
+		mem = memory.DefaultAllocator
+	}
+	cl, err := newCluster(cfg.Consumer)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Service{
+		cfg: cfg, mem: mem, stats: cfg.Stats, log: cfg.Log, cluster: cl,
+		streams: make(chan struct{}, cfg.MaxStreams), ctx: ctx, cancel: cancel,
+	}
+	var opts []grpc.ServerOption
+	if cfg.TLSCert != "" || cfg.TLSKey != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			cl.close()
+			cancel()
+			return nil, fmt.Errorf("flight TLS: %w", err)
+		}
+		opts = append(opts, grpc.Creds(credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})))
+	}
+	unary := []grpc.UnaryServerInterceptor{s.recoverUnary, s.countUnary}
+	stream := []grpc.StreamServerInterceptor{s.recoverStream, s.limitStream}
+	if auth := newAuthenticator(cfg.Tokens, cfg.Users); auth.enabled() {
+		mw := flight.CreateServerBasicAuthMiddleware(auth)
+		unary = append(unary, mw.Unary)
+		stream = append(stream, mw.Stream)
+	}
+	opts = append(opts, grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...))
+	s.grpc = grpc.NewServer(opts...)
+	flight.RegisterFlightServiceServer(s.grpc, s)
+	return s, nil
+}
+
+// Serve serves Flight on ln until Shutdown.
+func (s *Service) Serve(ln net.Listener) error {
+	s.log.Info().Str("addr", ln.Addr().String()).Bool("tls", s.cfg.TLSCert != "").Msg("serving Arrow Flight")
+	err := s.grpc.Serve(ln)
+	if errors.Is(err, grpc.ErrServerStopped) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown cancels every open stream (follow reads included) and stops the
+// server, forcibly when ctx expires first.
+func (s *Service) Shutdown(ctx context.Context) error {
+	s.cancel()
+	done := make(chan struct{})
+	go func() {
+		s.grpc.GracefulStop()
+		close(done)
+	}()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		s.grpc.Stop()
+		<-done
+		err = fmt.Errorf("flight streams did not end in time: %w", ctx.Err())
+	}
+	s.cluster.close()
+	if s.prod != nil {
+		s.prod.Close(0)
+	}
+	return err
+}
+
+// producer returns the service's producer for DoPut, created on first use.
+func (s *Service) producer() (*producer.Producer, error) {
+	s.prodOnce.Do(func() {
+		s.prod, s.prodErr = producer.New(s.cfg.Producer, s.stats, s.log.With().Str("role", "flight-producer").Logger())
+	})
+	if s.prodErr != nil {
+		return nil, status.Errorf(codes.Internal, "create producer: %v", s.prodErr)
+	}
+	return s.prod, nil
+}
+
+// recoverUnary keeps a bug in one call from taking the process down.
+func (s *Service) recoverUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (resp any, err error) {
+	defer s.recoverCall(info.FullMethod, &err)
+	return h(ctx, req)
+}
+
+// recoverStream keeps a bug in one stream from taking the process down.
+func (s *Service) recoverStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) (err error) {
+	defer s.recoverCall(info.FullMethod, &err)
+	return h(srv, ss)
+}
+
+func (s *Service) recoverCall(method string, err *error) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	s.stats.Inc(stats.ErrorsPanic)
+	s.log.Error().Str("panic", fmt.Sprint(r)).Str("method", method).Bytes("stack", debug.Stack()).Msg("flight handler panicked")
+	*err = status.Error(codes.Internal, "internal error")
+}
+
+// countUnary counts unary calls.
+func (s *Service) countUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	s.stats.Inc(stats.FlightCalls)
+	return h(ctx, req)
+}
+
+// limitStream counts streaming calls and refuses those over MaxStreams.
+func (s *Service) limitStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+	s.stats.Inc(stats.FlightCalls)
+	select {
+	case s.streams <- struct{}{}:
+	default:
+		s.stats.Inc(stats.FlightRejected)
+		return status.Errorf(codes.ResourceExhausted, "too many concurrent Flight streams (max %d)", s.cfg.MaxStreams)
+	}
+	s.stats.Inc(stats.FlightStreams)
+	defer func() {
+		<-s.streams
+		s.stats.Add(stats.FlightStreams, -1)
+	}()
+	return h(srv, ss)
+}
