@@ -11,6 +11,11 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/flight"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 )
 
 // TestShutdown: a blocked BLPOP is answered with `CONS Server shutdown`,
@@ -106,8 +111,9 @@ func TestBinary(t *testing.T) {
 	// never logs the secret, stops on SIGTERM.
 	cfg := write("ok.json", `{"general":{"sasl.password":"hunter2"},"consumer":{"heartbeat.interval.ms":300},
 		"rafka":{"host":"127.0.0.1","shutdown_timeout":"20s"}}`)
-	port := freePort(t)
-	cmd := exec.Command(bin, "-c", cfg, "--port", fmt.Sprint(port), "--brokers", env.brokers, "--flight-addr", "127.0.0.1:0")
+	port, flightPort := freePort(t), freePort(t)
+	cmd := exec.Command(bin, "-c", cfg, "--port", fmt.Sprint(port), "--brokers", env.brokers,
+		"--flight-addr", fmt.Sprintf("127.0.0.1:%d", flightPort), "--flight-token", "tok-1")
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -129,6 +135,17 @@ func TestBinary(t *testing.T) {
 	c.expect("PONG", "PING")
 	topic := newTopic(t, 1)
 	c.expect("(integer) 1", "RPUSHX", "topics:"+topic, "from-binary")
+	c.expect("(integer) 0", "DUMP", "5000")
+	// The Flight listener of the binary serves with its token.
+	fc, err := flight.NewClientWithMiddleware(fmt.Sprintf("127.0.0.1:%d", flightPort), nil, nil, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fc.Close()
+	fctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer tok-1")
+	if info, err := fc.GetFlightInfo(fctx, pathDesc(topic)); err != nil || info.TotalRecords != 1 {
+		t.Errorf("binary's Flight listener: %v %v", info, err)
+	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +164,7 @@ func TestBinary(t *testing.T) {
 		t.Fatal("no exit after SIGTERM")
 	}
 	text := strings.Join(all, "\n")
-	if strings.Contains(text, "hunter2") {
+	if strings.Contains(text, "hunter2") || strings.Contains(text, "tok-1") {
 		t.Errorf("secret in logs:\n%s", text)
 	}
 	if !strings.Contains(text, "shutdown complete") {
