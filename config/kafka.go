@@ -32,6 +32,9 @@ var producerDefaults = Properties{
 	// this client's metadata has not seen yet can be reported missing.
 	"topic.metadata.propagation.max.ms": "0",
 	"enable.metrics.push":               "false",
+	// Delivery reports are only counted and logged: do not copy every
+	// message's key and value back into Go memory for them.
+	"go.delivery.report.fields": "none",
 }
 
 // ConsumerProperties returns the properties for a consumer: defaults, then

@@ -26,6 +26,12 @@ type Producer struct {
 
 	drained chan struct{} // closed when the events channel is fully drained
 	closing atomic.Bool
+
+	// Reused by produce (one caller at a time): librdkafka copies what it
+	// needs, so neither the message nor the topic name is allocated again
+	// for every message.
+	scratch kafka.Message
+	topic   *string
 }
 
 // New creates a producer with props (as built by config.File.ProducerProperties).
@@ -104,25 +110,39 @@ func isPurged(err error) bool {
 
 // Produce enqueues each value to topic, keyed by key when key is not nil. It
 // returns how many were enqueued and the first enqueue error, if any.
-func (p *Producer) Produce(topic string, key []byte, values [][]byte) (int, error) {
+func (p *Producer) Produce(topic []byte, key []byte, values [][]byte) (int, error) {
 	return p.produce(topic, key, values, nil)
 }
 
-func (p *Producer) produce(topic string, key []byte, values [][]byte, reports chan kafka.Event) (int, error) {
+// topicName returns the topic as a cached *string.
+func (p *Producer) topicName(topic []byte) *string {
+	if p.topic == nil || *p.topic != string(topic) {
+		t := string(topic)
+		p.topic = &t
+	}
+	return p.topic
+}
+
+func (p *Producer) produce(topic []byte, key []byte, values [][]byte, reports chan kafka.Event) (int, error) {
+	msg := &p.scratch
+	*msg = kafka.Message{
+		TopicPartition: kafka.TopicPartition{Topic: p.topicName(topic), Partition: kafka.PartitionAny},
+		Key:            key,
+	}
+	size := 0
 	for i, v := range values {
-		msg := &kafka.Message{
-			TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: kafka.PartitionAny},
-			Key:            key,
-			Value:          v,
-		}
+		msg.Value = v
 		if err := p.kp.Produce(msg, reports); err != nil {
 			p.stats.Inc(stats.ProducerEnqueueErrors)
 			p.stats.Add(stats.ProducerMessages, int64(i))
+			p.stats.Add(stats.ProducerBytes, int64(size))
 			return i, err
 		}
-		p.stats.Add(stats.ProducerBytes, int64(len(v)))
+		size += len(v)
 	}
+	msg.Key, msg.Value = nil, nil
 	p.stats.Add(stats.ProducerMessages, int64(len(values)))
+	p.stats.Add(stats.ProducerBytes, int64(size))
 	return len(values), nil
 }
 
@@ -130,7 +150,7 @@ func (p *Producer) produce(topic string, key []byte, values [][]byte, reports ch
 // acknowledged all of them (per the producer's acks setting). It returns the
 // first failure. Waiting is bounded by librdkafka's message.timeout.ms and
 // by ctx.
-func (p *Producer) ProduceAndWait(ctx context.Context, topic string, key []byte, values [][]byte) (int, error) {
+func (p *Producer) ProduceAndWait(ctx context.Context, topic []byte, key []byte, values [][]byte) (int, error) {
 	// The channel holds every report, so librdkafka never blocks on it even
 	// if this call returns early.
 	reports := make(chan kafka.Event, len(values))

@@ -24,7 +24,7 @@ func TestParseTopicKey(t *testing.T) {
 	}
 	for _, tc := range tests {
 		topic, key, ok := parseTopicKey([]byte(tc.in))
-		if ok != tc.ok || topic != tc.topic || string(key) != tc.key || (key == nil) != tc.keyIsNull {
+		if ok != tc.ok || string(topic) != tc.topic || string(key) != tc.key || (key == nil) != tc.keyIsNull {
 			t.Errorf("parseTopicKey(%q) = %q, %q (nil %v), %v", tc.in, topic, key, key == nil, ok)
 		}
 	}

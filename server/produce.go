@@ -13,20 +13,20 @@ var topicsPrefix = []byte("topics:")
 
 // parseTopicKey splits `topics:<topic>[:<key>]`. The key is everything after
 // the second ':' (so keys may contain ':'); `topics:<t>:` is an empty,
-// non-null key. A nil key means no key.
-func parseTopicKey(arg []byte) (topic string, key []byte, ok bool) {
+// non-null key. A nil key means no key. Both alias arg.
+func parseTopicKey(arg []byte) (topic, key []byte, ok bool) {
 	rest, found := bytes.CutPrefix(arg, topicsPrefix)
 	if !found {
-		return "", nil, false
+		return nil, nil, false
 	}
 	t, k, hasKey := bytes.Cut(rest, []byte{':'})
 	if len(t) == 0 {
-		return "", nil, false
+		return nil, nil, false
 	}
 	if hasKey {
-		key = append([]byte{}, k...)
+		key = k[:len(k):len(k)] // empty but not nil for `topics:<t>:`
 	}
-	return string(t), key, true
+	return t, key, true
 }
 
 // RPUSHX topics:<topic>[:<key>] <message> [<message> ...]
