@@ -55,8 +55,8 @@ func checkPutSchema(schema *arrow.Schema) (putColumns, error) {
 			}
 			cols.timestamp = i
 		case arrowenc.ColHeaders:
-			if !arrow.TypeEqual(f.Type, arrow.ListOf(arrowenc.HeaderType)) {
-				return cols, bad("list<struct<key: utf8, value: binary>>")
+			if !isHeaderList(f.Type) {
+				return cols, bad("list<struct<key: utf8, value: binary>> (nullable or not)")
 			}
 			cols.headers = i
 		case arrowenc.ColTopic, arrowenc.ColOffset, arrowenc.ColTimestampType:
@@ -68,6 +68,23 @@ func checkPutSchema(schema *arrow.Schema) (putColumns, error) {
 		return cols, errors.New(`a "value" column is required`)
 	}
 	return cols, nil
+}
+
+// isHeaderList reports whether t is a list of struct<key: utf8, value:
+// binary>, whatever the nullability of the list item and the fields (pyarrow
+// makes every field nullable by default).
+func isHeaderList(t arrow.DataType) bool {
+	l, ok := t.(*arrow.ListType)
+	if !ok {
+		return false
+	}
+	st, ok := l.Elem().(*arrow.StructType)
+	if !ok || st.NumFields() != 2 {
+		return false
+	}
+	k, v := st.Field(0), st.Field(1)
+	return k.Name == "key" && arrow.TypeEqual(k.Type, arrow.BinaryTypes.String) &&
+		v.Name == "value" && arrow.TypeEqual(v.Type, arrow.BinaryTypes.Binary)
 }
 
 // bytesAt returns row i of a binary or utf8 column, nil when null. The
@@ -126,7 +143,10 @@ func headersAt(col *array.List, i int) []kafka.Header {
 	keys, values := st.Field(0).(*array.String), st.Field(1).(*array.Binary)
 	hs := make([]kafka.Header, 0, end-start)
 	for j := int(start); j < int(end); j++ {
-		h := kafka.Header{Key: keys.Value(j)}
+		if st.IsNull(j) {
+			continue
+		}
+		h := kafka.Header{Key: keys.Value(j)} // a null key reads as ""
 		if values.IsValid(j) {
 			h.Value = values.Value(j)
 		}

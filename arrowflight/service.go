@@ -98,12 +98,13 @@ func New(cfg Config) (*Service, error) {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})))
 	}
 	unary := []grpc.UnaryServerInterceptor{s.recoverUnary, s.countUnary}
-	stream := []grpc.StreamServerInterceptor{s.recoverStream, s.limitStream}
+	stream := []grpc.StreamServerInterceptor{s.recoverStream, s.countStream}
 	if auth := newAuthenticator(cfg.Tokens, cfg.Users); auth.enabled() {
 		mw := flight.CreateServerBasicAuthMiddleware(auth)
 		unary = append(unary, mw.Unary)
 		stream = append(stream, mw.Stream)
 	}
+	stream = append(stream, s.limitStream) // after auth: only admitted calls take a slot
 	opts = append(opts, grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...))
 	s.grpc = grpc.NewServer(opts...)
 	flight.RegisterFlightServiceServer(s.grpc, s)
@@ -183,9 +184,24 @@ func (s *Service) countUnary(ctx context.Context, req any, _ *grpc.UnaryServerIn
 	return h(ctx, req)
 }
 
-// limitStream counts streaming calls and refuses those over MaxStreams.
-func (s *Service) limitStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+// countStream counts streaming calls.
+func (s *Service) countStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
 	s.stats.Inc(stats.FlightCalls)
+	return h(srv, ss)
+}
+
+// dataStreams are the calls that stream data and take a slot of MaxStreams.
+var dataStreams = map[string]bool{
+	"/arrow.flight.protocol.FlightService/DoGet":      true,
+	"/arrow.flight.protocol.FlightService/DoPut":      true,
+	"/arrow.flight.protocol.FlightService/DoExchange": true,
+}
+
+// limitStream refuses data streams over MaxStreams.
+func (s *Service) limitStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+	if !dataStreams[info.FullMethod] {
+		return h(srv, ss)
+	}
 	select {
 	case s.streams <- struct{}{}:
 	default:

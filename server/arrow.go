@@ -92,11 +92,11 @@ func cmdArrowBLPop(s *Server, c *client, args [][]byte) error {
 	if nkeys+1 >= len(args) {
 		return errWrongArgs("arrow.blpop")
 	}
-	opts, err := parseArrowOptions(args[nkeys+2:])
+	req, err := parseBlock(c, args[1:nkeys+1], args[nkeys+1])
 	if err != nil {
 		return err
 	}
-	cons, timeout, err := s.consumerForBlock(c, args[1:nkeys+1], args[nkeys+1])
+	opts, err := parseArrowOptions(args[nkeys+2:])
 	if err != nil {
 		return err
 	}
@@ -104,10 +104,14 @@ func cmdArrowBLPop(s *Server, c *client, args [][]byte) error {
 	if err != nil {
 		return err
 	}
+	cons, err := s.consumerFor(c, req)
+	if err != nil {
+		return err
+	}
 	s.stats.Inc(stats.ArrowBlpopCalls)
 	first, err := cons.TryPop()
 	if first == nil && err == nil {
-		ctx, cancel := s.blockContext(timeout)
+		ctx, cancel := s.blockContext(req.timeout)
 		ctx, done := c.block(ctx)
 		first, err = cons.Pop(ctx)
 		done()
@@ -116,13 +120,14 @@ func cmdArrowBLPop(s *Server, c *client, args [][]byte) error {
 	if err != nil {
 		timedOut, perr := s.popError(err)
 		if timedOut {
+			s.stats.Inc(stats.ArrowBlpopTimeouts)
 			c.writeNullBulk()
 		}
 		return perr
 	}
 	msgs := collectBatch(s.ctx, cons, first, opts)
 	if opts.ack {
-		if err := ackHighest(cons, msgs); err != nil {
+		if msgs, err = s.ackHighest(cons, msgs); err != nil {
 			return err
 		}
 	}
@@ -165,8 +170,12 @@ func collectBatch(parent context.Context, cons *consumer.Consumer, first *kafka.
 	return msgs
 }
 
-// ackHighest acks, per partition, the highest offset among msgs.
-func ackHighest(cons *consumer.Consumer, msgs []*kafka.Message) error {
+// ackHighest acks, per partition, the highest offset among msgs, and
+// returns the messages of the partitions it acked: a partition whose ack is
+// refused (lost in a rebalance) is left out of the reply, unacked, for its
+// new owner. Every acked message is returned, so none is lost; the error
+// comes only when no partition could be acked.
+func (s *Server) ackHighest(cons *consumer.Consumer, msgs []*kafka.Message) ([]*kafka.Message, error) {
 	type tp struct {
 		topic     string
 		partition int32
@@ -178,15 +187,40 @@ func ackHighest(cons *consumer.Consumer, msgs []*kafka.Message) error {
 			high[k] = int64(m.TopicPartition.Offset)
 		}
 	}
+	refused := map[tp]bool{}
+	var firstErr error
 	for k, o := range high {
-		if err := cons.Ack(k.topic, k.partition, o); err != nil {
-			if errors.Is(err, consumer.ErrNotAssigned) {
-				return errNotAssigned(k.topic, k.partition)
+		err := cons.Ack(k.topic, k.partition, o)
+		if err == nil {
+			s.stats.Inc(stats.ConsumerAcks)
+			continue
+		}
+		s.stats.Inc(stats.ConsumerAckErrors)
+		refused[k] = true
+		if firstErr == nil {
+			switch {
+			case errors.Is(err, consumer.ErrNotAssigned):
+				firstErr = errNotAssigned(k.topic, k.partition)
+			case errors.Is(err, consumer.ErrClosed):
+				firstErr = errServerShutdown
+			default:
+				firstErr = consErr("%s", err)
 			}
-			return consErr("%s", err)
 		}
 	}
-	return nil
+	if len(refused) == 0 {
+		return msgs, nil
+	}
+	if len(refused) == len(high) {
+		return nil, firstErr
+	}
+	kept := msgs[:0]
+	for _, m := range msgs {
+		if !refused[tp{*m.TopicPartition.Topic, m.TopicPartition.Partition}] {
+			kept = append(kept, m)
+		}
+	}
+	return kept, nil
 }
 
 // arrowEncoder returns the connection's encoder for the columns (all when

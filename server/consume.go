@@ -56,14 +56,18 @@ func parseTimeout(arg []byte) (time.Duration, error) {
 // Replies with [topic, t, partition, p, offset, o, value, v], or a null
 // array on timeout.
 func cmdBLPop(s *Server, c *client, args [][]byte) error {
-	cons, timeout, err := s.consumerForBlock(c, args[1:len(args)-1], args[len(args)-1])
+	req, err := parseBlock(c, args[1:len(args)-1], args[len(args)-1])
+	if err != nil {
+		return err
+	}
+	cons, err := s.consumerFor(c, req)
 	if err != nil {
 		return err
 	}
 	s.stats.Inc(stats.BlpopCalls)
 	m, err := cons.TryPop()
 	if m == nil && err == nil {
-		ctx, cancel := s.blockContext(timeout)
+		ctx, cancel := s.blockContext(req.timeout)
 		defer cancel()
 		ctx, done := c.block(ctx)
 		m, err = cons.Pop(ctx)
@@ -72,6 +76,7 @@ func cmdBLPop(s *Server, c *client, args [][]byte) error {
 	if err != nil {
 		timedOut, perr := s.popError(err)
 		if timedOut {
+			s.stats.Inc(stats.BlpopTimeouts)
 			c.writeNullArray()
 		}
 		return perr
@@ -97,7 +102,6 @@ func (s *Server) popError(err error) (timedOut bool, reply error) {
 	case s.shuttingDown.Load() || errors.Is(err, consumer.ErrClosed):
 		return false, errServerShutdown
 	case errors.Is(err, context.DeadlineExceeded):
-		s.stats.Inc(stats.BlpopTimeouts)
 		return true, nil
 	case errors.Is(err, context.Canceled):
 		return false, nil // the client is gone; nothing to answer
@@ -125,64 +129,76 @@ func writeMessage(c *client, m *kafka.Message) {
 	}
 }
 
-// consumerForBlock applies every rule shared by the blocking consume
-// commands: a name is required, the timeout must parse, the keys name the
-// topics, and the connection's one consumer is created on first use or must
-// have the same topic set.
-func (s *Server) consumerForBlock(c *client, keys [][]byte, timeoutArg []byte) (*consumer.Consumer, time.Duration, error) {
-	name := c.getName()
-	if name == "" {
-		return nil, 0, errNotReady
+// blockRequest is a parsed blocking consume: the connection's id, the
+// timeout, the topic set and the optional JSON of the keys.
+type blockRequest struct {
+	name    string
+	timeout time.Duration
+	topics  []string
+	json    string
+}
+
+// parseBlock applies the rules shared by the blocking consume commands
+// before anything is created: a name is required, the timeout must parse,
+// the keys name the topics.
+func parseBlock(c *client, keys [][]byte, timeoutArg []byte) (blockRequest, error) {
+	req := blockRequest{name: c.getName()}
+	if req.name == "" {
+		return req, errNotReady
 	}
-	timeout, err := parseTimeout(timeoutArg)
-	if err != nil {
-		return nil, 0, err
+	var err error
+	if req.timeout, err = parseTimeout(timeoutArg); err != nil {
+		return req, err
 	}
 	set := map[string]bool{}
-	jsonCfg := ""
 	for _, arg := range keys {
 		k, err := parseConsumeKey(arg)
 		if err != nil {
-			return nil, 0, err
+			return req, err
 		}
 		for _, t := range k.topics {
 			set[t] = true
 		}
 		if k.json != "" {
-			jsonCfg = k.json
+			req.json = k.json
 		}
 	}
-	topics := make([]string, 0, len(set))
 	for t := range set {
-		topics = append(topics, t)
+		req.topics = append(req.topics, t)
 	}
-	sort.Strings(topics)
-	consID := name + "|" + strings.Join(topics, ",")
+	sort.Strings(req.topics)
+	return req, nil
+}
+
+// consumerFor returns the connection's one consumer, created on first use;
+// a later request must name the same topic set.
+func (s *Server) consumerFor(c *client, req blockRequest) (*consumer.Consumer, error) {
+	consID := req.name + "|" + strings.Join(req.topics, ",")
 	if s.shuttingDown.Load() {
-		return nil, 0, errServerShutdown
+		return nil, errServerShutdown
 	}
 	c.mu.Lock()
 	cons, cid := c.consumer, c.consumerID
 	c.mu.Unlock()
 	if cons != nil {
 		if cid != consID {
-			return nil, 0, errConsumerRegistered(name, cid, consID)
+			return nil, errConsumerRegistered(req.name, cid, consID)
 		}
-		return cons, timeout, nil
+		return cons, nil
 	}
-	cons, err = s.newConsumer(c, name, topics, jsonCfg)
+	cons, err := s.newConsumer(c, req.name, req.topics, req.json)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	c.mu.Lock()
 	if s.shuttingDown.Load() {
 		c.mu.Unlock()
 		_ = cons.Close()
-		return nil, 0, errServerShutdown
+		return nil, errServerShutdown
 	}
 	c.consumer, c.consumerID = cons, consID
 	c.mu.Unlock()
-	return cons, timeout, nil
+	return cons, nil
 }
 
 // newConsumer creates a consumer for the id `<group>:<name>` with the

@@ -46,6 +46,7 @@ const (
 	MonitorDropped                        // monitor.dropped
 	ArrowBlpopCalls                       // arrow.blpop.calls
 	ArrowBlpopRows                        // arrow.blpop.rows
+	ArrowBlpopTimeouts                    // arrow.blpop.timeouts
 	FlightCalls                           // flight.calls
 	FlightRows                            // flight.rows
 	FlightBytes                           // flight.bytes
@@ -86,6 +87,7 @@ var names = [numCounters]string{
 	"monitor.dropped",
 	"arrow.blpop.calls",
 	"arrow.blpop.rows",
+	"arrow.blpop.timeouts",
 	"flight.calls",
 	"flight.rows",
 	"flight.bytes",

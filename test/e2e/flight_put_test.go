@@ -266,6 +266,17 @@ func TestFlightTransactionalRange(t *testing.T) {
 	txn(true, "a", "b", "c")
 	txn(false, "aborted-1", "aborted-2")
 	txn(true, "d")
+	// A transaction still open while reading: the read stops before it.
+	if err := p.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Produce(&kafka.Message{TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: 0}, Value: []byte("open")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if p.Flush(10000) != 0 {
+		t.Fatal("open transaction's message not sent")
+	}
+	defer func() { _ = p.AbortTransaction(ctx) }()
 
 	c := tf.client(t)
 	info, err := c.GetFlightInfo(context.Background(), pathDesc(topic))
