@@ -6,7 +6,7 @@ PY_REQS := test/python/requirements.txt
 # sudo only when not root (CI and the dev machines run as root).
 SUDO    := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: build run deps test test-fast clean
+.PHONY: build run deps test test-fast bench clean
 
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -45,6 +45,15 @@ test: deps
 # test-fast: run all tests without Kafka (embedded broker)
 test-fast:
 	$(GO) test -count=1 ./...
+
+# bench: side-by-side benchmark against raw librdkafka and redis-server on a real Kafka broker; writes BENCHMARKS.md (not part of test)
+bench: build
+	@command -v redis-server >/dev/null && command -v redis-benchmark >/dev/null || { \
+		$(SUDO) apt-get update && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server redis-tools; }
+	$(GO) build -o bin/kafkaharness ./test/kafkaharness
+	$(GO) build -o bin/rafkabench ./test/bench
+	bin/kafkaharness -- bin/rafkabench -rafka bin/rafka -out BENCHMARKS.md $(BENCH_ARGS)
 
 # clean: remove build output
 clean:

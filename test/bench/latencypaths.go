@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+)
+
+// latencyRaw measures a confluent-kafka-go producer to a group consumer,
+// both with rafka's settings.
+func (b *bench) latencyRaw(ctx context.Context, col *latencyCollector) error {
+	topic, err := b.topic(ctx, "p4-raw")
+	if err != nil {
+		return err
+	}
+	c, err := kafka.NewConsumer(rafkaConsumerConfig(b.kafka.brokers, b.name("p4-raw"), "latest"))
+	if err != nil {
+		return fmt.Errorf("create consumer: %w", err)
+	}
+	defer c.Close()
+	if err := c.Subscribe(topic, nil); err != nil {
+		return fmt.Errorf("subscribe: %w", err)
+	}
+	consumed := make(chan error, 1)
+	go func() {
+		consumed <- func() error {
+			for !col.stopped() {
+				switch e := c.Poll(100).(type) {
+				case *kafka.Message:
+					if err := col.observe(e.Value, time.Now()); err != nil {
+						return err
+					}
+				case kafka.Error:
+					if e.IsFatal() {
+						return fmt.Errorf("consumer: %w", e)
+					}
+				}
+			}
+			return nil
+		}()
+	}()
+	p, err := kafka.NewProducer(producerConfig(b.kafka.brokers))
+	if err != nil {
+		return fmt.Errorf("create producer: %w", err)
+	}
+	defer p.Close()
+	var failed atomic.Int64
+	go func() {
+		for ev := range p.Events() {
+			if m, ok := ev.(*kafka.Message); ok && m.TopicPartition.Error != nil {
+				failed.Add(1)
+			}
+		}
+	}()
+	tp := kafka.TopicPartition{Topic: &topic, Partition: kafka.PartitionAny}
+	err = drive(ctx, func(v []byte) error { return p.Produce(&kafka.Message{TopicPartition: tp, Value: v}, nil) }, col, col.want)
+	if cerr := <-consumed; err == nil {
+		err = cerr
+	}
+	if n := failed.Load(); n > 0 && err == nil {
+		err = fmt.Errorf("%d deliveries failed", n)
+	}
+	return err
+}
+
+// latencyRafka measures RPUSHX on one connection to BLPOP on another, the
+// consumer acking each message with its next BLPOP.
+func (b *bench) latencyRafka(ctx context.Context, col *latencyCollector) error {
+	topic, err := b.topic(ctx, "p4-rafka")
+	if err != nil {
+		return err
+	}
+	cons, err := dialRESP(ctx, b.rafka.addr)
+	if err != nil {
+		return err
+	}
+	defer cons.Close()
+	if _, err := cons.do("CLIENT", "SETNAME", b.name("p4-rafka")+":w"); err != nil {
+		return fmt.Errorf("CLIENT SETNAME: %w", err)
+	}
+	consumed := make(chan error, 1)
+	go func() { consumed <- blpopLatencyLoop(cons, "topics:"+topic, col) }()
+
+	prod, err := dialRESP(ctx, b.rafka.addr)
+	if err != nil {
+		return err
+	}
+	defer prod.Close()
+	var sent, read atomic.Int64
+	replies := make(chan error, 1)
+	go func() {
+		for {
+			if _, err := prod.readInt(); err != nil {
+				replies <- err
+				return
+			}
+			read.Add(1)
+		}
+	}()
+	key := []string{"RPUSHX", "topics:" + topic}
+	err = drive(ctx, func(v []byte) error {
+		sent.Add(1)
+		prod.writeBytes(key, v)
+		return prod.flush()
+	}, col, col.want)
+	if cerr := <-consumed; err == nil {
+		err = cerr
+	}
+	// Every RPUSHX must have been answered before the connection closes.
+	for deadline := time.Now().Add(5 * time.Second); read.Load() < sent.Load() && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	prod.Close()
+	rerr := <-replies
+	if err == nil && read.Load() < sent.Load() {
+		err = fmt.Errorf("RPUSHX: %d of %d replies: %w", read.Load(), sent.Load(), rerr)
+	}
+	return err
+}
+
+// blpopLatencyLoop pops messages with BLPOP, acking each with the next
+// BLPOP, and hands their values to col until col stops.
+func blpopLatencyLoop(c *respConn, key string, col *latencyCollector) error {
+	var ack []byte
+	for !col.stopped() {
+		if len(ack) > 0 {
+			c.writeBytes([]string{"RPUSH", "acks"}, ack)
+		}
+		c.write("BLPOP", key, "1")
+		if err := c.flush(); err != nil {
+			return err
+		}
+		if len(ack) > 0 {
+			if _, err := c.readInt(); err != nil {
+				return fmt.Errorf("RPUSH acks: %w", err)
+			}
+			ack = ack[:0]
+		}
+		r, err := c.read()
+		at := time.Now()
+		if err != nil {
+			return fmt.Errorf("BLPOP: %w", err)
+		}
+		if r.kind == '-' {
+			return fmt.Errorf("BLPOP: %s", r.str)
+		}
+		if r.null {
+			continue
+		}
+		if len(r.arr) != 8 {
+			return fmt.Errorf("BLPOP reply has %d elements, want 8", len(r.arr))
+		}
+		if err := col.observe(r.arr[7].str, at); err != nil {
+			return err
+		}
+		ack = appendAck(ack, r.arr[1].str, r.arr[3].num, r.arr[5].num)
+	}
+	return nil
+}

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// P1 parameters: rafka's side uses this many connections, pipelining up to
+// this many commands each.
+const (
+	produceConns = 50
+	produceDepth = 100
+)
+
+// benchProduce is P1: a raw librdkafka producer vs. rafka RPUSHX from
+// produceConns connections, pipelined and unpipelined, each waiting until
+// Kafka acknowledged every message.
+func (b *bench) benchProduce(ctx context.Context) error {
+	const scenario = "P1 produce"
+	value := payload(valueSize)
+
+	n := b.count(1_000_000)
+	topic, err := b.topic(ctx, "p1-raw")
+	if err != nil {
+		return err
+	}
+	rawCtx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	elapsed, err := produceRaw(rawCtx, b.kafka.brokers, topic, n, value)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("raw producer: %w", err)
+	}
+	if err := b.checkStored(topic, int64(n)); err != nil {
+		return err
+	}
+	raw := rate(n, elapsed)
+	b.add(result{scenario: scenario, name: "raw librdkafka producer (1 producer, rafka's producer settings, acks=all)",
+		count: n, elapsed: elapsed, figure: fmtRate(raw), ratio: "1.00 (baseline)"})
+
+	for _, v := range []struct {
+		label  string
+		depth  int
+		n      int
+		target bool // the target applies
+	}{
+		{fmt.Sprintf("rafka RPUSHX, %d conns pipelining %d deep, then DUMP", produceConns, produceDepth), produceDepth, b.count(1_000_000), true},
+		{fmt.Sprintf("rafka RPUSHX, %d conns unpipelined, then DUMP", produceConns), 1, b.count(100_000), false},
+	} {
+		topic, err := b.topic(ctx, "p1-rafka")
+		if err != nil {
+			return err
+		}
+		before, err := rafkaStats(ctx, b.rafka.addr)
+		if err != nil {
+			return err
+		}
+		runCtx, cancel := context.WithTimeout(ctx, 120*time.Second)
+		elapsed, err := produceRafka(runCtx, b.rafka.addr, topic, v.n, v.depth, value)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("%s: %w", v.label, err)
+		}
+		if err := b.checkStored(topic, int64(v.n)); err != nil {
+			return err
+		}
+		if err := b.checkProducerStats(ctx, before, v.label); err != nil {
+			return err
+		}
+		r := rate(v.n, elapsed)
+		res := result{scenario: scenario, name: v.label, count: v.n, elapsed: elapsed, figure: fmtRate(r), ratio: fmtRatio(r / raw)}
+		if v.target {
+			res.target, res.verdict = "≥ 0.8× raw", verdictMin(r/raw, 0.8)
+		}
+		b.add(res)
+	}
+	return nil
+}
+
+// produceRafka sends n RPUSHX commands of one message each over
+// produceConns connections, depth commands in flight per connection, then
+// DUMP on every connection until all were delivered. It returns the time
+// from the first command to the last DUMP reply.
+func produceRafka(ctx context.Context, addr, topic string, n, depth int, value []byte) (time.Duration, error) {
+	conns := make([]*respConn, produceConns)
+	for i := range conns {
+		c, err := dialRESP(ctx, addr)
+		if err != nil {
+			return 0, err
+		}
+		defer c.Close()
+		conns[i] = c
+	}
+	key := []string{"RPUSHX", "topics:" + topic}
+	errs := make(chan error, len(conns))
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i, c := range conns {
+		share := n / len(conns)
+		if i < n%len(conns) {
+			share++
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- rpushxLoop(c, key, value, share, depth)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			return 0, err
+		}
+	}
+	return time.Since(start), nil
+}
+
+// rpushxLoop sends n RPUSHX commands on c in rounds of depth pipelined
+// commands, then DUMP 60000, which must report nothing undelivered.
+func rpushxLoop(c *respConn, key []string, value []byte, n, depth int) error {
+	for sent := 0; sent < n; {
+		round := min(depth, n-sent)
+		for i := 0; i < round; i++ {
+			c.writeBytes(key, value)
+		}
+		if err := c.flush(); err != nil {
+			return err
+		}
+		for i := 0; i < round; i++ {
+			got, err := c.readInt()
+			if err != nil {
+				return fmt.Errorf("RPUSHX: %w", err)
+			}
+			if got != 1 {
+				return fmt.Errorf("RPUSHX replied %d, want 1", got)
+			}
+		}
+		sent += round
+	}
+	r, err := c.do("DUMP", "60000")
+	if err != nil {
+		return fmt.Errorf("DUMP: %w", err)
+	}
+	if r.num != 0 {
+		return fmt.Errorf("DUMP: %d messages still undelivered after 60 s", r.num)
+	}
+	return nil
+}
