@@ -194,14 +194,29 @@ func (c *Consumer) setPausedLocked(pause bool) {
 	if len(parts) == 0 {
 		return
 	}
-	var err error
 	if pause {
-		err = c.kc.Pause(parts)
-	} else {
-		err = c.kc.Resume(parts)
+		if err := c.kc.Pause(parts); err != nil {
+			c.log.Warn().Err(err).Msg("pause partitions")
+		}
+		return
 	}
+	if err := c.kc.Resume(parts); err != nil {
+		c.log.Warn().Err(err).Msg("resume partitions")
+		return
+	}
+	// A resumed partition waits for librdkafka's idle broker thread to wake
+	// (up to a second). Seeking to the current position starts the fetch at
+	// once, from just after the last message handed to the buffer.
+	pos, err := c.kc.Position(parts)
 	if err != nil {
-		c.log.Warn().Err(err).Bool("pause", pause).Msg("pause/resume partitions")
+		return
+	}
+	for _, tp := range pos {
+		if tp.Offset >= 0 {
+			if err := c.kc.Seek(tp, 0); err != nil {
+				c.log.Debug().Err(err).Msg("seek resumed partition")
+			}
+		}
 	}
 }
 
