@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
@@ -93,6 +95,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.set.FlightTLSCert, "flight-tls-cert", "", "Flight TLS certificate file (default none)")
 	fs.StringVar(&o.set.FlightTLSKey, "flight-tls-key", "", "Flight TLS key file (default none)")
 	fs.IntVar(&o.set.FlightMaxStreams, "flight-max-streams", 0, fmt.Sprintf("most concurrent Flight streams (default %d)", d.FlightMaxStreams))
+	fs.StringVar(&o.set.PprofAddr, "pprof-addr", "", "serve Go pprof profiles on this address, e.g. 127.0.0.1:6060 (default off)")
 	fs.StringVar(&o.set.LogLevel, "log-level", "", "debug, info, warn or error (default "+d.LogLevel+")")
 	fs.StringVar(&o.set.LogFormat, "log-format", "", "console or json (default "+d.LogFormat+")")
 	if err := fs.Parse(args); err != nil {
@@ -147,6 +150,8 @@ func applyFlags(s config.Settings, o options) config.Settings {
 			s.FlightTLSKey = o.set.FlightTLSKey
 		case "flight-max-streams":
 			s.FlightMaxStreams = o.set.FlightMaxStreams
+		case "pprof-addr":
+			s.PprofAddr = o.set.PprofAddr
 		case "log-level":
 			s.LogLevel = o.set.LogLevel
 		case "log-format":
@@ -263,6 +268,14 @@ func run(args []string, stdout, stderr io.Writer) error {
 		go func() { served <- fl.serve() }()
 	}
 
+	if settings.PprofAddr != "" {
+		stopPprof, err := servePprof(settings.PprofAddr, log)
+		if err != nil {
+			return err
+		}
+		defer stopPprof()
+	}
+
 	signals := make(chan os.Signal, 2)
 	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(signals)
@@ -335,6 +348,24 @@ func startFlight(s config.Settings, consumerProps, producerProps config.Properti
 		log.Warn().Str("addr", s.FlightAddr).Msg("Arrow Flight on a non-loopback address WITHOUT authentication")
 	}
 	return &flightListener{svc: svc, ln: ln}, nil
+}
+
+// servePprof serves net/http/pprof on addr (opt-in, for profiling).
+func servePprof(addr string, log zerolog.Logger) (stop func(), err error) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("pprof listen on %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	log.Info().Str("addr", ln.Addr().String()).Msg("serving pprof profiles")
+	return func() { _ = srv.Close() }, nil
 }
 
 // isLoopback reports whether host names only this machine.

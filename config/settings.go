@@ -55,6 +55,9 @@ type Settings struct {
 	FlightTLSKey  string `json:"flight_tls_key"`
 	// FlightMaxStreams bounds concurrent Flight streams. Default 64.
 	FlightMaxStreams int `json:"flight_max_streams"`
+	// PprofAddr serves Go's net/http/pprof profiles when set (opt-in; keep
+	// it on loopback). Default none.
+	PprofAddr string `json:"pprof_addr"`
 	// LogLevel is one of debug, info, warn, error. Default info.
 	LogLevel string `json:"log_level"`
 	// LogFormat is "console" or "json". Default console.
@@ -198,6 +201,9 @@ func (s Settings) Overlay(o Settings) Settings {
 	}
 	if o.FlightMaxStreams != 0 {
 		s.FlightMaxStreams = o.FlightMaxStreams
+	}
+	if o.PprofAddr != "" {
+		s.PprofAddr = o.PprofAddr
 	}
 	if o.LogLevel != "" {
 		s.LogLevel = o.LogLevel
