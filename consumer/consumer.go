@@ -19,9 +19,12 @@ import (
 // Buffer bounds: the poll loop pauses fetching once this much is waiting for
 // the client and resumes when half of it has been taken.
 const (
-	bufferMessages = 500
+	bufferMessages = 2000
 	bufferBytes    = 512 << 10
 	pollTimeoutMs  = 100
+	// messageOverhead is what a buffered message costs beyond its key and
+	// value (the Go message and its fields), counted against bufferBytes.
+	messageOverhead = 200
 )
 
 // ErrClosed is returned by Pop and Ack once the consumer is closing.
@@ -170,7 +173,7 @@ func (c *Consumer) buffer(m *kafka.Message) {
 		return
 	}
 	c.buf = append(c.buf, m)
-	c.bufBytes += len(m.Value) + len(m.Key)
+	c.bufBytes += messageSize(m)
 	if !c.paused && (len(c.buf) >= bufferMessages || c.bufBytes >= bufferBytes) {
 		c.setPausedLocked(true)
 	}
@@ -229,6 +232,9 @@ func (c *Consumer) assignedListLocked() []kafka.TopicPartition {
 	return parts
 }
 
+// messageSize is what a buffered message counts against bufferBytes.
+func messageSize(m *kafka.Message) int { return len(m.Value) + len(m.Key) + messageOverhead }
+
 func keyOf(m *kafka.Message) partitionKey {
 	return partitionKey{topic: *m.TopicPartition.Topic, partition: m.TopicPartition.Partition}
 }
@@ -273,7 +279,7 @@ func (c *Consumer) TryPop() (*kafka.Message, error) {
 	m := c.buf[0]
 	c.buf[0] = nil
 	c.buf = c.buf[1:]
-	c.bufBytes -= len(m.Value) + len(m.Key)
+	c.bufBytes -= messageSize(m)
 	if len(c.buf) == 0 {
 		c.buf = c.buf[:0:0] // let the backing array go
 	}

@@ -66,7 +66,7 @@ func (c *Consumer) dropLocked(revoked map[partitionKey]bool) {
 	kept := c.buf[:0]
 	for _, m := range c.buf {
 		if revoked[keyOf(m)] {
-			c.bufBytes -= len(m.Value) + len(m.Key)
+			c.bufBytes -= messageSize(m)
 			continue
 		}
 		kept = append(kept, m)
