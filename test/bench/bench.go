@@ -77,6 +77,7 @@ func (b *bench) ensureRafka(ctx context.Context) error {
 // startRafka starts a new rafka process; the caller stops it.
 func (b *bench) startRafka(ctx context.Context, extra ...string) (*server, string, error) {
 	b.rafkaRuns++
+	extra = append(extra, b.opts.rafkaArgs...)
 	return startRafka(ctx, b.opts.rafkaBin, b.kafka.brokers, b.logDir, fmt.Sprintf("rafka-%d", b.rafkaRuns), extra...)
 }
 

@@ -28,6 +28,7 @@ import (
 // options is the command line.
 type options struct {
 	rafkaBin     string
+	rafkaArgs    []string // extra flags for the server under test
 	out          string
 	scale        float64
 	only         string
@@ -39,6 +40,10 @@ type options struct {
 func parseOptions() options {
 	var o options
 	flag.StringVar(&o.rafkaBin, "rafka", "bin/rafka", "rafka binary under test")
+	flag.Func("rafka-arg", "an extra flag for the rafka server under test, e.g. --pprof-addr=127.0.0.1:6060 (repeatable)", func(v string) error {
+		o.rafkaArgs = append(o.rafkaArgs, v)
+		return nil
+	})
 	flag.StringVar(&o.out, "out", "", "write the report (Markdown) to this file; none when empty")
 	flag.Float64Var(&o.scale, "scale", 1, "multiply every message and connection count by this (e.g. 0.05 for a quick trial)")
 	flag.StringVar(&o.only, "only", "", "comma-separated scenarios to run (P1,P2,P3,P4,P5,micro); all when empty")
