@@ -221,8 +221,3 @@ func (s *Service) streamContext(parent context.Context) (context.Context, contex
 		cancel()
 	}
 }
-
-// errCancelled reports whether err is the end of a cancelled stream.
-func errCancelled(err error) bool {
-	return errors.Is(err, context.Canceled) || status.Code(err) == codes.Canceled
-}

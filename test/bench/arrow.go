@@ -141,7 +141,7 @@ func partitionsAndOffsets(rec arrow.RecordBatch) ([]int32, []int64, error) {
 func flightRead(ctx context.Context, addr, topic string, tr *tracker) error {
 	client, err := flight.NewClientWithMiddleware(addr, nil, nil, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
-		return fmt.Errorf("Flight client: %w", err)
+		return fmt.Errorf("create Flight client: %w", err)
 	}
 	defer client.Close()
 	info, err := client.GetFlightInfo(ctx, &flight.FlightDescriptor{Type: flight.DescriptorPATH, Path: []string{topic}})

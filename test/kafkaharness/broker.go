@@ -203,15 +203,13 @@ func (b *broker) waitReady(ctx context.Context, timeout time.Duration) error {
 	}
 	defer client.Close()
 
-	lastErr := errors.New("no answer yet")
 	for {
 		attemptCtx, attemptCancel := context.WithTimeout(ctx, 2*time.Second)
-		err := metadataReady(attemptCtx, client)
+		lastErr := metadataReady(attemptCtx, client)
 		attemptCancel()
-		if err == nil {
+		if lastErr == nil {
 			return nil
 		}
-		lastErr = err
 		select {
 		case <-b.exited:
 			return fmt.Errorf("broker exited before it was ready (%v)", b.waitErr)
