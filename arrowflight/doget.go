@@ -3,7 +3,6 @@ package arrowflight
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/apache/arrow-go/v18/arrow/flight"
