@@ -95,6 +95,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.set.FlightTLSCert, "flight-tls-cert", "", "Flight TLS certificate file (default none)")
 	fs.StringVar(&o.set.FlightTLSKey, "flight-tls-key", "", "Flight TLS key file (default none)")
 	fs.IntVar(&o.set.FlightMaxStreams, "flight-max-streams", 0, fmt.Sprintf("most concurrent Flight streams (default %d)", d.FlightMaxStreams))
+	fs.StringVar(&o.set.MetricsAddr, "metrics-addr", "", "serve Prometheus /metrics, /healthz and /readyz on this address (default off)")
 	fs.StringVar(&o.set.PprofAddr, "pprof-addr", "", "serve Go pprof profiles on this address, e.g. 127.0.0.1:6060 (default off)")
 	fs.StringVar(&o.set.LogLevel, "log-level", "", "debug, info, warn or error (default "+d.LogLevel+")")
 	fs.StringVar(&o.set.LogFormat, "log-format", "", "console or json (default "+d.LogFormat+")")
@@ -150,6 +151,8 @@ func applyFlags(s config.Settings, o options) config.Settings {
 			s.FlightTLSKey = o.set.FlightTLSKey
 		case "flight-max-streams":
 			s.FlightMaxStreams = o.set.FlightMaxStreams
+		case "metrics-addr":
+			s.MetricsAddr = o.set.MetricsAddr
 		case "pprof-addr":
 			s.PprofAddr = o.set.PprofAddr
 		case "log-level":
@@ -243,6 +246,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 
 	st := stats.New()
+	metrics := stats.NewMetrics(st)
 	srv := server.New(server.Config{
 		Settings: settings,
 		Consumer: consumerProps,
@@ -251,6 +255,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		Version:  version,
 		Stats:    st,
 		Log:      log,
+		Metrics:  metrics,
 	})
 	ln, err := srv.Listen()
 	if err != nil {
@@ -268,6 +273,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 		go func() { served <- fl.serve() }()
 	}
 
+	if settings.MetricsAddr != "" {
+		stopMetrics, err := serveMetrics(settings.MetricsAddr, metrics, srv, log)
+		if err != nil {
+			return err
+		}
+		defer stopMetrics()
+	}
 	if settings.PprofAddr != "" {
 		stopPprof, err := servePprof(settings.PprofAddr, log)
 		if err != nil {
@@ -350,6 +362,34 @@ func startFlight(s config.Settings, consumerProps, producerProps config.Properti
 	return &flightListener{svc: svc, ln: ln}, nil
 }
 
+// serveMetrics serves /metrics (Prometheus), /healthz (the process is up)
+// and /readyz (Kafka answers).
+func serveMetrics(addr string, m *stats.Metrics, srv *server.Server, log zerolog.Logger) (stop func(), err error) {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", m.Handler())
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if err := srv.Ready(); err != nil {
+			http.Error(w, "kafka unreachable: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	return serveHTTP(addr, "metrics", mux, log)
+}
+
+// serveHTTP serves handler on addr until stop is called.
+func serveHTTP(addr, what string, handler http.Handler, log zerolog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("%s listen on %s: %w", what, addr, err)
+	}
+	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = hs.Serve(ln) }()
+	log.Info().Str("addr", ln.Addr().String()).Msgf("serving %s", what)
+	return func() { _ = hs.Close() }, nil
+}
+
 // servePprof serves net/http/pprof on addr (opt-in, for profiling).
 func servePprof(addr string, log zerolog.Logger) (stop func(), err error) {
 	mux := http.NewServeMux()
@@ -358,14 +398,7 @@ func servePprof(addr string, log zerolog.Logger) (stop func(), err error) {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("pprof listen on %s: %w", addr, err)
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	log.Info().Str("addr", ln.Addr().String()).Msg("serving pprof profiles")
-	return func() { _ = srv.Close() }, nil
+	return serveHTTP(addr, "pprof profiles", mux, log)
 }
 
 // isLoopback reports whether host names only this machine.

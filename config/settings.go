@@ -55,6 +55,9 @@ type Settings struct {
 	FlightTLSKey  string `json:"flight_tls_key"`
 	// FlightMaxStreams bounds concurrent Flight streams. Default 64.
 	FlightMaxStreams int `json:"flight_max_streams"`
+	// MetricsAddr serves Prometheus /metrics, /healthz and /readyz when set.
+	// Default none.
+	MetricsAddr string `json:"metrics_addr"`
 	// PprofAddr serves Go's net/http/pprof profiles when set (opt-in; keep
 	// it on loopback). Default none.
 	PprofAddr string `json:"pprof_addr"`
@@ -201,6 +204,9 @@ func (s Settings) Overlay(o Settings) Settings {
 	}
 	if o.FlightMaxStreams != 0 {
 		s.FlightMaxStreams = o.FlightMaxStreams
+	}
+	if o.MetricsAddr != "" {
+		s.MetricsAddr = o.MetricsAddr
 	}
 	if o.PprofAddr != "" {
 		s.PprofAddr = o.PprofAddr

@@ -95,8 +95,15 @@ func (s *Server) handle(conn redcon.Conn, cmd redcon.Command) {
 		c.writeError(errWrongArgs(command.name))
 		return
 	}
+	var start time.Time
+	if s.cfg.Metrics != nil {
+		start = time.Now()
+	}
 	if err := command.handler(s, c, cmd.Args); err != nil {
 		c.writeError(err)
+	}
+	if s.cfg.Metrics != nil {
+		s.cfg.Metrics.ObserveCommand(command.name, time.Since(start))
 	}
 }
 

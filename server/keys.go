@@ -27,10 +27,8 @@ type metadata struct {
 
 func newMetadata(props config.Properties) *metadata { return &metadata{props: props} }
 
-// topics returns the names of all non-internal topics.
-func (m *metadata) topics() ([]string, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+// clientLocked returns the admin client, created on first use; m.mu is held.
+func (m *metadata) clientLocked() (*kafka.AdminClient, error) {
 	if m.admin == nil {
 		cm := kafka.ConfigMap{}
 		for k, v := range m.props {
@@ -42,7 +40,32 @@ func (m *metadata) topics() ([]string, error) {
 		}
 		m.admin = a
 	}
-	md, err := m.admin.GetMetadata(nil, true, metadataTimeoutMs)
+	return m.admin, nil
+}
+
+// ping asks Kafka for its brokers (no topics).
+func (m *metadata) ping() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a, err := m.clientLocked()
+	if err != nil {
+		return err
+	}
+	if _, err := a.GetMetadata(nil, false, 2000); err != nil {
+		return fmt.Errorf("get metadata: %w", err)
+	}
+	return nil
+}
+
+// topics returns the names of all non-internal topics.
+func (m *metadata) topics() ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a, err := m.clientLocked()
+	if err != nil {
+		return nil, err
+	}
+	md, err := a.GetMetadata(nil, true, metadataTimeoutMs)
 	if err != nil {
 		return nil, fmt.Errorf("get metadata: %w", err)
 	}

@@ -36,6 +36,8 @@ type Config struct {
 	Log zerolog.Logger
 	// Allocator serves Arrow buffers; nil means the default Go allocator.
 	Allocator memory.Allocator
+	// Metrics, when set, records every command's duration.
+	Metrics *stats.Metrics
 }
 
 func (c Config) allocator() memory.Allocator {
@@ -251,6 +253,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.meta.close()
 	return nil
 }
+
+// Ready reports whether Kafka answers a metadata request (for /readyz).
+func (s *Server) Ready() error { return s.meta.ping() }
 
 // waitCtx waits for wg or ctx, whichever comes first.
 func waitCtx(ctx context.Context, wg *sync.WaitGroup) error {

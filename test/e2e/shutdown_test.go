@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -111,9 +113,10 @@ func TestBinary(t *testing.T) {
 	// never logs the secret, stops on SIGTERM.
 	cfg := write("ok.json", `{"general":{"sasl.password":"hunter2"},"consumer":{"heartbeat.interval.ms":300},
 		"rafka":{"host":"127.0.0.1","shutdown_timeout":"20s"}}`)
-	port, flightPort := freePort(t), freePort(t)
+	port, flightPort, metricsPort := freePort(t), freePort(t), freePort(t)
 	cmd := exec.Command(bin, "-c", cfg, "--port", fmt.Sprint(port), "--brokers", env.brokers,
-		"--flight-addr", fmt.Sprintf("127.0.0.1:%d", flightPort), "--flight-token", "tok-1")
+		"--flight-addr", fmt.Sprintf("127.0.0.1:%d", flightPort), "--flight-token", "tok-1",
+		"--metrics-addr", fmt.Sprintf("127.0.0.1:%d", metricsPort))
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -145,6 +148,29 @@ func TestBinary(t *testing.T) {
 	fctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer tok-1")
 	if info, err := fc.GetFlightInfo(fctx, pathDesc(topic)); err != nil || info.TotalRecords != 1 {
 		t.Errorf("binary's Flight listener: %v %v", info, err)
+	}
+	// Prometheus metrics, health and readiness.
+	get := func(path string) (int, string) {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d%s", metricsPort, path))
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	if code, _ := get("/healthz"); code != 200 {
+		t.Errorf("/healthz: %d", code)
+	}
+	if code, body := get("/readyz"); code != 200 {
+		t.Errorf("/readyz: %d %s", code, body)
+	}
+	_, metrics := get("/metrics")
+	for _, want := range []string{"rafka_producer_messages_total 1", "rafka_connections_current 1",
+		`rafka_command_duration_seconds_count{command="rpushx"} 1`, "rafka_uptime_seconds", "go_goroutines"} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
 	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

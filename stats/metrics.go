@@ -1,0 +1,81 @@
+package stats
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// commandBuckets are the latency buckets of command durations, in seconds.
+var commandBuckets = []float64{.00001, .00005, .0001, .0005, .001, .005, .01, .05, .1, .5, 1, 5, 30}
+
+// Metrics exports the counters (the same snapshot as HGETALL stats), and
+// per-command counts and latencies, in the Prometheus text format.
+type Metrics struct {
+	stats    *Stats
+	registry *prometheus.Registry
+	commands *prometheus.HistogramVec
+	descs    [numCounters + 1]*prometheus.Desc
+}
+
+// NewMetrics builds the Prometheus view of s.
+func NewMetrics(s *Stats) *Metrics {
+	m := &Metrics{
+		stats:    s,
+		registry: prometheus.NewRegistry(),
+		commands: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "rafka_command_duration_seconds",
+			Help:    "Time to run a RESP command (blocking commands include their wait), by command.",
+			Buckets: commandBuckets,
+		}, []string{"command"}),
+	}
+	for i := range numCounters {
+		m.descs[i] = prometheus.NewDesc(metricName(Counter(i)), "rafka stat "+names[i]+" (HGETALL stats)", nil, nil)
+	}
+	m.descs[numCounters] = prometheus.NewDesc("rafka_uptime_seconds", "Seconds since the server started.", nil, nil)
+	m.registry.MustRegister(m, m.commands,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// metricName is the Prometheus name of a counter: rafka_ and its stat name
+// with dots as underscores, counters ending in _total.
+func metricName(c Counter) string {
+	n := "rafka_" + strings.NewReplacer(".", "_").Replace(names[c])
+	if !gauges[c] {
+		n += "_total"
+	}
+	return n
+}
+
+// Describe implements prometheus.Collector.
+func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range m.descs {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector from one snapshot.
+func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
+	for i, f := range m.stats.Snapshot() {
+		kind := prometheus.CounterValue
+		if i == int(numCounters) || gauges[i] {
+			kind = prometheus.GaugeValue
+		}
+		ch <- prometheus.MustNewConstMetric(m.descs[i], kind, float64(f.Value))
+	}
+}
+
+// ObserveCommand records one command's duration.
+func (m *Metrics) ObserveCommand(command string, d time.Duration) {
+	m.commands.WithLabelValues(command).Observe(d.Seconds())
+}
+
+// Handler serves /metrics.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+}
