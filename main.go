@@ -5,6 +5,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -95,6 +97,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.set.FlightTLSCert, "flight-tls-cert", "", "Flight TLS certificate file (default none)")
 	fs.StringVar(&o.set.FlightTLSKey, "flight-tls-key", "", "Flight TLS key file (default none)")
 	fs.IntVar(&o.set.FlightMaxStreams, "flight-max-streams", 0, fmt.Sprintf("most concurrent Flight streams (default %d)", d.FlightMaxStreams))
+	fs.StringVar(&o.set.RequirePass, "requirepass", "", "require AUTH with this password (default none)")
+	fs.StringVar(&o.set.TLSCert, "tls-cert", "", "serve RESP over TLS with this certificate file (default none)")
+	fs.StringVar(&o.set.TLSKey, "tls-key", "", "key file of --tls-cert")
+	fs.StringVar(&o.set.TLSCA, "tls-ca", "", "require client certificates signed by this CA file (default none)")
 	fs.StringVar(&o.set.MetricsAddr, "metrics-addr", "", "serve Prometheus /metrics, /healthz and /readyz on this address (default off)")
 	fs.StringVar(&o.set.PprofAddr, "pprof-addr", "", "serve Go pprof profiles on this address, e.g. 127.0.0.1:6060 (default off)")
 	fs.StringVar(&o.set.LogLevel, "log-level", "", "debug, info, warn or error (default "+d.LogLevel+")")
@@ -151,6 +157,14 @@ func applyFlags(s config.Settings, o options) config.Settings {
 			s.FlightTLSKey = o.set.FlightTLSKey
 		case "flight-max-streams":
 			s.FlightMaxStreams = o.set.FlightMaxStreams
+		case "requirepass":
+			s.RequirePass = o.set.RequirePass
+		case "tls-cert":
+			s.TLSCert = o.set.TLSCert
+		case "tls-key":
+			s.TLSKey = o.set.TLSKey
+		case "tls-ca":
+			s.TLSCA = o.set.TLSCA
 		case "metrics-addr":
 			s.MetricsAddr = o.set.MetricsAddr
 		case "pprof-addr":
@@ -216,12 +230,15 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	if settings.Host == "" {
+	switch {
+	case settings.Host == "" && settings.RequirePass != "":
+		settings.Host = "0.0.0.0"
+	case settings.Host == "":
 		// Protected mode: with no authentication configured, serve only
 		// this machine unless --host says otherwise.
 		settings.Host = "127.0.0.1"
-		log.Info().Msg("protected mode: listening on loopback only; pass --host 0.0.0.0 to serve other machines")
-	} else if !isLoopback(settings.Host) {
+		log.Info().Msg("protected mode: no --requirepass, so listening on loopback only; pass --host 0.0.0.0 to serve other machines")
+	case !isLoopback(settings.Host) && settings.RequirePass == "":
 		log.Warn().Str("host", settings.Host).Msg("serving a non-loopback address WITHOUT authentication: anyone who can reach it can produce and consume")
 	}
 
@@ -245,6 +262,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("producer configuration: %w", err)
 	}
 
+	tlsConfig, err := respTLS(settings)
+	if err != nil {
+		return err
+	}
 	st := stats.New()
 	metrics := stats.NewMetrics(st)
 	srv := server.New(server.Config{
@@ -256,6 +277,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		Stats:    st,
 		Log:      log,
 		Metrics:  metrics,
+		TLS:      tlsConfig,
 	})
 	ln, err := srv.Listen()
 	if err != nil {
@@ -360,6 +382,31 @@ func startFlight(s config.Settings, consumerProps, producerProps config.Properti
 		log.Warn().Str("addr", s.FlightAddr).Msg("Arrow Flight on a non-loopback address WITHOUT authentication")
 	}
 	return &flightListener{svc: svc, ln: ln}, nil
+}
+
+// respTLS builds the RESP listener's TLS configuration, nil without one.
+func respTLS(s config.Settings) (*tls.Config, error) {
+	if s.TLSCert == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(s.TLSCert, s.TLSKey)
+	if err != nil {
+		return nil, fmt.Errorf("TLS certificate: %w", err)
+	}
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if s.TLSCA != "" {
+		pem, err := os.ReadFile(s.TLSCA)
+		if err != nil {
+			return nil, fmt.Errorf("TLS CA: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("TLS CA %s: no certificate found", s.TLSCA)
+		}
+		cfg.ClientCAs = pool
+		cfg.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	return cfg, nil
 }
 
 // serveMetrics serves /metrics (Prometheus), /healthz (the process is up)

@@ -55,6 +55,14 @@ type Settings struct {
 	FlightTLSKey  string `json:"flight_tls_key"`
 	// FlightMaxStreams bounds concurrent Flight streams. Default 64.
 	FlightMaxStreams int `json:"flight_max_streams"`
+	// RequirePass makes clients AUTH with this password before any command
+	// but AUTH, HELLO ... AUTH, PING and QUIT. Default none.
+	RequirePass string `json:"requirepass"`
+	// TLSCert and TLSKey serve the RESP listener over TLS; TLSCA, when set,
+	// requires client certificates signed by it. Default none.
+	TLSCert string `json:"tls_cert"`
+	TLSKey  string `json:"tls_key"`
+	TLSCA   string `json:"tls_ca"`
 	// MetricsAddr serves Prometheus /metrics, /healthz and /readyz when set.
 	// Default none.
 	MetricsAddr string `json:"metrics_addr"`
@@ -104,6 +112,10 @@ func (s Settings) Validate() error {
 		return fmt.Errorf("flight max streams must be at least 1")
 	case (s.FlightTLSCert == "") != (s.FlightTLSKey == ""):
 		return fmt.Errorf("flight TLS needs both a certificate and a key")
+	case (s.TLSCert == "") != (s.TLSKey == ""):
+		return fmt.Errorf("TLS needs both a certificate and a key")
+	case s.TLSCA != "" && s.TLSCert == "":
+		return fmt.Errorf("a TLS CA needs a TLS certificate and key")
 	}
 	switch s.LogFormat {
 	case "console", "json":
@@ -204,6 +216,18 @@ func (s Settings) Overlay(o Settings) Settings {
 	}
 	if o.FlightMaxStreams != 0 {
 		s.FlightMaxStreams = o.FlightMaxStreams
+	}
+	if o.RequirePass != "" {
+		s.RequirePass = o.RequirePass
+	}
+	if o.TLSCert != "" {
+		s.TLSCert = o.TLSCert
+	}
+	if o.TLSKey != "" {
+		s.TLSKey = o.TLSKey
+	}
+	if o.TLSCA != "" {
+		s.TLSCA = o.TLSCA
 	}
 	if o.MetricsAddr != "" {
 		s.MetricsAddr = o.MetricsAddr

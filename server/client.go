@@ -26,6 +26,7 @@ type client struct {
 	created time.Time
 	log     zerolog.Logger
 	resp3   atomic.Bool // set by HELLO
+	authed  atomic.Bool // AUTH succeeded (matters with --requirepass)
 
 	// Owned by the connection's goroutine: ARROW.BLPOP's reusable encoder
 	// (for the columns in arrowCols) and reply buffer.

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"crypto/subtle"
 	"fmt"
 	"strconv"
 	"strings"
@@ -53,24 +54,35 @@ func cmdSelect(s *Server, c *client, args [][]byte) error {
 	return nil
 }
 
-// AUTH [username] password. No password is configured yet (see
-// protocol.md 1.4): like Redis without one, AUTH password is an error and
-// AUTH default <anything> succeeds.
+// AUTH [username] password. With --requirepass the password must match
+// (the only user is "default"); without one, like Redis without a password,
+// AUTH password is an error and AUTH default <anything> succeeds.
 func cmdAuth(s *Server, c *client, args [][]byte) error {
 	if err := s.authenticate(args[1:]); err != nil {
 		return err
 	}
+	c.authed.Store(true)
 	c.conn.WriteString("OK")
 	return nil
 }
 
 // authenticate checks AUTH's arguments: [username] password.
 func (s *Server) authenticate(creds [][]byte) error {
+	pass := s.cfg.Settings.RequirePass
 	switch len(creds) {
 	case 1:
-		return errNoPassword
+		if pass == "" {
+			return errNoPassword
+		}
+		if subtle.ConstantTimeCompare(creds[0], []byte(pass)) != 1 {
+			return errWrongPass
+		}
+		return nil
 	case 2:
 		if string(creds[0]) != "default" {
+			return errWrongPass
+		}
+		if pass != "" && subtle.ConstantTimeCompare(creds[1], []byte(pass)) != 1 {
 			return errWrongPass
 		}
 		return nil
@@ -105,6 +117,7 @@ func cmdHello(s *Server, c *client, args [][]byte) error {
 			if err := s.authenticate(args[i+1 : i+3]); err != nil {
 				return err
 			}
+			c.authed.Store(true)
 			i += 2
 		case "setname":
 			if i+1 >= len(args) {
@@ -115,6 +128,9 @@ func cmdHello(s *Server, c *client, args [][]byte) error {
 		default:
 			return errSyntax
 		}
+	}
+	if !s.authorized(c) {
+		return errHelloNoAuth
 	}
 	if name != nil {
 		if err := s.setName(c, string(name)); err != nil {

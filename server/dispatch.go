@@ -23,35 +23,46 @@ type command struct {
 	// classic gateway's own error text is part of the contract).
 	arity   int
 	handler handlerFunc
+	// noAuth commands run before AUTH when a password is required.
+	noAuth bool
 }
 
 // commandTable maps lower-case command names to their handlers.
 func commandTable() map[string]*command {
 	cmds := []*command{
-		{"ping", -1, cmdPing},
-		{"echo", 2, cmdEcho},
-		{"quit", -1, cmdQuit},
-		{"select", 2, cmdSelect},
-		{"hello", -1, cmdHello},
-		{"auth", -2, cmdAuth},
-		{"info", -1, cmdInfo},
-		{"command", -1, cmdCommand},
-		{"client", -2, cmdClient},
-		{"rpushx", 0, cmdRPushX},
-		{"rpush", -3, cmdRPush},
-		{"dump", 0, cmdDump},
-		{"blpop", -3, cmdBLPop},
-		{"arrow.blpop", -3, cmdArrowBLPop},
-		{"keys", 2, cmdKeys},
-		{"hgetall", 2, cmdHGetAll},
-		{"del", -2, cmdDel},
-		{"monitor", 1, cmdMonitor},
+		{name: "ping", arity: -1, handler: cmdPing},
+		{name: "echo", arity: 2, handler: cmdEcho},
+		{name: "quit", arity: -1, handler: cmdQuit},
+		{name: "select", arity: 2, handler: cmdSelect},
+		{name: "hello", arity: -1, handler: cmdHello},
+		{name: "auth", arity: -2, handler: cmdAuth},
+		{name: "info", arity: -1, handler: cmdInfo},
+		{name: "command", arity: -1, handler: cmdCommand},
+		{name: "client", arity: -2, handler: cmdClient},
+		{name: "rpushx", arity: 0, handler: cmdRPushX},
+		{name: "rpush", arity: -3, handler: cmdRPush},
+		{name: "dump", arity: 0, handler: cmdDump},
+		{name: "blpop", arity: -3, handler: cmdBLPop},
+		{name: "arrow.blpop", arity: -3, handler: cmdArrowBLPop},
+		{name: "keys", arity: 2, handler: cmdKeys},
+		{name: "hgetall", arity: 2, handler: cmdHGetAll},
+		{name: "del", arity: -2, handler: cmdDel},
+		{name: "monitor", arity: 1, handler: cmdMonitor},
 	}
 	table := make(map[string]*command, len(cmds))
 	for _, c := range cmds {
 		table[c.name] = c
 	}
+	for _, name := range []string{"auth", "hello", "ping", "quit"} {
+		table[name].noAuth = true
+	}
 	return table
+}
+
+// authorized reports whether c may run commands: no password is required,
+// or c authenticated.
+func (s *Server) authorized(c *client) bool {
+	return s.cfg.Settings.RequirePass == "" || c.authed.Load()
 }
 
 // lookup finds a command by name, case-insensitively, without allocating
@@ -80,7 +91,7 @@ func (s *Server) handle(conn redcon.Conn, cmd redcon.Command) {
 	defer s.recoverPanic(c, cmd)
 	s.stats.Inc(stats.Commands)
 	if s.monitors.active() {
-		s.monitors.publish(c, cmd.Args)
+		s.monitors.publish(c, redactSecrets(cmd.Args))
 	}
 	command := s.lookup(cmd.Args[0])
 	if command == nil {
@@ -91,6 +102,10 @@ func (s *Server) handle(conn redcon.Conn, cmd redcon.Command) {
 	c.lastCmd = command.name
 	c.lastActive = time.Now()
 	c.mu.Unlock()
+	if !command.noAuth && !s.authorized(c) {
+		c.writeError(errNoAuth)
+		return
+	}
 	if a := command.arity; (a > 0 && len(cmd.Args) != a) || (a < 0 && len(cmd.Args) < -a) {
 		c.writeError(errWrongArgs(command.name))
 		return
@@ -106,6 +121,29 @@ func (s *Server) handle(conn redcon.Conn, cmd redcon.Command) {
 		s.cfg.Metrics.ObserveCommand(command.name, time.Since(start))
 	}
 }
+
+// redactSecrets hides passwords from MONITOR: AUTH's arguments and those
+// of HELLO's AUTH option.
+func redactSecrets(args [][]byte) [][]byte {
+	name := strings.ToLower(string(args[0]))
+	if name != "auth" && name != "hello" {
+		return args
+	}
+	out := append([][]byte(nil), args...)
+	for i := 1; i < len(out); i++ {
+		if name == "auth" {
+			out[i] = redacted
+		} else if strings.EqualFold(string(out[i]), "auth") {
+			for j := i + 1; j < len(out) && j <= i+2; j++ {
+				out[j] = redacted
+			}
+			i += 2
+		}
+	}
+	return out
+}
+
+var redacted = []byte("(redacted)")
 
 // recoverPanic keeps a bug in one command from taking the process down: it
 // is logged and counted, the client gets an error and its connection ends.

@@ -39,6 +39,8 @@ var (
 	errNoPassword     = errf("AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
 	errWrongPass      = &replyError{text: "WRONGPASS invalid username-password pair or user is disabled."}
 	errMaxClients     = errf("max number of clients reached")
+	errNoAuth         = &replyError{text: "NOAUTH Authentication required."}
+	errHelloNoAuth    = &replyError{text: "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"}
 	errInternal       = errf("internal error")
 )
 

@@ -4,6 +4,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -38,6 +39,8 @@ type Config struct {
 	Allocator memory.Allocator
 	// Metrics, when set, records every command's duration.
 	Metrics *stats.Metrics
+	// TLS, when set, serves the listener over TLS.
+	TLS *tls.Config
 }
 
 func (c Config) allocator() memory.Allocator {
@@ -110,6 +113,9 @@ func (s *Server) Serve(ln net.Listener) error {
 	s.rc.AcceptError = func(err error) { s.log.Warn().Err(err).Msg("accept") }
 	s.log.Info().Str("addr", s.addr.String()).Msg("serving RESP")
 	st := s.cfg.Settings
+	if s.cfg.TLS != nil {
+		ln = tls.NewListener(ln, s.cfg.TLS)
+	}
 	err := s.rc.Serve(listener{Listener: ln, stats: s.stats, scanner: requestScanner{
 		maxBulk: st.MaxBulkBytes, maxArgs: st.MaxArgs, maxInline: st.MaxInlineBytes,
 	}})
