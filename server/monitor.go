@@ -164,19 +164,22 @@ func cmdMonitor(s *Server, c *client, args [][]byte) error {
 	c.monitoring = true
 	c.mu.Unlock()
 	dc := c.conn.Detach()
-	dc.WriteString("OK")
-	if err := dc.Flush(); err != nil {
-		_ = dc.Close()
-		s.teardown(c)
-		return nil
-	}
 	m := &monitor{
 		c:       c,
 		lines:   make(chan []byte, monitorBuffer),
 		replies: make(chan monitorReply, 16),
 		done:    make(chan struct{}),
 	}
+	// Registered before +OK: every command sent after the client reads it
+	// is shown.
 	s.monitors.add(m)
+	dc.WriteString("OK")
+	if err := dc.Flush(); err != nil {
+		s.monitors.remove(m)
+		_ = dc.Close()
+		s.teardown(c)
+		return nil
+	}
 	go m.read(dc)
 	go m.write(s, dc)
 	return nil
