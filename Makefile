@@ -6,7 +6,7 @@ PY_REQS := test/python/requirements.txt
 # sudo only when not root (CI and the dev machines run as root).
 SUDO    := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: build run deps test test-fast bench clean
+.PHONY: build run deps test test-fast bench fuzz clean
 
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -54,6 +54,14 @@ bench: build
 	$(GO) build -o bin/kafkaharness ./test/kafkaharness
 	$(GO) build -o bin/rafkabench ./test/bench
 	bin/kafkaharness -- bin/rafkabench -rafka bin/rafka -out BENCHMARKS.md $(BENCH_ARGS)
+
+# fuzz: run every fuzz target for FUZZTIME each (make test runs their seeds)
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParsers$$' -fuzztime $(FUZZTIME) ./server
+	$(GO) test -run '^$$' -fuzz '^FuzzRequestScanner$$' -fuzztime $(FUZZTIME) ./server
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./config
+	$(GO) test -run '^$$' -fuzz '^FuzzRESPStream$$' -fuzztime $(FUZZTIME) ./test/e2e
 
 # clean: remove build output
 clean:
