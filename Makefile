@@ -6,7 +6,7 @@ PY_REQS := test/python/requirements.txt
 # sudo only when not root (CI and the dev machines run as root).
 SUDO    := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: build run deps test test-fast bench fuzz clean
+.PHONY: build run deps test test-fast bench fuzz docker-check clean
 
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -62,6 +62,15 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzRequestScanner$$' -fuzztime $(FUZZTIME) ./server
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./config
 	$(GO) test -run '^$$' -fuzz '^FuzzRESPStream$$' -fuzztime $(FUZZTIME) ./test/e2e
+
+# docker-check: validate docker/ without a Docker engine (hadolint, the compose
+# wiring, systemd-analyze verify of the unit against the built binary)
+docker-check: build $(VENV)/.installed
+	$(VENV)/bin/python -m pip install -q --disable-pip-version-check -r docker/requirements-check.txt
+	$(VENV)/bin/hadolint docker/Dockerfile
+	$(VENV)/bin/python docker/check_compose.py docker/compose.yml
+	sed "s#/usr/local/bin/rafka#$(CURDIR)/bin/rafka#" docker/rafka.service > bin/rafka.service
+	systemd-analyze verify bin/rafka.service
 
 # clean: remove build output
 clean:
