@@ -22,6 +22,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"rafka/acl"
 	"rafka/arrowflight"
 	"rafka/config"
 	"rafka/consumer"
@@ -98,6 +99,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.set.FlightTLSKey, "flight-tls-key", "", "Flight TLS key file (default none)")
 	fs.IntVar(&o.set.FlightMaxStreams, "flight-max-streams", 0, fmt.Sprintf("most concurrent Flight streams (default %d)", d.FlightMaxStreams))
 	fs.StringVar(&o.set.RequirePass, "requirepass", "", "require AUTH with this password (default none)")
+	fs.StringVar(&o.set.ACLFile, "acl-file", "", "users file: hashed passwords and the topics and groups each user may use (default none)")
 	fs.StringVar(&o.set.TLSCert, "tls-cert", "", "serve RESP over TLS with this certificate file (default none)")
 	fs.StringVar(&o.set.TLSKey, "tls-key", "", "key file of --tls-cert")
 	fs.StringVar(&o.set.TLSCA, "tls-ca", "", "require client certificates signed by this CA file (default none)")
@@ -159,6 +161,8 @@ func applyFlags(s config.Settings, o options) config.Settings {
 			s.FlightMaxStreams = o.set.FlightMaxStreams
 		case "requirepass":
 			s.RequirePass = o.set.RequirePass
+		case "acl-file":
+			s.ACLFile = o.set.ACLFile
 		case "tls-cert":
 			s.TLSCert = o.set.TLSCert
 		case "tls-key":
@@ -230,15 +234,22 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
+	var users *acl.List
+	if settings.ACLFile != "" {
+		if users, err = acl.Load(settings.ACLFile); err != nil {
+			return err
+		}
+	}
+	authRequired := settings.RequirePass != "" || users != nil
 	switch {
-	case settings.Host == "" && settings.RequirePass != "":
+	case settings.Host == "" && authRequired:
 		settings.Host = "0.0.0.0"
 	case settings.Host == "":
 		// Protected mode: with no authentication configured, serve only
 		// this machine unless --host says otherwise.
 		settings.Host = "127.0.0.1"
 		log.Info().Msg("protected mode: no --requirepass, so listening on loopback only; pass --host 0.0.0.0 to serve other machines")
-	case !isLoopback(settings.Host) && settings.RequirePass == "":
+	case !isLoopback(settings.Host) && !authRequired:
 		log.Warn().Str("host", settings.Host).Msg("serving a non-loopback address WITHOUT authentication: anyone who can reach it can produce and consume")
 	}
 
@@ -278,6 +289,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		Log:      log,
 		Metrics:  metrics,
 		TLS:      tlsConfig,
+		ACL:      users,
 	})
 	ln, err := srv.Listen()
 	if err != nil {

@@ -58,6 +58,9 @@ type Settings struct {
 	// RequirePass makes clients AUTH with this password before any command
 	// but AUTH, HELLO ... AUTH, PING and QUIT. Default none.
 	RequirePass string `json:"requirepass"`
+	// ACLFile names the users file (see package acl): users, hashed
+	// passwords and the topics and groups each may use. Default none.
+	ACLFile string `json:"acl_file"`
 	// TLSCert and TLSKey serve the RESP listener over TLS; TLSCA, when set,
 	// requires client certificates signed by it. Default none.
 	TLSCert string `json:"tls_cert"`
@@ -219,6 +222,9 @@ func (s Settings) Overlay(o Settings) Settings {
 	}
 	if o.RequirePass != "" {
 		s.RequirePass = o.RequirePass
+	}
+	if o.ACLFile != "" {
+		s.ACLFile = o.ACLFile
 	}
 	if o.TLSCert != "" {
 		s.TLSCert = o.TLSCert

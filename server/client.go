@@ -9,6 +9,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/tidwall/redcon"
 
+	"rafka/acl"
 	"rafka/arrowenc"
 	"rafka/consumer"
 	"rafka/producer"
@@ -26,7 +27,8 @@ type client struct {
 	created time.Time
 	log     zerolog.Logger
 	resp3   atomic.Bool // set by HELLO
-	authed  atomic.Bool // AUTH succeeded (matters with --requirepass)
+	authed  atomic.Bool // AUTH succeeded (matters with --requirepass or an ACL)
+	user    *acl.User   // the ACL user, nil for the default user; connection goroutine only
 
 	// Owned by the connection's goroutine: ARROW.BLPOP's reusable encoder
 	// (for the columns in arrowCols) and reply buffer.

@@ -54,41 +54,55 @@ func cmdSelect(s *Server, c *client, args [][]byte) error {
 	return nil
 }
 
-// AUTH [username] password. With --requirepass the password must match
-// (the only user is "default"); without one, like Redis without a password,
-// AUTH password is an error and AUTH default <anything> succeeds.
+// AUTH [username] password. The default user has the --requirepass
+// password; other users come from the ACL file. Without either, like Redis
+// without a password, AUTH password is an error and AUTH default <anything>
+// succeeds.
 func cmdAuth(s *Server, c *client, args [][]byte) error {
-	if err := s.authenticate(args[1:]); err != nil {
+	if err := s.authenticate(c, args[1:]); err != nil {
 		return err
 	}
-	c.authed.Store(true)
 	c.conn.WriteString("OK")
 	return nil
 }
 
-// authenticate checks AUTH's arguments: [username] password.
-func (s *Server) authenticate(creds [][]byte) error {
+// authenticate checks AUTH's arguments ([username] password) and, on
+// success, marks c authenticated as that user.
+func (s *Server) authenticate(c *client, creds [][]byte) error {
 	pass := s.cfg.Settings.RequirePass
+	var user, password []byte
 	switch len(creds) {
 	case 1:
-		if pass == "" {
+		if pass == "" && s.cfg.ACL == nil {
 			return errNoPassword
 		}
-		if subtle.ConstantTimeCompare(creds[0], []byte(pass)) != 1 {
-			return errWrongPass
-		}
-		return nil
+		user, password = []byte("default"), creds[0]
 	case 2:
-		if string(creds[0]) != "default" {
-			return errWrongPass
-		}
-		if pass != "" && subtle.ConstantTimeCompare(creds[1], []byte(pass)) != 1 {
-			return errWrongPass
-		}
-		return nil
+		user, password = creds[0], creds[1]
 	default:
 		return errSyntax
 	}
+	if string(user) != "default" {
+		if s.cfg.ACL == nil {
+			return errWrongPass
+		}
+		u := s.cfg.ACL.Authenticate(string(user), password)
+		if u == nil {
+			return errWrongPass
+		}
+		c.user = u
+		c.authed.Store(true)
+		return nil
+	}
+	switch {
+	case pass != "" && subtle.ConstantTimeCompare(password, []byte(pass)) != 1:
+		return errWrongPass
+	case pass == "" && s.cfg.ACL != nil: // only ACL users exist
+		return errWrongPass
+	}
+	c.user = nil
+	c.authed.Store(true)
+	return nil
 }
 
 // HELLO [protover [AUTH username password] [SETNAME clientname]]
@@ -114,10 +128,9 @@ func cmdHello(s *Server, c *client, args [][]byte) error {
 			if i+2 >= len(args) {
 				return errSyntax
 			}
-			if err := s.authenticate(args[i+1 : i+3]); err != nil {
+			if err := s.authenticate(c, args[i+1:i+3]); err != nil {
 				return err
 			}
-			c.authed.Store(true)
 			i += 2
 		case "setname":
 			if i+1 >= len(args) {

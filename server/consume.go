@@ -173,6 +173,10 @@ func parseBlock(c *client, keys [][]byte, timeoutArg []byte) (blockRequest, erro
 // consumerFor returns the connection's one consumer, created on first use;
 // a later request must name the same topic set.
 func (s *Server) consumerFor(c *client, req blockRequest) (*consumer.Consumer, error) {
+	group, _, _ := strings.Cut(req.name, ":")
+	if err := c.canConsume(group, req.topics); err != nil {
+		return nil, err
+	}
 	consID := req.name + "|" + strings.Join(req.topics, ",")
 	if s.shuttingDown.Load() {
 		return nil, errServerShutdown

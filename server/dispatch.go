@@ -62,7 +62,43 @@ func commandTable() map[string]*command {
 // authorized reports whether c may run commands: no password is required,
 // or c authenticated.
 func (s *Server) authorized(c *client) bool {
-	return s.cfg.Settings.RequirePass == "" || c.authed.Load()
+	return (s.cfg.Settings.RequirePass == "" && s.cfg.ACL == nil) || c.authed.Load()
+}
+
+func (c *client) userName() string { return c.user.Name }
+
+// canProduce checks c's ACL user's permission to produce to topic.
+func (c *client) canProduce(topic []byte) error {
+	if c.user != nil && !c.user.CanProduce(string(topic)) {
+		return errNoPerm(c.userName(), "produce to topic", string(topic))
+	}
+	return nil
+}
+
+// canConsume checks c's ACL user's permission to join group and consume
+// topics.
+func (c *client) canConsume(group string, topics []string) error {
+	if c.user == nil {
+		return nil
+	}
+	if !c.user.CanJoin(group) {
+		return errNoPerm(c.userName(), "join group", group)
+	}
+	for _, t := range topics {
+		if !c.user.CanConsume(t) {
+			return errNoPerm(c.userName(), "consume topic", t)
+		}
+	}
+	return nil
+}
+
+// adminOnly refuses commands that see every client's data (MONITOR) or
+// change server state (DEL stats) to ACL users.
+func (c *client) adminOnly(command string) error {
+	if c.user != nil {
+		return errNoPerm(c.userName(), "run", command)
+	}
+	return nil
 }
 
 // lookup finds a command by name, case-insensitively, without allocating

@@ -77,6 +77,10 @@ func errWrongArgs(name string) error {
 	return errf("wrong number of arguments for '%s' command", strings.ToLower(name))
 }
 
+func errNoPerm(user, action, what string) error {
+	return &replyError{text: fmt.Sprintf("NOPERM User %s has no permissions to %s '%s'", user, action, what)}
+}
+
 func errUnknownSubcommand(sub string) error { return errf("unknown subcommand '%s'", sub) }
 
 // errUnknownCommand is Redis's own text; some clients look for "unknown"

@@ -160,6 +160,9 @@ func (m *monitor) stop() { m.once.Do(func() { close(m.done) }) }
 
 // MONITOR: +OK, then every command of every other connection.
 func cmdMonitor(s *Server, c *client, args [][]byte) error {
+	if err := c.adminOnly("MONITOR"); err != nil {
+		return err
+	}
 	c.mu.Lock()
 	c.monitoring = true
 	c.mu.Unlock()

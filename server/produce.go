@@ -39,6 +39,9 @@ func cmdRPushX(s *Server, c *client, args [][]byte) error {
 	if !ok {
 		return errTopicKeyShape
 	}
+	if err := c.canProduce(topic); err != nil {
+		return err
+	}
 	p, err := s.producerFor(c)
 	if err != nil {
 		return err
@@ -60,6 +63,9 @@ func rpushTopics(s *Server, c *client, args [][]byte) error {
 	topic, key, ok := parseTopicKey(args[1])
 	if !ok {
 		return errTopicKeyShape
+	}
+	if err := c.canProduce(topic); err != nil {
+		return err
 	}
 	p, err := s.producerFor(c)
 	if err != nil {

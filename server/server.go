@@ -17,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/tidwall/redcon"
 
+	"rafka/acl"
 	"rafka/config"
 	"rafka/stats"
 )
@@ -41,6 +42,9 @@ type Config struct {
 	Metrics *stats.Metrics
 	// TLS, when set, serves the listener over TLS.
 	TLS *tls.Config
+	// ACL, when set, holds the users of AUTH <user> <password> and their
+	// permissions; authentication is then required.
+	ACL *acl.List
 }
 
 func (c Config) allocator() memory.Allocator {

@@ -27,6 +27,9 @@ func cmdDel(s *Server, c *client, args [][]byte) error {
 			return errExpectedStats(string(key))
 		}
 	}
+	if err := c.adminOnly("DEL stats"); err != nil {
+		return err
+	}
 	s.stats.Reset()
 	c.conn.WriteInt(1)
 	return nil

@@ -3,10 +3,12 @@ package e2e
 import (
 	"bufio"
 	"crypto/tls"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"rafka/acl"
 	"rafka/server"
 )
 
@@ -105,4 +107,45 @@ func TestRESPTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	withCert.expect("PONG", "PING")
+}
+
+// TestACL: users from the ACL file authenticate with their own passwords and
+// may produce to, consume from and join only what the file allows.
+func TestACL(t *testing.T) {
+	topic, other := newTopic(t, 1), newTopic(t, 1)
+	group := uniqueName(t, "billing")
+	list, err := acl.Parse([]byte(`{"users": {"alice": {"password": "` + acl.HashPassword("wonderland") + `",
+		"produce": ["` + topic + `"], "consume": ["` + topic + `"], "groups": ["billing-*"]}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := startServer(t, func(c *server.Config) {
+		c.ACL = list
+		c.Settings.RequirePass = "admin-pw"
+	})
+	c := ts.dial(t)
+	c.expect("(error) NOAUTH Authentication required.", "RPUSHX", "topics:"+topic, "v")
+	c.expect("(error) WRONGPASS invalid username-password pair or user is disabled.", "AUTH", "alice", "nope")
+	c.expect("OK", "AUTH", "alice", "wonderland")
+	c.expect("(integer) 1", "RPUSHX", "topics:"+topic, "allowed")
+	c.expect(fmt.Sprintf("(error) NOPERM User alice has no permissions to produce to topic '%s'", other), "RPUSHX", "topics:"+other, "v")
+	c.expect(fmt.Sprintf("(error) NOPERM User alice has no permissions to produce to topic '%s'", other), "RPUSH", "topics:"+other, "v")
+	c.expect("(error) NOPERM User alice has no permissions to run 'MONITOR'", "MONITOR")
+	c.expect("(error) NOPERM User alice has no permissions to run 'DEL stats'", "DEL", "stats")
+
+	w := ts.dial(t)
+	w.expect("OK", "AUTH", "alice", "wonderland")
+	w.expect("OK", "CLIENT", "SETNAME", "etl:w")
+	w.expect("(error) NOPERM User alice has no permissions to join group 'etl'", "BLPOP", "topics:"+topic, "0.1")
+	w2 := ts.dial(t)
+	w2.expect("OK", "AUTH", "alice", "wonderland")
+	w2.expect("OK", "CLIENT", "SETNAME", group+":w")
+	w2.expect(fmt.Sprintf("(error) NOPERM User alice has no permissions to consume topic '%s'", other), "BLPOP", "topics:"+topic+","+other, "0.1")
+	if m := popN(t, w2, "topics:"+topic, 1, 30*time.Second)[0]; m.value != "allowed" {
+		t.Fatalf("alice consumed %+v", m)
+	}
+
+	admin := ts.dial(t)
+	admin.expect("OK", "AUTH", "admin-pw")
+	admin.expect("(integer) 1", "RPUSHX", "topics:"+other, "admin may")
 }
