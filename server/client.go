@@ -25,10 +25,12 @@ type client struct {
 	nc      *netConn
 	addr    string
 	created time.Time
-	log     zerolog.Logger
-	resp3   atomic.Bool // set by HELLO
-	authed  atomic.Bool // AUTH succeeded (matters with --requirepass or an ACL)
-	user    *acl.User   // the ACL user, nil for the default user; connection goroutine only
+	// log carries the connection's id, address and, once named, its name
+	// and group; written under mu by the connection's goroutine.
+	log    zerolog.Logger
+	resp3  atomic.Bool // set by HELLO
+	authed atomic.Bool // AUTH succeeded (matters with --requirepass or an ACL)
+	user   *acl.User   // the ACL user, nil for the default user; connection goroutine only
 
 	// Owned by the connection's goroutine: ARROW.BLPOP's reusable encoder
 	// (for the columns in arrowCols) and reply buffer.

@@ -218,7 +218,13 @@ func (s *Server) setName(c *client, name string) error {
 	if err := s.clients.setName(c, name); err != nil {
 		return err
 	}
-	c.log.Debug().Str("name", name).Msg("name set")
+	group, member, _ := strings.Cut(name, ":")
+	c.mu.Lock()
+	// Every later log line of this connection carries its id.
+	c.log = c.srv.log.With().Int64("conn", c.id).Str("addr", c.addr).
+		Str("name", name).Str("group", group).Str("member", member).Logger()
+	c.mu.Unlock()
+	c.log.Debug().Msg("name set")
 	return nil
 }
 

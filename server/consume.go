@@ -219,7 +219,7 @@ func (s *Server) newConsumer(c *client, id string, topics []string, jsonCfg stri
 			props[k] = v
 		}
 	}
-	group, member, _ := strings.Cut(id, ":")
+	group, _, _ := strings.Cut(id, ":")
 	props["group.id"] = group
 	props["client.id"] = memberName(id)
 	config.ForceConsumerSettings(props)
@@ -227,7 +227,7 @@ func (s *Server) newConsumer(c *client, id string, topics []string, jsonCfg stri
 		Properties: props,
 		Topics:     topics,
 		Stats:      s.stats,
-		Log:        c.log.With().Str("group", group).Str("member", member).Logger(),
+		Log:        c.log.With().Str("role", "consumer").Logger(),
 	})
 	if err != nil {
 		return nil, errConsumerCreate(err)

@@ -233,7 +233,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for _, c := range s.clients.snapshot() {
 		c.mu.Lock()
-		cons := c.consumer
+		cons, log := c.consumer, c.log
 		c.mu.Unlock()
 		if cons == nil {
 			continue
@@ -242,7 +242,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			if err := cons.Close(); err != nil {
-				c.log.Warn().Err(err).Msg("close consumer")
+				log.Warn().Err(err).Msg("close consumer")
 			}
 		}()
 	}
