@@ -48,40 +48,44 @@ func main() {
 	}
 }
 
-// options are the command line: the settings it names explicitly, and the
-// few flags that are not settings.
+// options are the command-line flags that are not settings.
 type options struct {
 	configPath  string
 	showVersion bool
-	set         config.Settings
-	explicit    map[string]bool // the flags given on the command line
 }
 
-func parseFlags(args []string, stderr io.Writer) (options, error) {
-	var o options
+// newFlagSet defines every flag; the settings flags write into set and take
+// set's values as their defaults, so a flag given on the command line
+// overrides set's value, even with a zero value (--producer-close-timeout 0),
+// and leaves it alone otherwise.
+func newFlagSet(o *options, set *config.Settings, out io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("rafka", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(out)
 	d := config.DefaultSettings()
+	var tokens, users bool
 	fs.StringVar(&o.configPath, "config", "", "configuration file (kafka.json); default $RAFKA_CONFIG")
 	fs.StringVar(&o.configPath, "c", "", "shorthand for --config")
 	fs.BoolVar(&o.showVersion, "version", false, "print the version and exit")
 	fs.BoolVar(&o.showVersion, "v", false, "shorthand for --version")
-	fs.StringVar(&o.set.Host, "host", "", "listen address (default 127.0.0.1: protected mode, as no authentication exists yet)")
-	fs.IntVar(&o.set.Port, "port", 0, fmt.Sprintf("listen port (default %d)", d.Port))
-	fs.IntVar(&o.set.Port, "p", 0, "shorthand for --port")
-	fs.StringVar(&o.set.Brokers, "brokers", "", "Kafka bootstrap servers (default $RAFKA_BROKERS, then bootstrap.servers of the config file; none: embedded try-it broker)")
-	fs.StringVar(&o.set.DataDir, "data-dir", "", "data directory of the embedded broker (default "+d.DataDir+")")
-	fs.IntVar(&o.set.MaxClients, "max-clients", 0, fmt.Sprintf("most connections at once (default %d)", d.MaxClients))
-	fs.Int64Var(&o.set.MaxBulkBytes, "max-bulk-bytes", 0, fmt.Sprintf("largest bulk argument (default %d)", d.MaxBulkBytes))
-	fs.Int64Var(&o.set.MaxArgs, "max-args", 0, fmt.Sprintf("most arguments of one command (default %d)", d.MaxArgs))
-	fs.Int64Var(&o.set.MaxInlineBytes, "max-inline-bytes", 0, fmt.Sprintf("longest inline command line (default %d)", d.MaxInlineBytes))
-	fs.Var(&o.set.IdleTimeout, "idle-timeout", "close connections idle this long (default 0: never)")
-	fs.Var(&o.set.ProducerCloseTimeout, "producer-close-timeout", "flush limit when a connection's producer closes (default "+d.ProducerCloseTimeout.String()+")")
-	fs.Var(&o.set.ShutdownTimeout, "shutdown-timeout", "limit of the whole shutdown (default "+d.ShutdownTimeout.String()+")")
-	fs.StringVar(&o.set.FlightAddr, "flight-addr", "", "Arrow Flight listen address, or off (default "+d.FlightAddr+")")
-	fs.StringVar(&o.set.FlightAdvertise, "flight-advertise", "", "host:port put in Flight endpoint locations (default none)")
+	fs.StringVar(&set.Host, "host", set.Host, "listen address (default 127.0.0.1, or 0.0.0.0 with --requirepass or --acl-file: protected mode)")
+	fs.IntVar(&set.Port, "port", set.Port, fmt.Sprintf("listen port (default %d)", d.Port))
+	fs.IntVar(&set.Port, "p", set.Port, "shorthand for --port")
+	fs.StringVar(&set.Brokers, "brokers", set.Brokers, "Kafka bootstrap servers (default $RAFKA_BROKERS, then bootstrap.servers of the config file; none: embedded try-it broker)")
+	fs.StringVar(&set.DataDir, "data-dir", set.DataDir, "data directory of the embedded broker (default "+d.DataDir+")")
+	fs.IntVar(&set.MaxClients, "max-clients", set.MaxClients, fmt.Sprintf("most connections at once (default %d)", d.MaxClients))
+	fs.Int64Var(&set.MaxBulkBytes, "max-bulk-bytes", set.MaxBulkBytes, fmt.Sprintf("largest bulk argument (default %d)", d.MaxBulkBytes))
+	fs.Int64Var(&set.MaxArgs, "max-args", set.MaxArgs, fmt.Sprintf("most arguments of one command (default %d)", d.MaxArgs))
+	fs.Int64Var(&set.MaxInlineBytes, "max-inline-bytes", set.MaxInlineBytes, fmt.Sprintf("longest inline command line (default %d)", d.MaxInlineBytes))
+	fs.Var(&set.IdleTimeout, "idle-timeout", "close connections idle this long (default 0: never)")
+	fs.Var(&set.ProducerCloseTimeout, "producer-close-timeout", "flush limit when a connection's producer closes (default "+d.ProducerCloseTimeout.String()+")")
+	fs.Var(&set.ShutdownTimeout, "shutdown-timeout", "limit of the whole shutdown (default "+d.ShutdownTimeout.String()+")")
+	fs.StringVar(&set.FlightAddr, "flight-addr", set.FlightAddr, "Arrow Flight listen address, or off (default "+d.FlightAddr+")")
+	fs.StringVar(&set.FlightAdvertise, "flight-advertise", set.FlightAdvertise, "host:port put in Flight endpoint locations (default none)")
 	fs.Func("flight-token", "a static Flight bearer token (repeatable)", func(v string) error {
-		o.set.FlightTokens = append(o.set.FlightTokens, v)
+		if !tokens { // the command line replaces the file's list
+			set.FlightTokens, tokens = nil, true
+		}
+		set.FlightTokens = append(set.FlightTokens, v)
 		return nil
 	})
 	fs.Func("flight-user", "Flight Basic credentials user:password, exchanged for a bearer token (repeatable)", func(v string) error {
@@ -89,102 +93,47 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		if !ok || user == "" {
 			return fmt.Errorf("expected user:password")
 		}
-		if o.set.FlightUsers == nil {
-			o.set.FlightUsers = map[string]string{}
+		if !users {
+			set.FlightUsers, users = map[string]string{}, true
 		}
-		o.set.FlightUsers[user] = pass
+		set.FlightUsers[user] = pass
 		return nil
 	})
-	fs.StringVar(&o.set.FlightTLSCert, "flight-tls-cert", "", "Flight TLS certificate file (default none)")
-	fs.StringVar(&o.set.FlightTLSKey, "flight-tls-key", "", "Flight TLS key file (default none)")
-	fs.IntVar(&o.set.FlightMaxStreams, "flight-max-streams", 0, fmt.Sprintf("most concurrent Flight streams (default %d)", d.FlightMaxStreams))
-	fs.StringVar(&o.set.RequirePass, "requirepass", "", "require AUTH with this password (default none)")
-	fs.StringVar(&o.set.ACLFile, "acl-file", "", "users file: hashed passwords and the topics and groups each user may use (default none)")
-	fs.StringVar(&o.set.TLSCert, "tls-cert", "", "serve RESP over TLS with this certificate file (default none)")
-	fs.StringVar(&o.set.TLSKey, "tls-key", "", "key file of --tls-cert")
-	fs.StringVar(&o.set.TLSCA, "tls-ca", "", "require client certificates signed by this CA file (default none)")
-	fs.StringVar(&o.set.MetricsAddr, "metrics-addr", "", "serve Prometheus /metrics, /healthz and /readyz on this address (default off)")
-	fs.StringVar(&o.set.PprofAddr, "pprof-addr", "", "serve Go pprof profiles on this address, e.g. 127.0.0.1:6060 (default off)")
-	fs.StringVar(&o.set.LogLevel, "log-level", "", "debug, info, warn or error (default "+d.LogLevel+")")
-	fs.StringVar(&o.set.LogFormat, "log-format", "", "console or json (default "+d.LogFormat+")")
+	fs.StringVar(&set.FlightTLSCert, "flight-tls-cert", set.FlightTLSCert, "Flight TLS certificate file (default none)")
+	fs.StringVar(&set.FlightTLSKey, "flight-tls-key", set.FlightTLSKey, "Flight TLS key file (default none)")
+	fs.IntVar(&set.FlightMaxStreams, "flight-max-streams", set.FlightMaxStreams, fmt.Sprintf("most concurrent Flight streams (default %d)", d.FlightMaxStreams))
+	fs.StringVar(&set.RequirePass, "requirepass", set.RequirePass, "require AUTH with this password (default none)")
+	fs.StringVar(&set.ACLFile, "acl-file", set.ACLFile, "users file: hashed passwords and the topics and groups each user may use (default none)")
+	fs.StringVar(&set.TLSCert, "tls-cert", set.TLSCert, "serve RESP over TLS with this certificate file (default none)")
+	fs.StringVar(&set.TLSKey, "tls-key", set.TLSKey, "key file of --tls-cert")
+	fs.StringVar(&set.TLSCA, "tls-ca", set.TLSCA, "require client certificates signed by this CA file (default none)")
+	fs.StringVar(&set.MetricsAddr, "metrics-addr", set.MetricsAddr, "serve Prometheus /metrics, /healthz and /readyz on this address (default off)")
+	fs.StringVar(&set.PprofAddr, "pprof-addr", set.PprofAddr, "serve Go pprof profiles on this address, e.g. 127.0.0.1:6060 (default off)")
+	fs.StringVar(&set.LogLevel, "log-level", set.LogLevel, "debug, info, warn or error (default "+d.LogLevel+")")
+	fs.StringVar(&set.LogFormat, "log-format", set.LogFormat, "console or json (default "+d.LogFormat+")")
+	return fs
+}
+
+// parseFlags checks the command line and reads the flags that are not
+// settings; loadConfig applies the settings flags over the file.
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var (
+		o       options
+		scratch config.Settings
+	)
+	fs := newFlagSet(&o, &scratch, stderr)
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
-	o.explicit = map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { o.explicit[f.Name] = true })
 	return o, nil
-}
-
-// applyFlags copies into s every setting given explicitly on the command
-// line, so that a flag can also set a zero value (--producer-close-timeout 0).
-func applyFlags(s config.Settings, o options) config.Settings {
-	for name := range o.explicit {
-		switch name {
-		case "host":
-			s.Host = o.set.Host
-		case "port", "p":
-			s.Port = o.set.Port
-		case "brokers":
-			s.Brokers = o.set.Brokers
-		case "data-dir":
-			s.DataDir = o.set.DataDir
-		case "max-clients":
-			s.MaxClients = o.set.MaxClients
-		case "max-bulk-bytes":
-			s.MaxBulkBytes = o.set.MaxBulkBytes
-		case "max-args":
-			s.MaxArgs = o.set.MaxArgs
-		case "max-inline-bytes":
-			s.MaxInlineBytes = o.set.MaxInlineBytes
-		case "idle-timeout":
-			s.IdleTimeout = o.set.IdleTimeout
-		case "producer-close-timeout":
-			s.ProducerCloseTimeout = o.set.ProducerCloseTimeout
-		case "shutdown-timeout":
-			s.ShutdownTimeout = o.set.ShutdownTimeout
-		case "flight-addr":
-			s.FlightAddr = o.set.FlightAddr
-		case "flight-advertise":
-			s.FlightAdvertise = o.set.FlightAdvertise
-		case "flight-token":
-			s.FlightTokens = o.set.FlightTokens
-		case "flight-user":
-			s.FlightUsers = o.set.FlightUsers
-		case "flight-tls-cert":
-			s.FlightTLSCert = o.set.FlightTLSCert
-		case "flight-tls-key":
-			s.FlightTLSKey = o.set.FlightTLSKey
-		case "flight-max-streams":
-			s.FlightMaxStreams = o.set.FlightMaxStreams
-		case "requirepass":
-			s.RequirePass = o.set.RequirePass
-		case "acl-file":
-			s.ACLFile = o.set.ACLFile
-		case "tls-cert":
-			s.TLSCert = o.set.TLSCert
-		case "tls-key":
-			s.TLSKey = o.set.TLSKey
-		case "tls-ca":
-			s.TLSCA = o.set.TLSCA
-		case "metrics-addr":
-			s.MetricsAddr = o.set.MetricsAddr
-		case "pprof-addr":
-			s.PprofAddr = o.set.PprofAddr
-		case "log-level":
-			s.LogLevel = o.set.LogLevel
-		case "log-format":
-			s.LogFormat = o.set.LogFormat
-		}
-	}
-	return s
 }
 
 // loadConfig reads the file and layers defaults, the file's rafka section,
 // the environment and the flags, in that order.
-func loadConfig(o options) (*config.File, config.Settings, error) {
+func loadConfig(o options, args []string) (*config.File, config.Settings, error) {
 	path := o.configPath
 	if path == "" {
 		path = os.Getenv("RAFKA_CONFIG")
@@ -200,7 +149,10 @@ func loadConfig(o options) (*config.File, config.Settings, error) {
 	if env := os.Getenv("RAFKA_BROKERS"); env != "" {
 		s.Brokers = env
 	}
-	s = applyFlags(s, o)
+	var ignored options
+	if err := newFlagSet(&ignored, &s, io.Discard).Parse(args); err != nil {
+		return nil, s, err // parseFlags accepted the same arguments
+	}
 	return file, s, s.Validate()
 }
 
@@ -225,7 +177,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "rafka %s (commit %s)\n", version, commit)
 		return nil
 	}
-	file, settings, err := loadConfig(o)
+	file, settings, err := loadConfig(o, args)
 	if err != nil {
 		return err
 	}

@@ -88,20 +88,8 @@ func RowBytes(m *kafka.Message) int {
 
 // Append adds one message.
 func (e *Encoder) Append(m *kafka.Message) {
-	if e.key != nil {
-		if m.Key == nil {
-			e.key.AppendNull()
-		} else {
-			e.key.Append(m.Key)
-		}
-	}
-	if e.value != nil {
-		if m.Value == nil {
-			e.value.AppendNull()
-		} else {
-			e.value.Append(m.Value)
-		}
-	}
+	appendNullable(e.key, m.Key)
+	appendNullable(e.value, m.Value)
 	if e.topic != nil {
 		topic := ""
 		if m.TopicPartition.Topic != nil {
@@ -132,15 +120,22 @@ func (e *Encoder) Append(m *kafka.Message) {
 		for _, h := range m.Headers {
 			e.hdrStruct.Append(true)
 			e.hdrKey.Append(h.Key)
-			if h.Value == nil {
-				e.hdrValue.AppendNull()
-			} else {
-				e.hdrValue.Append(h.Value)
-			}
+			appendNullable(e.hdrValue, h.Value)
 		}
 	}
 	e.rows++
 	e.bytes += RowBytes(m)
+}
+
+// appendNullable appends v to b (when the column is projected), nil as null.
+func appendNullable(b *array.BinaryBuilder, v []byte) {
+	switch {
+	case b == nil:
+	case v == nil:
+		b.AppendNull()
+	default:
+		b.Append(v)
+	}
 }
 
 // timestampType maps librdkafka's timestamp type to the schema's: 0 create

@@ -134,9 +134,10 @@ func (s *Server) handle(conn redcon.Conn, cmd redcon.Command) {
 		c.writeError(errUnknownCommand(string(cmd.Args[0]), cmd.Args[1:]))
 		return
 	}
+	start := time.Now()
 	c.mu.Lock()
 	c.lastCmd = command.name
-	c.lastActive = time.Now()
+	c.lastActive = start
 	c.mu.Unlock()
 	if !command.noAuth && !s.authorized(c) {
 		c.writeError(errNoAuth)
@@ -145,10 +146,6 @@ func (s *Server) handle(conn redcon.Conn, cmd redcon.Command) {
 	if a := command.arity; (a > 0 && len(cmd.Args) != a) || (a < 0 && len(cmd.Args) < -a) {
 		c.writeError(errWrongArgs(command.name))
 		return
-	}
-	var start time.Time
-	if s.cfg.Metrics != nil {
-		start = time.Now()
 	}
 	if err := command.handler(s, c, cmd.Args); err != nil {
 		c.writeError(err)

@@ -35,14 +35,7 @@ func cmdRPushX(s *Server, c *client, args [][]byte) error {
 	if len(args) < 3 {
 		return errRPUSHXArgs(len(args) - 1)
 	}
-	topic, key, ok := parseTopicKey(args[1])
-	if !ok {
-		return errTopicKeyShape
-	}
-	if err := c.canProduce(topic); err != nil {
-		return err
-	}
-	p, err := s.producerFor(c)
+	p, topic, key, err := s.produceTarget(c, args[1])
 	if err != nil {
 		return err
 	}
@@ -60,14 +53,7 @@ func cmdRPushX(s *Server, c *client, args [][]byte) error {
 // rpushTopics is `RPUSH topics:<topic>[:<key>] <message> [...]`, the durable
 // produce: the reply comes once Kafka acknowledged every message.
 func rpushTopics(s *Server, c *client, args [][]byte) error {
-	topic, key, ok := parseTopicKey(args[1])
-	if !ok {
-		return errTopicKeyShape
-	}
-	if err := c.canProduce(topic); err != nil {
-		return err
-	}
-	p, err := s.producerFor(c)
+	p, topic, key, err := s.produceTarget(c, args[1])
 	if err != nil {
 		return err
 	}
@@ -100,6 +86,22 @@ func cmdDump(s *Server, c *client, args [][]byte) error {
 	}
 	c.conn.WriteInt(p.Flush(time.Duration(ms) * time.Millisecond))
 	return nil
+}
+
+// produceTarget parses a `topics:<topic>[:<key>]` argument, checks the
+// connection may produce there and returns its producer.
+func (s *Server) produceTarget(c *client, arg []byte) (p *producer.Producer, topic, key []byte, err error) {
+	topic, key, ok := parseTopicKey(arg)
+	if !ok {
+		return nil, nil, nil, errTopicKeyShape
+	}
+	if err := c.canProduce(topic); err != nil {
+		return nil, nil, nil, err
+	}
+	if p, err = s.producerFor(c); err != nil {
+		return nil, nil, nil, err
+	}
+	return p, topic, key, nil
 }
 
 // producerFor returns the connection's producer, creating it on first use.
