@@ -1,5 +1,5 @@
 // Command kafkaharness runs a command against a real, throw-away Apache Kafka
-// broker.
+// cluster (one node unless -nodes says otherwise).
 //
 // Usage:
 //
@@ -7,10 +7,10 @@
 //	go run ./test/kafkaharness -fetch-only
 //
 // It makes sure the Kafka jars are in a local cache (fetching them with Maven
-// through test/kafkaharness/pom.xml), starts a single-node KRaft broker on free
-// loopback ports, waits until the broker answers a Metadata request, runs the
-// command with KAFKA_BROKERS=127.0.0.1:<port> in its environment and always
-// stops the broker and removes its files afterwards. The harness exits with
+// through test/kafkacluster/pom.xml), starts a KRaft cluster on free loopback
+// ports (package test/kafkacluster), waits until it answers a Metadata
+// request, runs the command with KAFKA_BROKERS=127.0.0.1:<port>[,...] in its
+// environment and always stops the cluster and removes its files afterwards. The harness exits with
 // the command's exit code.
 //
 // Signals: SIGINT, SIGTERM and SIGHUP sent to the harness are forwarded to the
@@ -33,10 +33,11 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
+
+	"rafka/test/kafkacluster"
 )
 
 // Exit codes used by the harness itself; otherwise it exits with the
@@ -49,13 +50,6 @@ const (
 	exitUsage = 2
 )
 
-// defaultKafkaVersion is the Kafka release used when -version is not given.
-const defaultKafkaVersion = "4.3.1"
-
-// harnessDir is where pom.xml and log4j2.properties live, relative to the
-// repository root.
-const harnessDir = "test/kafkaharness"
-
 // options holds the parsed command line.
 type options struct {
 	// cacheDir holds libs/ with the Kafka jars; empty means the default under
@@ -67,8 +61,10 @@ type options struct {
 	keepLogs bool
 	// fetchOnly only makes sure the jars are cached.
 	fetchOnly bool
+	// nodes is the number of Kafka nodes.
+	nodes int
 	// props are extra or overriding server.properties entries, in order.
-	props []property
+	props []kafkacluster.Property
 	// command is the command to run, with its arguments.
 	command []string
 }
@@ -76,7 +72,7 @@ type options struct {
 // propFlag collects repeated -prop key=value flags.
 type propFlag struct {
 	// props receives each parsed flag value.
-	props *[]property
+	props *[]kafkacluster.Property
 }
 
 // String implements flag.Value.
@@ -86,14 +82,14 @@ func (f propFlag) String() string {
 	}
 	parts := make([]string, 0, len(*f.props))
 	for _, p := range *f.props {
-		parts = append(parts, p.key+"="+p.value)
+		parts = append(parts, p.Key+"="+p.Value)
 	}
 	return strings.Join(parts, ",")
 }
 
 // Set implements flag.Value.
 func (f propFlag) Set(s string) error {
-	p, err := parseProperty(s)
+	p, err := kafkacluster.ParseProperty(s)
 	if err != nil {
 		return err
 	}
@@ -106,7 +102,8 @@ func parseArgs(args []string) (options, error) {
 	var opts options
 	fs := flag.NewFlagSet("kafkaharness", flag.ContinueOnError)
 	fs.StringVar(&opts.cacheDir, "cache", "", "directory for the Kafka jars (default .cache/kafka/<version> under the repository root)")
-	fs.StringVar(&opts.version, "version", defaultKafkaVersion, "Apache Kafka version (org.apache.kafka:kafka_2.13)")
+	fs.IntVar(&opts.nodes, "nodes", 1, "number of Kafka nodes (each broker and controller)")
+	fs.StringVar(&opts.version, "version", kafkacluster.DefaultVersion, "Apache Kafka version (org.apache.kafka:kafka_2.13)")
 	fs.BoolVar(&opts.keepLogs, "keep-logs", false, "keep the broker's temporary directory (config, data, logs)")
 	fs.BoolVar(&opts.fetchOnly, "fetch-only", false, "only make sure the Kafka jars are cached, then exit")
 	fs.Var(propFlag{props: &opts.props}, "prop", "extra server.properties entry key=value (repeatable; overrides defaults)")
@@ -119,6 +116,9 @@ func parseArgs(args []string) (options, error) {
 	}
 	if fs.NArg() > 0 {
 		opts.command = fs.Args()
+	}
+	if opts.nodes < 1 {
+		return options{}, errors.New("-nodes must be at least 1")
 	}
 	if opts.version == "" {
 		return options{}, errors.New("-version must not be empty")
@@ -168,18 +168,9 @@ func run(opts options) int {
 		logf("%v (the broker may outlive a killed parent)", err)
 	}
 
-	root, err := repoRoot()
+	root, err := kafkacluster.RepoRoot()
 	if err != nil {
 		logf("%v", err)
-		return exitHarnessError
-	}
-	cacheDir := opts.cacheDir
-	if cacheDir == "" {
-		cacheDir = filepath.Join(root, ".cache", "kafka", opts.version)
-	}
-	cacheDir, err = filepath.Abs(cacheDir)
-	if err != nil {
-		logf("resolve cache directory: %v", err)
 		return exitHarnessError
 	}
 
@@ -216,10 +207,11 @@ func run(opts options) int {
 	}
 
 	start := time.Now()
-	libs, err := ensureKafka(ctx, fetchConfig{
-		pom:      filepath.Join(root, harnessDir, "pom.xml"),
-		cacheDir: cacheDir,
-		version:  opts.version,
+	dist, err := kafkacluster.Fetch(ctx, kafkacluster.FetchConfig{
+		Root:     root,
+		CacheDir: opts.cacheDir,
+		Version:  opts.version,
+		Logf:     logf,
 	})
 	if err != nil {
 		logf("%v", err)
@@ -229,56 +221,51 @@ func run(opts options) int {
 		if sig := endSetup(); sig != nil {
 			return signalExitCode(sig)
 		}
-		logf("Kafka %s jars ready in %s (%s)", opts.version, libs, time.Since(start).Round(time.Millisecond))
+		logf("Kafka %s jars ready in %s (%s)", opts.version, dist.Libs, time.Since(start).Round(time.Millisecond))
 		return 0
 	}
 
 	start = time.Now()
-	b, err := startBroker(ctx, brokerConfig{
-		libsDir:    libs,
-		log4jFile:  filepath.Join(root, harnessDir, "log4j2.properties"),
-		extraProps: opts.props,
-		keepFiles:  opts.keepLogs,
+	cluster, err := kafkacluster.Start(ctx, dist, kafkacluster.Config{
+		Nodes:     opts.nodes,
+		Props:     opts.props,
+		KeepFiles: opts.keepLogs,
+		Logf:      logf,
 	})
 	if err != nil {
 		logf("%v", err)
 		return abortCode()
 	}
-	logf("Kafka %s ready at %s after %s", opts.version, b.addr, time.Since(start).Round(time.Millisecond))
+	logf("Kafka %s ready at %s after %s", opts.version, cluster.Bootstrap(), time.Since(start).Round(time.Millisecond))
 
 	// From here on the command runner handles signals. A signal that arrived
-	// just as the broker became ready skips the command.
+	// just as the cluster became ready skips the command.
 	var code int
 	if sig := endSetup(); sig != nil {
 		code = signalExitCode(sig)
 	} else {
-		code = runAndReport(b, opts.command, sigs)
+		code = runAndReport(cluster, opts.command, sigs)
 	}
-	if err := b.stop(); err != nil {
+	if err := cluster.Close(); err != nil {
 		logf("%v", err)
 		if code == 0 {
 			code = exitHarnessError
 		}
 	}
-	if opts.keepLogs {
-		logf("broker files kept in %s", b.dir)
-	} else if err := os.RemoveAll(b.dir); err != nil {
-		logf("remove broker directory: %v", err)
-	}
 	return code
 }
 
-// runAndReport runs the command against broker b and returns its exit code,
-// printing the end of the broker log when the command fails other than by
-// being interrupted.
-func runAndReport(b *broker, command []string, sigs <-chan os.Signal) int {
-	code, signaled, err := runCommand(command, append(os.Environ(), "KAFKA_BROKERS="+b.addr), sigs)
+// runAndReport runs the command against the cluster and returns its exit
+// code, printing the end of the Kafka logs when the command fails other than
+// by being interrupted.
+func runAndReport(cluster *kafkacluster.Cluster, command []string, sigs <-chan os.Signal) int {
+	code, signaled, err := runCommand(command, append(os.Environ(), "KAFKA_BROKERS="+cluster.Bootstrap()), sigs)
 	if err != nil {
 		logf("%v", err)
 	}
 	if code != 0 && !signaled {
-		logf("command exited with code %d; last lines of the broker log:", code)
-		b.printLogTail(os.Stderr, 50)
+		logf("command exited with code %d; last lines of the Kafka logs:", code)
+		cluster.PrintLogTail(os.Stderr, 50)
 	}
 	return code
 }

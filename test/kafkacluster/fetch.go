@@ -1,4 +1,4 @@
-package main
+package kafkacluster
 
 import (
 	"context"
@@ -28,19 +28,45 @@ const (
 	mvnLogName = "mvn.log"
 )
 
-// fetchConfig says which Kafka to fetch and where to cache it.
-type fetchConfig struct {
-	// pom is the path of test/kafkaharness/pom.xml.
-	pom string
-	// cacheDir receives libs/ and the bookkeeping files.
-	cacheDir string
-	// version is the Kafka version passed to Maven as kafka.version.
-	version string
+// DefaultVersion is the Kafka release the tests use.
+const DefaultVersion = "4.3.1"
+
+// packageDir is where pom.xml and log4j2.properties live, relative to the
+// repository root.
+const packageDir = "test/kafkacluster"
+
+// FetchConfig says which Kafka to fetch and where to cache it.
+type FetchConfig struct {
+	// Root is the repository root (see RepoRoot).
+	Root string
+	// CacheDir receives libs/ and the bookkeeping files; empty means
+	// .cache/kafka/<version> under Root.
+	CacheDir string
+	// Version is the Kafka release (Maven version of kafka_2.13); empty
+	// means DefaultVersion.
+	Version string
+	// Logf receives progress messages; nil discards them.
+	Logf func(format string, args ...any)
 }
 
-// repoRoot returns the nearest directory at or above the working directory
+// Distribution is a fetched Kafka release, ready to start.
+type Distribution struct {
+	// Version is the Kafka release.
+	Version string
+	// Libs is the directory with the Kafka jars.
+	Libs string
+	// Log4jFile is the brokers' log4j2 configuration.
+	Log4jFile string
+}
+
+// DefaultCacheDir is the jar cache for version under the repository root.
+func DefaultCacheDir(root, version string) string {
+	return filepath.Join(root, ".cache", "kafka", version)
+}
+
+// RepoRoot returns the nearest directory at or above the working directory
 // that holds a go.mod file.
-func repoRoot() (string, error) {
+func RepoRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", fmt.Errorf("find repository root: %w", err)
@@ -64,10 +90,53 @@ func fetchStamp(version string, pom []byte) string {
 	return fmt.Sprintf("kafka_2.13 %s\npom sha256 %s\n", version, hex.EncodeToString(sum[:]))
 }
 
-// ensureKafka makes sure the jars for cfg.version are in cfg.cacheDir/libs,
-// fetching them with Maven if the cache lacks a matching completion marker,
-// and returns the libs directory.
-func ensureKafka(ctx context.Context, cfg fetchConfig) (string, error) {
+// Fetch makes sure the jars of cfg.Version are in cfg.CacheDir/libs,
+// fetching them with Maven (through test/kafkacluster/pom.xml) if the cache
+// lacks a matching completion marker. Concurrent fetches into one cache
+// wait for each other.
+func Fetch(ctx context.Context, cfg FetchConfig) (Distribution, error) {
+	if cfg.Version == "" {
+		cfg.Version = DefaultVersion
+	}
+	if cfg.CacheDir == "" {
+		cfg.CacheDir = DefaultCacheDir(cfg.Root, cfg.Version)
+	}
+	cacheDir, err := filepath.Abs(cfg.CacheDir)
+	if err != nil {
+		return Distribution{}, fmt.Errorf("resolve Kafka cache directory: %w", err)
+	}
+	f := fetcher{
+		pom:      filepath.Join(cfg.Root, packageDir, "pom.xml"),
+		cacheDir: cacheDir,
+		version:  cfg.Version,
+		logf:     orDiscard(cfg.Logf),
+	}
+	libs, err := f.ensure(ctx)
+	if err != nil {
+		return Distribution{}, err
+	}
+	return Distribution{
+		Version:   cfg.Version,
+		Libs:      libs,
+		Log4jFile: filepath.Join(cfg.Root, packageDir, "log4j2.properties"),
+	}, nil
+}
+
+// fetcher fetches one Kafka version into one cache.
+type fetcher struct {
+	// pom is the path of test/kafkacluster/pom.xml.
+	pom string
+	// cacheDir receives libs/ and the bookkeeping files.
+	cacheDir string
+	// version is the Kafka version passed to Maven as kafka.version.
+	version string
+	// logf receives progress messages.
+	logf func(format string, args ...any)
+}
+
+// ensure makes sure the jars are in cacheDir/libs and returns that
+// directory.
+func (cfg fetcher) ensure(ctx context.Context) (string, error) {
 	libs := filepath.Join(cfg.cacheDir, libsName)
 	pom, err := os.ReadFile(cfg.pom)
 	if err != nil {
@@ -81,17 +150,17 @@ func ensureKafka(ctx context.Context, cfg fetchConfig) (string, error) {
 	if err := os.MkdirAll(cfg.cacheDir, 0o755); err != nil {
 		return "", fmt.Errorf("create Kafka cache: %w", err)
 	}
-	unlock, err := lockDir(ctx, filepath.Join(cfg.cacheDir, lockName))
+	unlock, err := cfg.lock(ctx, filepath.Join(cfg.cacheDir, lockName))
 	if err != nil {
 		return "", err
 	}
 	defer unlock()
-	// Another harness may have completed the fetch while we waited.
+	// Another process may have completed the fetch while we waited.
 	if cacheComplete(cfg.cacheDir, stamp) {
 		return libs, nil
 	}
 
-	if err := fetchWithMaven(ctx, cfg); err != nil {
+	if err := cfg.fetchWithMaven(ctx); err != nil {
 		return "", err
 	}
 	if err := os.RemoveAll(libs); err != nil {
@@ -120,7 +189,7 @@ func cacheComplete(cacheDir, stamp string) bool {
 // fetchWithMaven copies Kafka and its runtime dependencies into
 // cacheDir/libs.partial. Maven's output goes to cacheDir/mvn.log and is
 // printed only when Maven fails.
-func fetchWithMaven(ctx context.Context, cfg fetchConfig) error {
+func (cfg fetcher) fetchWithMaven(ctx context.Context) error {
 	mvn, err := exec.LookPath("mvn")
 	if err != nil {
 		return fmt.Errorf("fetch Kafka %s: Maven is needed: %w", cfg.version, err)
@@ -140,7 +209,7 @@ func fetchWithMaven(ctx context.Context, cfg fetchConfig) error {
 	}
 	defer logFile.Close()
 
-	logf("fetching Apache Kafka %s with Maven into %s", cfg.version, cfg.cacheDir)
+	cfg.logf("fetching Apache Kafka %s with Maven into %s", cfg.version, cfg.cacheDir)
 	start := time.Now()
 	cmd := exec.CommandContext(ctx, mvn, "-B", "-q", "-f", cfg.pom,
 		"dependency:copy-dependencies",
@@ -160,13 +229,13 @@ func fetchWithMaven(ctx context.Context, cfg fetchConfig) error {
 	if _, err := os.Stat(jar); err != nil {
 		return fmt.Errorf("fetch Kafka %s: Maven finished but the broker jar is missing: %w", cfg.version, err)
 	}
-	logf("fetched Apache Kafka %s in %s", cfg.version, time.Since(start).Round(time.Millisecond))
+	cfg.logf("fetched Apache Kafka %s in %s", cfg.version, time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
-// lockDir takes an exclusive flock on path, polling so that ctx can cancel
+// lock takes an exclusive flock on path, polling so that ctx can cancel
 // the wait, and returns the function that releases it.
-func lockDir(ctx context.Context, path string) (func(), error) {
+func (cfg fetcher) lock(ctx context.Context, path string) (func(), error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("open Kafka cache lock: %w", err)
@@ -182,7 +251,7 @@ func lockDir(ctx context.Context, path string) (func(), error) {
 			return nil, fmt.Errorf("lock Kafka cache: %w", err)
 		}
 		if !waited {
-			logf("waiting for another fetch into the same cache (%s)", path)
+			cfg.logf("waiting for another fetch into the same cache (%s)", path)
 			waited = true
 		}
 		select {

@@ -1,4 +1,4 @@
-package main
+package kafkacluster
 
 import (
 	"crypto/rand"
@@ -11,93 +11,112 @@ import (
 	"strings"
 )
 
-// property is one server.properties entry.
-type property struct {
-	// key is the property name, e.g. "num.partitions".
-	key string
-	// value is the raw (unescaped) value.
-	value string
+// Property is one server.properties entry.
+type Property struct {
+	// Key is the property name, e.g. "num.partitions".
+	Key string
+	// Value is the raw (unescaped) value.
+	Value string
 }
 
-// parseProperty parses a "key=value" command-line property. The key must be
+// ParseProperty parses a "key=value" command-line property. The key must be
 // non-empty and free of whitespace and ':'; neither part may contain a line
 // break.
-func parseProperty(s string) (property, error) {
+func ParseProperty(s string) (Property, error) {
 	key, value, ok := strings.Cut(s, "=")
 	if !ok {
-		return property{}, fmt.Errorf("property %q: want key=value", s)
+		return Property{}, fmt.Errorf("property %q: want key=value", s)
 	}
 	key = strings.TrimSpace(key)
 	if key == "" {
-		return property{}, fmt.Errorf("property %q: empty key", s)
+		return Property{}, fmt.Errorf("property %q: empty key", s)
 	}
 	if strings.ContainsAny(key, " \t:") {
-		return property{}, fmt.Errorf("property %q: key must not contain whitespace or ':'", s)
+		return Property{}, fmt.Errorf("property %q: key must not contain whitespace or ':'", s)
 	}
 	if strings.ContainsAny(s, "\r\n") {
-		return property{}, fmt.Errorf("property %q: must not contain a line break", s)
+		return Property{}, fmt.Errorf("property %q: must not contain a line break", s)
 	}
-	return property{key: key, value: value}, nil
+	return Property{Key: key, Value: value}, nil
 }
 
-// brokerProperties returns the configuration of a single-node KRaft broker
-// and controller listening on 127.0.0.1, storing its data in dataDir.
-func brokerProperties(brokerPort, controllerPort int, dataDir string) []property {
-	broker := "127.0.0.1:" + strconv.Itoa(brokerPort)
-	controller := "127.0.0.1:" + strconv.Itoa(controllerPort)
-	return []property{
+// nodePorts are the two listeners of one node.
+type nodePorts struct {
+	// broker is the PLAINTEXT (client) port; controller the CONTROLLER port.
+	broker, controller int
+}
+
+// nodeProperties returns the configuration of node id (1-based) of a
+// cluster whose nodes all act as broker and controller on 127.0.0.1, with
+// the static controller quorum of all nodes, storing data in dataDir.
+// Internal topics are replicated to every node (at most 3), and need a
+// majority of them in sync.
+func nodeProperties(id int, ports []nodePorts, dataDir string) []Property {
+	self := ports[id-1]
+	broker := "127.0.0.1:" + strconv.Itoa(self.broker)
+	controller := "127.0.0.1:" + strconv.Itoa(self.controller)
+	voters := make([]string, len(ports))
+	for i, p := range ports {
+		voters[i] = fmt.Sprintf("%d@127.0.0.1:%d", i+1, p.controller)
+	}
+	replicas := strconv.Itoa(min(len(ports), 3))
+	minISR := strconv.Itoa(min(len(ports), 3)/2 + 1)
+	if len(ports) == 1 {
+		minISR = "1"
+	}
+	return []Property{
 		{"process.roles", "broker,controller"},
-		{"node.id", "1"},
+		{"node.id", strconv.Itoa(id)},
 		{"listeners", "PLAINTEXT://" + broker + ",CONTROLLER://" + controller},
 		{"advertised.listeners", "PLAINTEXT://" + broker},
 		{"controller.listener.names", "CONTROLLER"},
 		{"listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"},
-		{"controller.quorum.bootstrap.servers", controller},
+		{"controller.quorum.voters", strings.Join(voters, ",")},
 		{"log.dirs", dataDir},
 		{"num.partitions", "4"},
+		{"default.replication.factor", replicas},
 		{"auto.create.topics.enable", "false"},
 		{"group.initial.rebalance.delay.ms", "0"},
 		{"group.min.session.timeout.ms", "1000"},
-		// Small internal topics: a single broker needs no more, and they
-		// are created faster.
-		{"offsets.topic.replication.factor", "1"},
+		// Small internal topics: they are created faster.
+		{"offsets.topic.replication.factor", replicas},
 		{"offsets.topic.num.partitions", "4"},
-		{"transaction.state.log.replication.factor", "1"},
-		{"transaction.state.log.min.isr", "1"},
+		{"transaction.state.log.replication.factor", replicas},
+		{"transaction.state.log.min.isr", minISR},
 		{"transaction.state.log.num.partitions", "4"},
-		{"share.coordinator.state.topic.replication.factor", "1"},
-		{"share.coordinator.state.topic.min.isr", "1"},
+		{"share.coordinator.state.topic.replication.factor", replicas},
+		{"share.coordinator.state.topic.min.isr", minISR},
 	}
 }
 
 // mergeProperties returns base with each extra entry either replacing the
 // base entry of the same key in place or, for a new key, appended in order.
 // A key repeated in extra keeps its last value.
-func mergeProperties(base, extra []property) []property {
-	out := append([]property(nil), base...)
+func mergeProperties(base, extra []Property) []Property {
+	out := append([]Property(nil), base...)
 	index := make(map[string]int, len(out))
 	for i, p := range out {
-		index[p.key] = i
+		index[p.Key] = i
 	}
 	for _, p := range extra {
-		if i, ok := index[p.key]; ok {
-			out[i].value = p.value
+		if i, ok := index[p.Key]; ok {
+			out[i].Value = p.Value
 			continue
 		}
-		index[p.key] = len(out)
+		index[p.Key] = len(out)
 		out = append(out, p)
 	}
 	return out
 }
 
 // renderProperties formats props as a Java properties file.
-func renderProperties(props []property) string {
+func renderProperties(props []Property) string {
 	var b strings.Builder
-	b.WriteString("# Written by test/kafkaharness.\n")
+	b.WriteString("# Written by test/kafkacluster.\n")
 	for _, p := range props {
-		b.WriteString(p.key)
+		b.WriteString(p.Key)
 		b.WriteByte('=')
-		b.WriteString(escapePropertyValue(p.value))
+		b.WriteString(escapePropertyValue(p.Value))
 		b.WriteByte('\n')
 	}
 	return b.String()
