@@ -34,13 +34,15 @@ $(VENV)/.installed: $(PY_REQS)
 	$(VENV)/bin/python -m pip install -q --disable-pip-version-check -r $(PY_REQS)
 	touch $@
 
-# test: vet, then run all tests against a real Kafka broker started by test/kafkaharness
+# test: vet, run all tests against a real Kafka broker started by test/kafkaharness, then
+# the fault tests (test/faults start their own clusters; alone, so timing is not disturbed)
 test: export RAFKA_TEST_VENV := $(CURDIR)/$(VENV)
 test: export RAFKA_REQUIRE_CLIENTS := 1
 test: deps
 	$(GO) vet ./...
 	$(GO) build -o bin/kafkaharness ./test/kafkaharness
 	bin/kafkaharness -- $(GO) test -count=1 -timeout 15m ./...
+	RAFKA_FAULTS=1 $(GO) test -count=1 -v -timeout 10m ./test/faults
 
 # test-fast: run all tests without Kafka (embedded broker)
 test-fast:

@@ -1,0 +1,148 @@
+package faults
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"rafka/test/kafkacluster"
+)
+
+// step is a fault injected at a time after the workload starts.
+type step struct {
+	// at is when the step begins, from the start of the workload.
+	at time.Duration
+	// what describes the fault in the report.
+	what string
+	// do injects it.
+	do func(ctx context.Context) error
+}
+
+// runSchedule runs the steps in order at their times, recording each in
+// the ledger as it begins.
+func runSchedule(t *testing.T, ctx context.Context, w *workload, start time.Time, steps []step) {
+	t.Helper()
+	for _, s := range steps {
+		if !sleepUntil(ctx, start.Add(s.at)) {
+			t.Fatalf("schedule: %v before %q", ctx.Err(), s.what)
+		}
+		acked, delivered := w.ledger.counts()
+		t.Logf("%s: %s (so far %d acknowledged, %d delivered)", time.Since(start).Round(time.Millisecond), s.what, acked, delivered)
+		began := time.Now()
+		err := s.do(ctx)
+		w.ledger.injected(s.what, began)
+		if err != nil {
+			t.Fatalf("%s: %v", s.what, err)
+		}
+	}
+}
+
+// finish waits for the producers, drains, stops every client and checks the
+// ledger: all messages acknowledged, none lost, every duplicate explained.
+func finish(t *testing.T, ctx context.Context, w *workload, start time.Time) {
+	t.Helper()
+	w.waitProduced()
+	t.Logf("%s: producers done", time.Since(start).Round(time.Millisecond))
+	w.drain(ctx, 2*time.Minute)
+	w.stopAll()
+	r := w.ledger.verdict()
+	t.Logf("%s: %v", time.Since(start).Round(time.Millisecond), r)
+	if r.acknowledged != w.messages {
+		t.Errorf("rafka acknowledged %d distinct messages, want all %d (producers re-send until acknowledged)", r.acknowledged, w.messages)
+	}
+	if len(r.lost) > 0 {
+		t.Errorf("LOST %d acknowledged messages, first ids %v", len(r.lost), r.lost[:min(10, len(r.lost))])
+	}
+	if n := len(r.producedTwiceUnexplained); n > 0 {
+		t.Errorf("%d messages stored twice that were never re-sent, first ids %v", n, r.producedTwiceUnexplained[:min(10, n)])
+	}
+	if n := len(r.redeliveredUnexplained); n > 0 {
+		t.Errorf("%d redeliveries with no fault since the earlier delivery, first (earlier, later) %v", n, r.redeliveredUnexplained[:min(5, n)])
+	}
+	if r.unknown > 0 {
+		t.Errorf("%d deliveries with a payload the checker never produced", r.unknown)
+	}
+}
+
+// TestFaultsSingleBroker runs 100,000 messages through rafka against one
+// broker while a member joins, the broker stops and starts, rafka is killed
+// with SIGKILL and restarted, and a member leaves.
+func TestFaultsSingleBroker(t *testing.T) {
+	needFaults(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cluster := startCluster(t, ctx, 1)
+	topic := "faults-single"
+	createTopic(t, ctx, kafkaClient(t, cluster.Bootstrap()), topic, 4, 1, nil)
+	rafka := startRafka(t, ctx, cluster.Bootstrap())
+
+	w := newWorkload(t, rafka.addr, topic, 100_000, 2500)
+	defer w.stopAll()
+	w.startConsumer(ctx, "m1")
+	w.startConsumer(ctx, "m2")
+	start := time.Now()
+	w.startProducers(ctx)
+	runSchedule(t, ctx, w, start, []step{
+		{4 * time.Second, "member m3 joins the group", func(ctx context.Context) error {
+			w.startConsumer(ctx, "m3")
+			return nil
+		}},
+		{9 * time.Second, "the Kafka broker stops (SIGTERM) for 4 s", func(ctx context.Context) error {
+			if err := cluster.StopNode(0); err != nil {
+				return err
+			}
+			sleepUntil(ctx, time.Now().Add(4*time.Second))
+			return cluster.StartNode(ctx, 0)
+		}},
+		{20 * time.Second, "rafka is killed (SIGKILL) and restarted", rafka.restart},
+		{30 * time.Second, "member m1 leaves the group", func(context.Context) error {
+			w.stopConsumer("m1")
+			return nil
+		}},
+	})
+	finish(t, ctx, w, start)
+}
+
+// TestFaultsReplicatedCluster runs 50,000 messages through rafka against a
+// three-node cluster with a replication-factor-3 topic (min.insync.replicas
+// 2) while the broker coordinating the consumer group is killed with
+// SIGKILL and, later, started again.
+func TestFaultsReplicatedCluster(t *testing.T) {
+	needFaults(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	// The controller fences a broker that misses heartbeats for 3 s
+	// (taking it out of every ISR), and followers lagging 5 s leave the
+	// ISR, so producing with acks=all stalls for seconds, not tens.
+	cluster := startCluster(t, ctx, 3,
+		kafkacluster.Property{Key: "broker.heartbeat.interval.ms", Value: "500"},
+		kafkacluster.Property{Key: "broker.session.timeout.ms", Value: "3000"},
+		kafkacluster.Property{Key: "replica.lag.time.max.ms", Value: "5000"})
+	topic := "faults-replicated"
+	admin := kafkaClient(t, cluster.Bootstrap())
+	createTopic(t, ctx, admin, topic, 4, 3, map[string]string{"min.insync.replicas": "2"})
+	rafka := startRafka(t, ctx, cluster.Bootstrap())
+
+	w := newWorkload(t, rafka.addr, topic, 50_000, 2500)
+	defer w.stopAll()
+	w.startConsumer(ctx, "m1")
+	w.startConsumer(ctx, "m2")
+	start := time.Now()
+	w.startProducers(ctx)
+	killed := -1
+	runSchedule(t, ctx, w, start, []step{
+		{6 * time.Second, "the group coordinator's broker is killed (SIGKILL)", func(ctx context.Context) error {
+			id, err := groupCoordinator(ctx, admin, w.group)
+			if err != nil {
+				return err
+			}
+			killed = int(id) - 1
+			t.Logf("killing node %d (%s)", id, cluster.Addr(killed))
+			return cluster.KillNode(killed)
+		}},
+		{16 * time.Second, "the killed broker starts again", func(ctx context.Context) error {
+			return cluster.StartNode(ctx, killed)
+		}},
+	})
+	finish(t, ctx, w, start)
+}

@@ -1,0 +1,108 @@
+package faults
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// kafkaClient returns a franz-go client for admin requests to brokers,
+// closed when t ends.
+func kafkaClient(t *testing.T, brokers string) *kgo.Client {
+	t.Helper()
+	c, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...), kgo.RetryTimeout(10*time.Second))
+	if err != nil {
+		t.Fatalf("create Kafka client: %v", err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// createTopic creates topic with the given partitions, replication factor
+// and topic configs, and waits until every partition has a leader.
+func createTopic(t *testing.T, ctx context.Context, client *kgo.Client, topic string, partitions, replicas int, configs map[string]string) {
+	t.Helper()
+	req := kmsg.NewPtrCreateTopicsRequest()
+	rt := kmsg.NewCreateTopicsRequestTopic()
+	rt.Topic = topic
+	rt.NumPartitions = int32(partitions)
+	rt.ReplicationFactor = int16(replicas)
+	for k, v := range configs {
+		c := kmsg.NewCreateTopicsRequestTopicConfig()
+		c.Name, c.Value = k, kmsg.StringPtr(v)
+		rt.Configs = append(rt.Configs, c)
+	}
+	req.Topics = append(req.Topics, rt)
+	req.TimeoutMillis = 30000
+	resp, err := req.RequestWith(ctx, client)
+	if err != nil {
+		t.Fatalf("create topic %s: %v", topic, err)
+	}
+	if err := kerr.ErrorForCode(resp.Topics[0].ErrorCode); err != nil {
+		t.Fatalf("create topic %s: %v", topic, err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		led, err := leaders(ctx, client, topic)
+		if err == nil && len(led) == partitions {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("topic %s: partitions without a leader after 30 s (%v, %v)", topic, led, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// leaders returns the leader node id of each partition of topic that has
+// one.
+func leaders(ctx context.Context, client *kgo.Client, topic string) (map[int32]int32, error) {
+	req := kmsg.NewPtrMetadataRequest()
+	mt := kmsg.NewMetadataRequestTopic()
+	mt.Topic = kmsg.StringPtr(topic)
+	req.Topics = append(req.Topics, mt)
+	resp, err := req.RequestWith(ctx, client)
+	if err != nil {
+		return nil, fmt.Errorf("metadata: %w", err)
+	}
+	out := map[int32]int32{}
+	for _, rt := range resp.Topics {
+		if err := kerr.ErrorForCode(rt.ErrorCode); err != nil {
+			return nil, fmt.Errorf("metadata for %s: %w", topic, err)
+		}
+		for _, p := range rt.Partitions {
+			if p.Leader >= 0 && p.ErrorCode == 0 {
+				out[p.Partition] = p.Leader
+			}
+		}
+	}
+	return out, nil
+}
+
+// groupCoordinator returns the node id of group's coordinator.
+func groupCoordinator(ctx context.Context, client *kgo.Client, group string) (int32, error) {
+	req := kmsg.NewPtrFindCoordinatorRequest()
+	req.CoordinatorKey = group
+	req.CoordinatorKeys = []string{group}
+	resp, err := req.RequestWith(ctx, client)
+	if err != nil {
+		return 0, fmt.Errorf("find coordinator of %s: %w", group, err)
+	}
+	if len(resp.Coordinators) > 0 {
+		c := resp.Coordinators[0]
+		if err := kerr.ErrorForCode(c.ErrorCode); err != nil {
+			return 0, fmt.Errorf("find coordinator of %s: %w", group, err)
+		}
+		return c.NodeID, nil
+	}
+	if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+		return 0, fmt.Errorf("find coordinator of %s: %w", group, err)
+	}
+	return resp.NodeID, nil
+}
