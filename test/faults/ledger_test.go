@@ -34,8 +34,9 @@ func (d delivery) String() string {
 // concurrent use.
 type ledger struct {
 	mu sync.Mutex
-	// acknowledged holds the ids of messages whose RPUSH rafka acknowledged.
-	acknowledged map[int64]bool
+	// acknowledged maps the ids of messages whose RPUSH rafka acknowledged
+	// to when that RPUSH was sent and acknowledged.
+	acknowledged map[int64]span
 	// retried holds the ids of messages sent again after a failed RPUSH
 	// (they may be in Kafka twice).
 	retried map[int64]bool
@@ -53,6 +54,11 @@ type ledger struct {
 	unknown int
 }
 
+// span is a time interval.
+type span struct {
+	from, to time.Time
+}
+
 // fault is one injected fault.
 type fault struct {
 	what string
@@ -68,7 +74,7 @@ const settle = 5 * time.Second
 
 func newLedger() *ledger {
 	return &ledger{
-		acknowledged:  map[int64]bool{},
+		acknowledged:  map[int64]span{},
 		retried:       map[int64]bool{},
 		rpushFailures: map[string]int{},
 		ackAccepted:   map[int64]bool{},
@@ -97,12 +103,13 @@ func parseMessageValue(v string) (int64, bool) {
 	return id, err == nil
 }
 
-// produced records a batch rafka acknowledged.
-func (l *ledger) produced(ids []int64) {
+// produced records a batch rafka acknowledged; the RPUSH was sent at sent.
+func (l *ledger) produced(ids []int64, sent time.Time) {
+	call := span{from: sent, to: time.Now()}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, id := range ids {
-		l.acknowledged[id] = true
+		l.acknowledged[id] = call
 	}
 }
 
@@ -155,7 +162,7 @@ func (l *ledger) counts() (acknowledged, delivered int) {
 	defer l.mu.Unlock()
 	seen := make(map[int64]bool, len(l.acknowledged))
 	for _, d := range l.deliveries {
-		if l.acknowledged[d.id] {
+		if _, ok := l.acknowledged[d.id]; ok {
 			seen[d.id] = true
 		}
 	}
@@ -174,8 +181,9 @@ type report struct {
 	duplicates int
 	// producedTwice are messages stored at more than one position.
 	producedTwice int
-	// producedTwiceUnexplained are messages stored twice that were never
-	// re-sent after a failed RPUSH.
+	// producedTwiceUnexplained are messages stored twice that were neither
+	// re-sent after a failed RPUSH nor produced around a fault (when
+	// librdkafka may retry a request whose reply was lost).
 	producedTwiceUnexplained []int64
 	// redelivered are deliveries of a position delivered before.
 	redelivered int
@@ -195,7 +203,9 @@ type report struct {
 }
 
 // verdict checks the ledger: every acknowledged message was delivered; a
-// message is stored twice only if it was re-sent after a failed RPUSH; a
+// message is stored twice only if it was re-sent after a failed RPUSH or
+// produced during a fault (librdkafka re-sends a produce request whose
+// reply was lost, and without idempotence the broker stores it again); a
 // position is delivered again only after a fault happened since its
 // previous delivery, or was still settling (the unacked window of that
 // fault).
@@ -230,7 +240,8 @@ func (l *ledger) verdict() report {
 	for id, ps := range positions {
 		if len(ps) > 1 {
 			r.producedTwice++
-			if !l.retried[id] {
+			call := l.acknowledged[id]
+			if !l.retried[id] && !l.faultAround(call.from, call.to) {
 				r.producedTwiceUnexplained = append(r.producedTwiceUnexplained, id)
 			}
 		}
@@ -265,7 +276,7 @@ func (r report) String() string {
 		faults = append(faults, f.what)
 	}
 	return fmt.Sprintf("faults: %s; %d messages acknowledged by rafka, %d BLPOP deliveries, lost %d, "+
-		"duplicates %d (%d messages stored twice after a failed RPUSH was re-sent, %d redeliveries after a fault); "+
+		"duplicates %d (%d messages stored twice, %d redeliveries after a fault); "+
 		"acknowledged messages delivered but never acked %d; failed RPUSH %v; refused acks %v",
 		strings.Join(faults, ", "), r.acknowledged, r.deliveries, len(r.lost),
 		r.duplicates, r.producedTwice, r.redelivered, r.neverAcked, r.rpushFailures, r.ackRefused)

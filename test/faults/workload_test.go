@@ -104,9 +104,10 @@ func (w *workload) produce(ctx context.Context, p, n int, interval time.Duration
 		}
 		next = next.Add(interval)
 		for {
+			sent := time.Now()
 			got, err := rdb.RPush(ctx, key, values...).Result()
 			if err == nil && got == int64(len(ids)) {
-				w.ledger.produced(ids)
+				w.ledger.produced(ids, sent)
 				break
 			}
 			if err == nil {
