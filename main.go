@@ -252,7 +252,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 
 	var fl *flightListener
 	if settings.FlightEnabled() {
-		fl, err = startFlight(settings, consumerProps, producerProps, st, log)
+		fl, err = startFlight(settings, consumerProps, producerProps, users, st, log)
 		if err != nil {
 			return err
 		}
@@ -318,12 +318,15 @@ type flightListener struct {
 
 func (f *flightListener) serve() error { return f.svc.Serve(f.ln) }
 
-// startFlight opens the Arrow Flight listener.
-func startFlight(s config.Settings, consumerProps, producerProps config.Properties, st *stats.Stats, log zerolog.Logger) (*flightListener, error) {
+// startFlight opens the Arrow Flight listener; users, when not nil, are the
+// ACL users, who authenticate with Basic credentials and get their own
+// permissions.
+func startFlight(s config.Settings, consumerProps, producerProps config.Properties, users *acl.List, st *stats.Stats, log zerolog.Logger) (*flightListener, error) {
 	svc, err := arrowflight.New(arrowflight.Config{
 		Advertise:  s.FlightAdvertise,
 		Tokens:     s.FlightTokens,
 		Users:      s.FlightUsers,
+		ACL:        users,
 		TLSCert:    s.FlightTLSCert,
 		TLSKey:     s.FlightTLSKey,
 		MaxStreams: s.FlightMaxStreams,
@@ -342,7 +345,7 @@ func startFlight(s config.Settings, consumerProps, producerProps config.Properti
 		return nil, fmt.Errorf("flight listen on %s: %w", s.FlightAddr, err)
 	}
 	host, _, _ := net.SplitHostPort(s.FlightAddr)
-	if len(s.FlightTokens) == 0 && len(s.FlightUsers) == 0 && !isLoopback(host) {
+	if len(s.FlightTokens) == 0 && len(s.FlightUsers) == 0 && users == nil && !isLoopback(host) {
 		log.Warn().Str("addr", s.FlightAddr).Msg("Arrow Flight on a non-loopback address WITHOUT authentication")
 	}
 	return &flightListener{svc: svc, ln: ln}, nil

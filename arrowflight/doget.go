@@ -126,6 +126,11 @@ func (s *Service) DoGet(tkt *flight.Ticket, stream flight.FlightService_DoGetSer
 	if err != nil {
 		return err
 	}
+	// Tickets carry no server-side state, so a ticket is checked as a
+	// descriptor is: whoever obtained it.
+	if err := s.allowRead(stream.Context(), t.Topic, t.Group); err != nil {
+		return err
+	}
 	ctx, cancel := s.streamContext(stream.Context())
 	defer cancel()
 	bw, err := s.newBatchWriter(stream, t)

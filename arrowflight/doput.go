@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"rafka/acl"
 	"rafka/arrowenc"
 	"rafka/stats"
 )
@@ -175,6 +176,9 @@ func (s *Service) DoPut(stream flight.FlightService_DoPutServer) error {
 		return status.Error(codes.InvalidArgument, "DoPut needs a PATH descriptor [<topic>]")
 	}
 	topic := d.Path[0]
+	if err := s.allow(ctx, acl.ProduceTopic, topic); err != nil {
+		return err
+	}
 	cols, err := checkPutSchema(rd.Schema())
 	if err != nil {
 		return status.Errorf(codes.InvalidArgument, "DoPut schema: %v", err)

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 
+	"rafka/acl"
 	"rafka/config"
 	"rafka/producer"
 	"rafka/stats"
@@ -31,10 +32,14 @@ type Config struct {
 	// locations; empty leaves locations empty (redeem on the same server).
 	Advertise string
 	// Tokens are static bearer tokens; Users are Basic credentials
-	// (user -> password) exchanged for bearer tokens. With neither, the
-	// service needs no authentication.
+	// (user -> password) exchanged for bearer tokens. Both have full
+	// access. With neither and no ACL, the service needs no authentication.
 	Tokens []string
 	Users  map[string]string
+	// ACL, when set, adds the users of the ACL file: Basic credentials
+	// exchanged for a bearer token bound to the user, whose calls are
+	// limited to the topics and groups the file allows.
+	ACL *acl.List
 	// TLSCert and TLSKey enable TLS when both are set.
 	TLSCert, TLSKey string
 	// MaxStreams bounds concurrent streaming calls. Default 64.
@@ -78,6 +83,13 @@ func New(cfg Config) (*Service, error) {
 	if mem == nil {
 		mem = memory.DefaultAllocator
 	}
+	if cfg.ACL != nil {
+		for name := range cfg.Users {
+			if cfg.ACL.Has(name) {
+				return nil, fmt.Errorf("flight user %q is also a user of the ACL file: rename one", name)
+			}
+		}
+	}
 	cl, err := newCluster(cfg.Consumer)
 	if err != nil {
 		return nil, err
@@ -99,7 +111,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	unary := []grpc.UnaryServerInterceptor{s.recoverUnary, s.countUnary}
 	stream := []grpc.StreamServerInterceptor{s.recoverStream, s.countStream}
-	if auth := newAuthenticator(cfg.Tokens, cfg.Users); auth.enabled() {
+	if auth := newAuthenticator(cfg.Tokens, cfg.Users, cfg.ACL); auth.enabled() {
 		mw := flight.CreateServerBasicAuthMiddleware(auth)
 		unary = append(unary, mw.Unary)
 		stream = append(stream, mw.Stream)
