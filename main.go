@@ -109,6 +109,7 @@ func newFlagSet(o *options, set *config.Settings, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&set.TLSCA, "tls-ca", set.TLSCA, "require client certificates signed by this CA file (default none)")
 	fs.StringVar(&set.MetricsAddr, "metrics-addr", set.MetricsAddr, "serve Prometheus /metrics, /healthz and /readyz on this address (default off)")
 	fs.StringVar(&set.PprofAddr, "pprof-addr", set.PprofAddr, "serve Go pprof profiles on this address, e.g. 127.0.0.1:6060 (default off)")
+	fs.Var(&set.KafkaStatsInterval, "kafka-stats-interval", "librdkafka statistics interval of the consumers and producers, for consumer lag and producer queue depth in /metrics (default 0: off)")
 	fs.StringVar(&set.LogLevel, "log-level", set.LogLevel, "debug, info, warn or error (default "+d.LogLevel+")")
 	fs.StringVar(&set.LogFormat, "log-format", set.LogFormat, "console or json (default "+d.LogFormat+")")
 	return fs
@@ -216,6 +217,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 
 	consumerProps := file.ConsumerProperties(settings.Brokers)
 	producerProps := file.ProducerProperties(settings.Brokers)
+	config.SetStatsInterval(consumerProps, time.Duration(settings.KafkaStatsInterval))
+	config.SetStatsInterval(producerProps, time.Duration(settings.KafkaStatsInterval))
 	log.Info().Interface("consumer", config.Masked(consumerProps)).
 		Interface("producer", config.Masked(producerProps)).Msg("kafka configuration")
 	if err := consumer.Validate(consumerProps); err != nil {

@@ -2,6 +2,7 @@ package stats
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,6 +21,8 @@ type Metrics struct {
 	registry *prometheus.Registry
 	commands *prometheus.HistogramVec
 	descs    [numCounters + 1]*prometheus.Desc
+	// From librdkafka's statistics (--kafka-stats-interval).
+	consumerLag, queueMessages, queueBytes *prometheus.Desc
 }
 
 // NewMetrics builds the Prometheus view of s.
@@ -37,6 +40,13 @@ func NewMetrics(s *Stats) *Metrics {
 		m.descs[i] = prometheus.NewDesc(metricName(Counter(i)), "rafka stat "+names[i]+" (HGETALL stats)", nil, nil)
 	}
 	m.descs[numCounters] = prometheus.NewDesc("rafka_uptime_seconds", "Seconds since the server started.", nil, nil)
+	m.consumerLag = prometheus.NewDesc("rafka_kafka_consumer_lag",
+		"Messages between a partition's high watermark and its group's committed offset, as last reported by the librdkafka statistics of the rafka consumer that owns the partition.",
+		[]string{"group", "topic", "partition"}, nil)
+	m.queueMessages = prometheus.NewDesc("rafka_kafka_producer_queue_messages",
+		"Messages waiting in the librdkafka queues of all producers (msg_cnt), as last reported by their statistics.", nil, nil)
+	m.queueBytes = prometheus.NewDesc("rafka_kafka_producer_queue_bytes",
+		"Bytes of the messages waiting in the librdkafka queues of all producers (msg_size), as last reported by their statistics.", nil, nil)
 	m.registry.MustRegister(m, m.commands,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -57,6 +67,9 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range m.descs {
 		ch <- d
 	}
+	ch <- m.consumerLag
+	ch <- m.queueMessages
+	ch <- m.queueBytes
 }
 
 // Collect implements prometheus.Collector from one snapshot.
@@ -68,6 +81,13 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(m.descs[i], kind, float64(f.Value))
 	}
+	lags, messages, bytes := m.stats.KafkaSnapshot()
+	for _, l := range lags {
+		ch <- prometheus.MustNewConstMetric(m.consumerLag, prometheus.GaugeValue, float64(l.Lag),
+			l.Group, l.Topic, strconv.Itoa(int(l.Partition)))
+	}
+	ch <- prometheus.MustNewConstMetric(m.queueMessages, prometheus.GaugeValue, float64(messages))
+	ch <- prometheus.MustNewConstMetric(m.queueBytes, prometheus.GaugeValue, float64(bytes))
 }
 
 // ObserveCommand records one command's duration.
