@@ -255,7 +255,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 
 	var fl *flightListener
 	if settings.FlightEnabled() {
-		fl, err = startFlight(settings, consumerProps, producerProps, users, st, log)
+		fl, err = startFlight(settings, consumerProps, producerProps, users, st, metrics, log)
 		if err != nil {
 			return err
 		}
@@ -324,7 +324,7 @@ func (f *flightListener) serve() error { return f.svc.Serve(f.ln) }
 // startFlight opens the Arrow Flight listener; users, when not nil, are the
 // ACL users, who authenticate with Basic credentials and get their own
 // permissions.
-func startFlight(s config.Settings, consumerProps, producerProps config.Properties, users *acl.List, st *stats.Stats, log zerolog.Logger) (*flightListener, error) {
+func startFlight(s config.Settings, consumerProps, producerProps config.Properties, users *acl.List, st *stats.Stats, metrics *stats.Metrics, log zerolog.Logger) (*flightListener, error) {
 	svc, err := arrowflight.New(arrowflight.Config{
 		Advertise:  s.FlightAdvertise,
 		Tokens:     s.FlightTokens,
@@ -337,6 +337,7 @@ func startFlight(s config.Settings, consumerProps, producerProps config.Properti
 		Producer:   producerProps,
 		Version:    version,
 		Stats:      st,
+		Observer:   metrics,
 		Log:        log.With().Str("component", "flight").Logger(),
 	})
 	if err != nil {

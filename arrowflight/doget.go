@@ -96,6 +96,7 @@ func (b *batchWriter) flush() error {
 	b.sent += int64(rows)
 	b.s.stats.Add(stats.FlightRows, int64(rows))
 	b.s.stats.Add(stats.FlightBytes, int64(size))
+	b.s.stats.Inc(stats.FlightGetBatches)
 	return nil
 }
 

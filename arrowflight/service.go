@@ -50,7 +50,10 @@ type Config struct {
 	// Version is recorded in the schema metadata.
 	Version string
 	Stats   *stats.Stats
-	Log     zerolog.Logger
+	// Observer, when set, is told the method, status code and duration
+	// of every call (Prometheus metrics).
+	Observer RPCObserver
+	Log      zerolog.Logger
 	// Allocator serves Arrow buffers; nil means the default allocator.
 	Allocator memory.Allocator
 }
@@ -109,8 +112,8 @@ func New(cfg Config) (*Service, error) {
 		}
 		opts = append(opts, grpc.Creds(credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})))
 	}
-	unary := []grpc.UnaryServerInterceptor{s.recoverUnary, s.countUnary}
-	stream := []grpc.StreamServerInterceptor{s.recoverStream, s.countStream}
+	unary := []grpc.UnaryServerInterceptor{s.instrumentUnary, s.recoverUnary}
+	stream := []grpc.StreamServerInterceptor{s.instrumentStream, s.recoverStream}
 	if auth := newAuthenticator(cfg.Tokens, cfg.Users, cfg.ACL); auth.enabled() {
 		mw := flight.CreateServerBasicAuthMiddleware(auth)
 		unary = append(unary, mw.Unary)
@@ -188,18 +191,6 @@ func (s *Service) recoverCall(method string, err *error) {
 	s.stats.Inc(stats.ErrorsPanic)
 	s.log.Error().Str("panic", fmt.Sprint(r)).Str("method", method).Bytes("stack", debug.Stack()).Msg("flight handler panicked")
 	*err = status.Error(codes.Internal, "internal error")
-}
-
-// countUnary counts unary calls.
-func (s *Service) countUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-	s.stats.Inc(stats.FlightCalls)
-	return h(ctx, req)
-}
-
-// countStream counts streaming calls.
-func (s *Service) countStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
-	s.stats.Inc(stats.FlightCalls)
-	return h(srv, ss)
 }
 
 // dataStreams are the calls that stream data and take a slot of MaxStreams.

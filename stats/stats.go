@@ -54,6 +54,10 @@ const (
 	FlightBytes                           // flight.bytes
 	FlightStreams                         // flight.streams.current (gauge)
 	FlightRejected                        // flight.rejected
+	FlightGetBatches                      // flight.get.batches
+	FlightPutRows                         // flight.put.rows
+	FlightPutBytes                        // flight.put.bytes
+	FlightPutBatches                      // flight.put.batches
 	numCounters
 )
 
@@ -95,6 +99,10 @@ var names = [numCounters]string{
 	"flight.bytes",
 	"flight.streams.current",
 	"flight.rejected",
+	"flight.get.batches",
+	"flight.put.rows",
+	"flight.put.bytes",
+	"flight.put.batches",
 }
 
 // gauges are not reset by Reset: they describe what exists right now.
