@@ -109,6 +109,7 @@ func newFlagSet(o *options, set *config.Settings, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&set.TLSCA, "tls-ca", set.TLSCA, "require client certificates signed by this CA file (default none)")
 	fs.StringVar(&set.MetricsAddr, "metrics-addr", set.MetricsAddr, "serve Prometheus /metrics, /healthz and /readyz on this address (default off)")
 	fs.StringVar(&set.PprofAddr, "pprof-addr", set.PprofAddr, "serve Go pprof profiles on this address, e.g. 127.0.0.1:6060 (default off)")
+	fs.Var(&set.KafkaStatsInterval, "kafka-stats-interval", "librdkafka statistics interval of the consumers and producers, for consumer lag and producer queue depth in /metrics (default 0: off)")
 	fs.StringVar(&set.LogLevel, "log-level", set.LogLevel, "debug, info, warn or error (default "+d.LogLevel+")")
 	fs.StringVar(&set.LogFormat, "log-format", set.LogFormat, "console or json (default "+d.LogFormat+")")
 	return fs
@@ -216,6 +217,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 
 	consumerProps := file.ConsumerProperties(settings.Brokers)
 	producerProps := file.ProducerProperties(settings.Brokers)
+	config.SetStatsInterval(consumerProps, time.Duration(settings.KafkaStatsInterval))
+	config.SetStatsInterval(producerProps, time.Duration(settings.KafkaStatsInterval))
 	log.Info().Interface("consumer", config.Masked(consumerProps)).
 		Interface("producer", config.Masked(producerProps)).Msg("kafka configuration")
 	if err := consumer.Validate(consumerProps); err != nil {
@@ -252,7 +255,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 
 	var fl *flightListener
 	if settings.FlightEnabled() {
-		fl, err = startFlight(settings, consumerProps, producerProps, st, log)
+		fl, err = startFlight(settings, consumerProps, producerProps, users, st, metrics, log)
 		if err != nil {
 			return err
 		}
@@ -318,12 +321,15 @@ type flightListener struct {
 
 func (f *flightListener) serve() error { return f.svc.Serve(f.ln) }
 
-// startFlight opens the Arrow Flight listener.
-func startFlight(s config.Settings, consumerProps, producerProps config.Properties, st *stats.Stats, log zerolog.Logger) (*flightListener, error) {
+// startFlight opens the Arrow Flight listener; users, when not nil, are the
+// ACL users, who authenticate with Basic credentials and get their own
+// permissions.
+func startFlight(s config.Settings, consumerProps, producerProps config.Properties, users *acl.List, st *stats.Stats, metrics *stats.Metrics, log zerolog.Logger) (*flightListener, error) {
 	svc, err := arrowflight.New(arrowflight.Config{
 		Advertise:  s.FlightAdvertise,
 		Tokens:     s.FlightTokens,
 		Users:      s.FlightUsers,
+		ACL:        users,
 		TLSCert:    s.FlightTLSCert,
 		TLSKey:     s.FlightTLSKey,
 		MaxStreams: s.FlightMaxStreams,
@@ -331,6 +337,7 @@ func startFlight(s config.Settings, consumerProps, producerProps config.Properti
 		Producer:   producerProps,
 		Version:    version,
 		Stats:      st,
+		Observer:   metrics,
 		Log:        log.With().Str("component", "flight").Logger(),
 	})
 	if err != nil {
@@ -342,7 +349,7 @@ func startFlight(s config.Settings, consumerProps, producerProps config.Properti
 		return nil, fmt.Errorf("flight listen on %s: %w", s.FlightAddr, err)
 	}
 	host, _, _ := net.SplitHostPort(s.FlightAddr)
-	if len(s.FlightTokens) == 0 && len(s.FlightUsers) == 0 && !isLoopback(host) {
+	if len(s.FlightTokens) == 0 && len(s.FlightUsers) == 0 && users == nil && !isLoopback(host) {
 		log.Warn().Str("addr", s.FlightAddr).Msg("Arrow Flight on a non-loopback address WITHOUT authentication")
 	}
 	return &flightListener{svc: svc, ln: ln}, nil

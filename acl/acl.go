@@ -121,3 +121,79 @@ func (u *User) CanConsume(topic string) bool { return matchAny(u.Consume, topic)
 
 // CanJoin reports whether the user may join consumer group.
 func (u *User) CanJoin(group string) bool { return matchAny(u.Groups, group) }
+
+// Action is what a user asks to do with a topic or a group.
+type Action int
+
+// The actions a users file grants, by pattern list.
+const (
+	ProduceTopic Action = iota // a "produce" pattern must match the topic
+	ConsumeTopic               // a "consume" pattern must match the topic
+	JoinGroup                  // a "groups" pattern must match the group
+)
+
+// String returns the action as the denial messages word it.
+func (a Action) String() string {
+	switch a {
+	case ProduceTopic:
+		return "produce to topic"
+	case ConsumeTopic:
+		return "consume topic"
+	case JoinGroup:
+		return "join group"
+	}
+	return fmt.Sprintf("action(%d)", int(a))
+}
+
+// DeniedError is the refusal of an action to a user.
+type DeniedError struct {
+	User   string
+	Action Action
+	Name   string // the topic or group
+}
+
+// Error returns Redis's NOPERM wording without its code:
+// "User alice has no permissions to consume topic 'orders'".
+func (e *DeniedError) Error() string {
+	return fmt.Sprintf("User %s has no permissions to %s '%s'", e.User, e.Action, e.Name)
+}
+
+// Check returns nil when the user may do action on name (a topic or a
+// group), else a *DeniedError. A nil *User is unrestricted: callers use nil
+// for full-access identities (the default user, static tokens).
+func (u *User) Check(action Action, name string) error {
+	if u == nil {
+		return nil
+	}
+	var ok bool
+	switch action {
+	case ProduceTopic:
+		ok = u.CanProduce(name)
+	case ConsumeTopic:
+		ok = u.CanConsume(name)
+	case JoinGroup:
+		ok = u.CanJoin(name)
+	}
+	if ok {
+		return nil
+	}
+	return &DeniedError{User: u.Name, Action: action, Name: name}
+}
+
+// CheckRead checks a read of topic, in consumer group when group is not
+// empty: the group must be allowed as well as the topic. The group is
+// checked first, as BLPOP does.
+func (u *User) CheckRead(topic, group string) error {
+	if group != "" {
+		if err := u.Check(JoinGroup, group); err != nil {
+			return err
+		}
+	}
+	return u.Check(ConsumeTopic, topic)
+}
+
+// Has reports whether the list holds a user of that name.
+func (l *List) Has(name string) bool {
+	_, ok := l.users[name]
+	return ok
+}

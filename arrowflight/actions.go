@@ -7,6 +7,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"rafka/acl"
 )
 
 const actionTopicInfo = "topic-info"
@@ -48,6 +50,9 @@ func (s *Service) DoAction(a *flight.Action, stream flight.FlightService_DoActio
 	}
 	if topic == "" {
 		return status.Error(codes.InvalidArgument, "topic-info needs a topic")
+	}
+	if err := s.allow(stream.Context(), acl.ConsumeTopic, topic); err != nil {
+		return err
 	}
 	parts, err := s.cluster.partitions(topic)
 	if err != nil {

@@ -27,6 +27,9 @@ func newCluster(props config.Properties) (*cluster, error) {
 	p := props.Clone()
 	p["group.id"] = "rafka-flight-metadata"
 	p["enable.auto.commit"] = "false"
+	// This handle is never polled: statistics events would pile up in its
+	// queue.
+	p[config.StatsIntervalProperty] = "0"
 	kc, err := kafka.NewConsumer(configMap(p))
 	if err != nil {
 		return nil, fmt.Errorf("create metadata handle: %w", err)
@@ -113,6 +116,7 @@ func (c *cluster) newReader() (*kafka.Consumer, error) {
 	p := c.props.Clone()
 	p["group.id"] = "rafka-flight-reader"
 	p["enable.auto.commit"] = "false"
+	p[config.StatsIntervalProperty] = "0" // reads report no statistics
 	p["enable.auto.offset.store"] = "false"
 	p["enable.partition.eof"] = "true"
 	p["auto.offset.reset"] = "earliest"
@@ -128,6 +132,7 @@ func (c *cluster) newGroupReader(group string) (*kafka.Consumer, error) {
 	p := c.props.Clone()
 	p["group.id"] = group
 	p["enable.auto.commit"] = "false"
+	p[config.StatsIntervalProperty] = "0" // reads report no statistics
 	p["enable.auto.offset.store"] = "false"
 	p["auto.offset.reset"] = "earliest"
 	kc, err := kafka.NewConsumer(configMap(p))

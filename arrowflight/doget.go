@@ -96,6 +96,7 @@ func (b *batchWriter) flush() error {
 	b.sent += int64(rows)
 	b.s.stats.Add(stats.FlightRows, int64(rows))
 	b.s.stats.Add(stats.FlightBytes, int64(size))
+	b.s.stats.Inc(stats.FlightGetBatches)
 	return nil
 }
 
@@ -124,6 +125,11 @@ func (b *batchWriter) close() error {
 func (s *Service) DoGet(tkt *flight.Ticket, stream flight.FlightService_DoGetServer) error {
 	t, err := decodeTicket(tkt.GetTicket())
 	if err != nil {
+		return err
+	}
+	// Tickets carry no server-side state, so a ticket is checked as a
+	// descriptor is: whoever obtained it.
+	if err := s.allowRead(stream.Context(), t.Topic, t.Group); err != nil {
 		return err
 	}
 	ctx, cancel := s.streamContext(stream.Context())

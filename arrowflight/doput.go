@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"rafka/acl"
 	"rafka/arrowenc"
 	"rafka/stats"
 )
@@ -155,6 +156,32 @@ func headersAt(col *array.List, i int) []kafka.Header {
 	return hs
 }
 
+// recordBytes is the size of a batch's Arrow buffers, as received.
+func recordBytes(rec arrow.RecordBatch) int64 {
+	var n int64
+	for _, col := range rec.Columns() {
+		n += dataBytes(col.Data())
+	}
+	return n
+}
+
+func dataBytes(d arrow.ArrayData) int64 {
+	var n int64
+	for _, b := range d.Buffers() {
+		if b != nil {
+			n += int64(b.Len())
+		}
+	}
+	for _, c := range d.Children() {
+		n += dataBytes(c)
+	}
+	// Dictionary returns a typed nil when there is none.
+	if dict, ok := d.Dictionary().(*array.Data); ok && dict != nil {
+		n += dataBytes(dict)
+	}
+	return n
+}
+
 // putResult is DoPut's app_metadata.
 type putResult struct {
 	Produced int64 `json:"produced"`
@@ -175,6 +202,9 @@ func (s *Service) DoPut(stream flight.FlightService_DoPutServer) error {
 		return status.Error(codes.InvalidArgument, "DoPut needs a PATH descriptor [<topic>]")
 	}
 	topic := d.Path[0]
+	if err := s.allow(ctx, acl.ProduceTopic, topic); err != nil {
+		return err
+	}
 	cols, err := checkPutSchema(rd.Schema())
 	if err != nil {
 		return status.Errorf(codes.InvalidArgument, "DoPut schema: %v", err)
@@ -188,7 +218,11 @@ func (s *Service) DoPut(stream flight.FlightService_DoPutServer) error {
 	}
 	var produced int64
 	for rd.Next() {
-		msgs := cols.messages(&topic, rd.RecordBatch())
+		rec := rd.RecordBatch()
+		s.stats.Inc(stats.FlightPutBatches)
+		s.stats.Add(stats.FlightPutRows, rec.NumRows())
+		s.stats.Add(stats.FlightPutBytes, recordBytes(rec))
+		msgs := cols.messages(&topic, rec)
 		n, err := prod.SendAndWait(ctx, msgs)
 		produced += int64(n)
 		if err != nil {

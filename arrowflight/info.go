@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"rafka/acl"
 	"rafka/arrowenc"
 )
 
@@ -18,6 +19,9 @@ import (
 func (s *Service) GetFlightInfo(ctx context.Context, d *flight.FlightDescriptor) (*flight.FlightInfo, error) {
 	r, err := parseDescriptor(d)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.allowRead(ctx, r.Topic, r.Group); err != nil {
 		return nil, err
 	}
 	return s.flightInfo(d, r)
@@ -144,6 +148,9 @@ func (s *Service) GetSchema(ctx context.Context, d *flight.FlightDescriptor) (*f
 	if err != nil {
 		return nil, err
 	}
+	if err := s.allowRead(ctx, r.Topic, r.Group); err != nil {
+		return nil, err
+	}
 	if _, err := s.cluster.partitions(r.Topic); err != nil {
 		return nil, err
 	}
@@ -155,8 +162,10 @@ func (s *Service) GetSchema(ctx context.Context, d *flight.FlightDescriptor) (*f
 }
 
 // ListFlights sends one FlightInfo per non-internal topic matching the
-// criteria's glob (all when empty), as GetFlightInfo of PATH [topic].
+// criteria's glob (all when empty), as GetFlightInfo of PATH [topic]. An
+// ACL user sees only the topics it may consume.
 func (s *Service) ListFlights(c *flight.Criteria, stream flight.FlightService_ListFlightsServer) error {
+	user := callerUser(stream.Context())
 	glob := string(c.GetExpression())
 	if glob == "" {
 		glob = "*"
@@ -169,7 +178,7 @@ func (s *Service) ListFlights(c *flight.Criteria, stream flight.FlightService_Li
 		return err
 	}
 	for _, t := range topics {
-		if ok, _ := path.Match(glob, t); !ok {
+		if ok, _ := path.Match(glob, t); !ok || user.Check(acl.ConsumeTopic, t) != nil {
 			continue
 		}
 		d := &flight.FlightDescriptor{Type: flight.DescriptorPATH, Path: []string{t}}

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 
+	"rafka/acl"
 	"rafka/config"
 	"rafka/producer"
 	"rafka/stats"
@@ -31,10 +32,14 @@ type Config struct {
 	// locations; empty leaves locations empty (redeem on the same server).
 	Advertise string
 	// Tokens are static bearer tokens; Users are Basic credentials
-	// (user -> password) exchanged for bearer tokens. With neither, the
-	// service needs no authentication.
+	// (user -> password) exchanged for bearer tokens. Both have full
+	// access. With neither and no ACL, the service needs no authentication.
 	Tokens []string
 	Users  map[string]string
+	// ACL, when set, adds the users of the ACL file: Basic credentials
+	// exchanged for a bearer token bound to the user, whose calls are
+	// limited to the topics and groups the file allows.
+	ACL *acl.List
 	// TLSCert and TLSKey enable TLS when both are set.
 	TLSCert, TLSKey string
 	// MaxStreams bounds concurrent streaming calls. Default 64.
@@ -45,7 +50,10 @@ type Config struct {
 	// Version is recorded in the schema metadata.
 	Version string
 	Stats   *stats.Stats
-	Log     zerolog.Logger
+	// Observer, when set, is told the method, status code and duration
+	// of every call (Prometheus metrics).
+	Observer RPCObserver
+	Log      zerolog.Logger
 	// Allocator serves Arrow buffers; nil means the default allocator.
 	Allocator memory.Allocator
 }
@@ -78,6 +86,13 @@ func New(cfg Config) (*Service, error) {
 	if mem == nil {
 		mem = memory.DefaultAllocator
 	}
+	if cfg.ACL != nil {
+		for name := range cfg.Users {
+			if cfg.ACL.Has(name) {
+				return nil, fmt.Errorf("flight user %q is also a user of the ACL file: rename one", name)
+			}
+		}
+	}
 	cl, err := newCluster(cfg.Consumer)
 	if err != nil {
 		return nil, err
@@ -97,9 +112,9 @@ func New(cfg Config) (*Service, error) {
 		}
 		opts = append(opts, grpc.Creds(credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})))
 	}
-	unary := []grpc.UnaryServerInterceptor{s.recoverUnary, s.countUnary}
-	stream := []grpc.StreamServerInterceptor{s.recoverStream, s.countStream}
-	if auth := newAuthenticator(cfg.Tokens, cfg.Users); auth.enabled() {
+	unary := []grpc.UnaryServerInterceptor{s.instrumentUnary, s.recoverUnary}
+	stream := []grpc.StreamServerInterceptor{s.instrumentStream, s.recoverStream}
+	if auth := newAuthenticator(cfg.Tokens, cfg.Users, cfg.ACL); auth.enabled() {
 		mw := flight.CreateServerBasicAuthMiddleware(auth)
 		unary = append(unary, mw.Unary)
 		stream = append(stream, mw.Stream)
@@ -176,18 +191,6 @@ func (s *Service) recoverCall(method string, err *error) {
 	s.stats.Inc(stats.ErrorsPanic)
 	s.log.Error().Str("panic", fmt.Sprint(r)).Str("method", method).Bytes("stack", debug.Stack()).Msg("flight handler panicked")
 	*err = status.Error(codes.Internal, "internal error")
-}
-
-// countUnary counts unary calls.
-func (s *Service) countUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-	s.stats.Inc(stats.FlightCalls)
-	return h(ctx, req)
-}
-
-// countStream counts streaming calls.
-func (s *Service) countStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
-	s.stats.Inc(stats.FlightCalls)
-	return h(srv, ss)
 }
 
 // dataStreams are the calls that stream data and take a slot of MaxStreams.

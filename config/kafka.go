@@ -1,6 +1,10 @@
 package config
 
-import "strings"
+import (
+	"strconv"
+	"strings"
+	"time"
+)
 
 // consumerDefaults apply to every consumer unless the configuration sets them.
 var consumerDefaults = Properties{
@@ -79,6 +83,17 @@ func (f *File) Brokers() string {
 func ForceConsumerSettings(p Properties) {
 	for k, v := range consumerForced {
 		p[k] = v
+	}
+}
+
+// StatsIntervalProperty is librdkafka's statistics interval property.
+const StatsIntervalProperty = "statistics.interval.ms"
+
+// SetStatsInterval sets statistics.interval.ms in p to d (whole
+// milliseconds) when d is positive; otherwise p is left as it is.
+func SetStatsInterval(p Properties, d time.Duration) {
+	if d > 0 {
+		p[StatsIntervalProperty] = strconv.FormatInt(max(d.Milliseconds(), 1), 10)
 	}
 }
 

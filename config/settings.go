@@ -72,11 +72,20 @@ type Settings struct {
 	// PprofAddr serves Go's net/http/pprof profiles when set (opt-in; keep
 	// it on loopback). Default none.
 	PprofAddr string `json:"pprof_addr"`
+	// KafkaStatsInterval, when positive, sets librdkafka's
+	// statistics.interval.ms on the connections' consumers and producers
+	// (and DoPut's producer), which feeds consumer lag and producer queue
+	// depth to /metrics. Default 0 (off: the properties are left as the
+	// file sets them).
+	KafkaStatsInterval Duration `json:"kafka_stats_interval"`
 	// LogLevel is one of debug, info, warn, error. Default info.
 	LogLevel string `json:"log_level"`
 	// LogFormat is "console" or "json". Default console.
 	LogFormat string `json:"log_format"`
 }
+
+// maxStatsInterval is the largest statistics.interval.ms librdkafka takes.
+const maxStatsInterval = 24 * time.Hour
 
 // DefaultSettings returns the settings used when nothing is configured.
 func DefaultSettings() Settings {
@@ -111,6 +120,9 @@ func (s Settings) Validate() error {
 		return fmt.Errorf("producer close timeout must not be negative")
 	case s.ShutdownTimeout <= 0:
 		return fmt.Errorf("shutdown timeout must be positive")
+	case s.KafkaStatsInterval < 0 || (s.KafkaStatsInterval > 0 && time.Duration(s.KafkaStatsInterval) < time.Millisecond) ||
+		time.Duration(s.KafkaStatsInterval) > maxStatsInterval:
+		return fmt.Errorf("kafka stats interval must be 0 (off) or from 1ms to %v", maxStatsInterval)
 	case s.FlightMaxStreams < 1:
 		return fmt.Errorf("flight max streams must be at least 1")
 	case (s.FlightTLSCert == "") != (s.FlightTLSKey == ""):
@@ -240,6 +252,9 @@ func (s Settings) Overlay(o Settings) Settings {
 	}
 	if o.PprofAddr != "" {
 		s.PprofAddr = o.PprofAddr
+	}
+	if o.KafkaStatsInterval != 0 {
+		s.KafkaStatsInterval = o.KafkaStatsInterval
 	}
 	if o.LogLevel != "" {
 		s.LogLevel = o.LogLevel

@@ -66,6 +66,7 @@ type Consumer struct {
 	kc     *kafka.Consumer
 	topics []string
 	stats  *stats.Stats
+	lag    *stats.ConsumerLag // from librdkafka's statistics events
 	log    zerolog.Logger
 
 	cancel context.CancelFunc
@@ -96,6 +97,7 @@ func New(cfg Config) (*Consumer, error) {
 		kc:       kc,
 		topics:   cfg.Topics,
 		stats:    cfg.Stats,
+		lag:      cfg.Stats.NewConsumerLag(cfg.Properties["group.id"]),
 		log:      cfg.Log,
 		cancel:   cancel,
 		done:     make(chan struct{}),
@@ -158,10 +160,32 @@ func (c *Consumer) poll(ctx context.Context) {
 				return
 			}
 			c.log.Info().Err(e).Msg("consumer error (polling goes on)")
+		case *kafka.Stats:
+			c.reportLag(e)
 		default:
 			c.log.Debug().Str("event", e.String()).Msg("consumer event")
 		}
 	}
+}
+
+// reportLag exports the lags of the partitions this consumer owns from a
+// statistics event (statistics.interval.ms): librdkafka also lists the
+// partitions of the subscribed topics that other members own.
+func (c *Consumer) reportLag(ev *kafka.Stats) {
+	lags, err := stats.ParseConsumerLag(ev.String())
+	if err != nil {
+		c.log.Debug().Err(err).Msg("consumer statistics")
+		return
+	}
+	c.mu.Lock()
+	owned := lags[:0]
+	for _, l := range lags {
+		if c.assigned[partitionKey{topic: l.Topic, partition: l.Partition}] {
+			owned = append(owned, l)
+		}
+	}
+	c.mu.Unlock()
+	c.lag.Update(owned)
 }
 
 // buffer appends m for Pop, pausing fetching when the buffer is full.
@@ -327,6 +351,7 @@ func (c *Consumer) Close() error {
 	c.closeOnce.Do(func() {
 		c.cancel()
 		<-c.done
+		c.lag.Close() // this consumer's lag series go now, not after the close
 		// Acks from now on are refused: what was acked before is committed
 		// by the close, the rest is redelivered to the next owner.
 		c.mu.Lock()

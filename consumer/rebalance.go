@@ -42,6 +42,7 @@ func (c *Consumer) rebalance(kc *kafka.Consumer, ev kafka.Event) error {
 			k := partitionKey{topic: *tp.Topic, partition: tp.Partition}
 			revoked[k] = true
 			delete(c.assigned, k)
+			c.lag.Forget(k.topic, k.partition)
 		}
 		c.dropLocked(revoked)
 		var err error

@@ -22,6 +22,7 @@ import (
 type Producer struct {
 	kp    *kafka.Producer
 	stats *stats.Stats
+	queue *stats.ProducerQueue // from librdkafka's statistics events
 	log   zerolog.Logger
 
 	drained chan struct{} // closed when the events channel is fully drained
@@ -40,7 +41,7 @@ func New(props config.Properties, st *stats.Stats, log zerolog.Logger) (*Produce
 	if err != nil {
 		return nil, err
 	}
-	p := &Producer{kp: kp, stats: st, log: log, drained: make(chan struct{})}
+	p := &Producer{kp: kp, stats: st, queue: st.NewProducerQueue(), log: log, drained: make(chan struct{})}
 	st.Inc(stats.ProducersCreated)
 	st.Inc(stats.ProducersCurrent)
 	go p.drain()
@@ -76,6 +77,15 @@ func (p *Producer) drain() {
 			p.report(e)
 		case kafka.Error:
 			p.log.Warn().Err(e).Bool("fatal", e.IsFatal()).Msg("producer error")
+		case *kafka.Stats:
+			// statistics.interval.ms: the messages and bytes waiting in
+			// librdkafka's queues.
+			messages, bytes, err := stats.ParseProducerQueue(e.String())
+			if err != nil {
+				p.log.Debug().Err(err).Msg("producer statistics")
+				continue
+			}
+			p.queue.Update(messages, bytes)
 		default:
 			p.stats.Inc(stats.ProducerUnknownEvents)
 		}
@@ -268,6 +278,7 @@ func (p *Producer) Close(timeout time.Duration) int {
 	}
 	p.kp.Close()
 	<-p.drained
+	p.queue.Close()
 	p.stats.Add(stats.ProducersCurrent, -1)
 	return left
 }

@@ -2,6 +2,7 @@ package stats
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -13,13 +14,20 @@ import (
 // commandBuckets are the latency buckets of command durations, in seconds.
 var commandBuckets = []float64{.00001, .00005, .0001, .0005, .001, .005, .01, .05, .1, .5, 1, 5, 30}
 
+// flightBuckets are the buckets of Flight call durations, in seconds: from
+// metadata calls to follow streams that last hours.
+var flightBuckets = []float64{.0005, .001, .005, .01, .05, .1, .5, 1, 5, 30, 120, 600, 3600}
+
 // Metrics exports the counters (the same snapshot as HGETALL stats), and
 // per-command counts and latencies, in the Prometheus text format.
 type Metrics struct {
 	stats    *Stats
 	registry *prometheus.Registry
 	commands *prometheus.HistogramVec
+	flight   *prometheus.HistogramVec
 	descs    [numCounters + 1]*prometheus.Desc
+	// From librdkafka's statistics (--kafka-stats-interval).
+	consumerLag, queueMessages, queueBytes *prometheus.Desc
 }
 
 // NewMetrics builds the Prometheus view of s.
@@ -32,12 +40,24 @@ func NewMetrics(s *Stats) *Metrics {
 			Help:    "Time to run a RESP command (blocking commands include their wait), by command.",
 			Buckets: commandBuckets,
 		}, []string{"command"}),
+		flight: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "rafka_flight_rpc_duration_seconds",
+			Help:    "Time to serve an Arrow Flight call (a stream: until it ended), by method and gRPC status code; _count counts the calls.",
+			Buckets: flightBuckets,
+		}, []string{"method", "code"}),
 	}
 	for i := range numCounters {
 		m.descs[i] = prometheus.NewDesc(metricName(Counter(i)), "rafka stat "+names[i]+" (HGETALL stats)", nil, nil)
 	}
 	m.descs[numCounters] = prometheus.NewDesc("rafka_uptime_seconds", "Seconds since the server started.", nil, nil)
-	m.registry.MustRegister(m, m.commands,
+	m.consumerLag = prometheus.NewDesc("rafka_kafka_consumer_lag",
+		"Messages between a partition's high watermark and its group's committed offset, as last reported by the librdkafka statistics of the rafka consumer that owns the partition.",
+		[]string{"group", "topic", "partition"}, nil)
+	m.queueMessages = prometheus.NewDesc("rafka_kafka_producer_queue_messages",
+		"Messages waiting in the librdkafka queues of all producers (msg_cnt), as last reported by their statistics.", nil, nil)
+	m.queueBytes = prometheus.NewDesc("rafka_kafka_producer_queue_bytes",
+		"Bytes of the messages waiting in the librdkafka queues of all producers (msg_size), as last reported by their statistics.", nil, nil)
+	m.registry.MustRegister(m, m.commands, m.flight,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -57,6 +77,9 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range m.descs {
 		ch <- d
 	}
+	ch <- m.consumerLag
+	ch <- m.queueMessages
+	ch <- m.queueBytes
 }
 
 // Collect implements prometheus.Collector from one snapshot.
@@ -68,11 +91,23 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(m.descs[i], kind, float64(f.Value))
 	}
+	lags, messages, bytes := m.stats.KafkaSnapshot()
+	for _, l := range lags {
+		ch <- prometheus.MustNewConstMetric(m.consumerLag, prometheus.GaugeValue, float64(l.Lag),
+			l.Group, l.Topic, strconv.Itoa(int(l.Partition)))
+	}
+	ch <- prometheus.MustNewConstMetric(m.queueMessages, prometheus.GaugeValue, float64(messages))
+	ch <- prometheus.MustNewConstMetric(m.queueBytes, prometheus.GaugeValue, float64(bytes))
 }
 
 // ObserveCommand records one command's duration.
 func (m *Metrics) ObserveCommand(command string, d time.Duration) {
 	m.commands.WithLabelValues(command).Observe(d.Seconds())
+}
+
+// ObserveFlightRPC records one finished Flight call (arrowflight.RPCObserver).
+func (m *Metrics) ObserveFlightRPC(method, code string, d time.Duration) {
+	m.flight.WithLabelValues(method, code).Observe(d.Seconds())
 }
 
 // Handler serves /metrics.

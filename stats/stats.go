@@ -1,6 +1,8 @@
 // Package stats holds the server's counters: the numbers behind
-// `HGETALL stats` (and, later, the Prometheus endpoint). Every counter is an
-// atomic integer, so the hot path pays one atomic add per event.
+// `HGETALL stats` and the Prometheus endpoint. Every counter is an atomic
+// integer, so the hot path pays one atomic add per event. It also keeps
+// what librdkafka's periodic statistics report (kafka.go), for Prometheus
+// only.
 package stats
 
 import (
@@ -52,6 +54,10 @@ const (
 	FlightBytes                           // flight.bytes
 	FlightStreams                         // flight.streams.current (gauge)
 	FlightRejected                        // flight.rejected
+	FlightGetBatches                      // flight.get.batches
+	FlightPutRows                         // flight.put.rows
+	FlightPutBytes                        // flight.put.bytes
+	FlightPutBatches                      // flight.put.batches
 	numCounters
 )
 
@@ -93,6 +99,10 @@ var names = [numCounters]string{
 	"flight.bytes",
 	"flight.streams.current",
 	"flight.rejected",
+	"flight.get.batches",
+	"flight.put.rows",
+	"flight.put.bytes",
+	"flight.put.batches",
 }
 
 // gauges are not reset by Reset: they describe what exists right now.
@@ -111,10 +121,11 @@ func (c Counter) String() string { return names[c] }
 type Stats struct {
 	start  time.Time
 	values [numCounters]atomic.Int64
+	kafka  *kafkaClients // librdkafka statistics (kafka.go)
 }
 
 // New returns counters that start at zero, with uptime counted from now.
-func New() *Stats { return &Stats{start: time.Now()} }
+func New() *Stats { return &Stats{start: time.Now(), kafka: newKafkaClients()} }
 
 // Add adds n (which may be negative for gauges) to counter c.
 func (s *Stats) Add(c Counter, n int64) { s.values[c].Add(n) }

@@ -1,0 +1,122 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// rafkaProc is the rafka binary running on free ports of 127.0.0.1.
+type rafkaProc struct {
+	resp, flight, metrics string // host:port of each listener
+}
+
+// startBinary builds rafka and runs it against the test brokers with args
+// after the listener flags. When the test ends it gets SIGTERM (then
+// SIGKILL after 25 s), and its log is shown if the test failed.
+func startBinary(t *testing.T, args ...string) *rafkaProc {
+	t.Helper()
+	bin := buildRafka(t)
+	p := &rafkaProc{
+		resp:    fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+		flight:  fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+		metrics: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+	}
+	_, port, _ := strings.Cut(p.resp, ":")
+	logPath := filepath.Join(t.TempDir(), "rafka.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, append([]string{"--host", "127.0.0.1", "--port", port, "--brokers", env.brokers,
+		"--flight-addr", p.flight, "--metrics-addr", p.metrics, "--shutdown-timeout", "20s"}, args...)...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(25 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+			t.Error("rafka did not exit within 25 s of SIGTERM")
+		}
+		logFile.Close()
+		if t.Failed() {
+			if log, err := os.ReadFile(logPath); err == nil {
+				t.Logf("rafka log:\n%s", log)
+			}
+		}
+	})
+	waitFor(t, 30*time.Second, "rafka binary serving", func() bool {
+		select {
+		case err := <-exited:
+			t.Fatalf("rafka exited at start: %v", err)
+		default:
+		}
+		return tryDial(p.resp) && tryDial(p.metrics)
+	})
+	return p
+}
+
+// scrape returns the text of /metrics.
+func (p *rafkaProc) scrape(t *testing.T) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+p.metrics+"/metrics", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET /metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: %d %v", resp.StatusCode, err)
+	}
+	return string(body)
+}
+
+// metricLines returns the sample lines of /metrics that start with prefix.
+func (p *rafkaProc) metricLines(t *testing.T, prefix string) []string {
+	t.Helper()
+	var out []string
+	for _, l := range strings.Split(p.scrape(t), "\n") {
+		if strings.HasPrefix(l, prefix) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// waitMetrics polls /metrics until cond holds for the lines starting with
+// prefix.
+func (p *rafkaProc) waitMetrics(t *testing.T, timeout time.Duration, prefix, what string, cond func(lines []string) bool) {
+	t.Helper()
+	var last []string
+	deadline := time.Now().Add(timeout)
+	for {
+		if last = p.metricLines(t, prefix); cond(last) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for /metrics: %s; lines %q:\n%s", timeout, what, prefix, strings.Join(last, "\n"))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
