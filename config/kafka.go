@@ -36,6 +36,10 @@ var producerDefaults = Properties{
 	// this client's metadata has not seen yet can be reported missing.
 	"topic.metadata.propagation.max.ms": "0",
 	"enable.metrics.push":               "false",
+	// Idempotent producing, as in Kafka's own clients since 3.0: when a
+	// broker fails after storing a request but before answering, the retry
+	// is not stored twice, and retries keep the order within a partition.
+	"enable.idempotence": "true",
 	// Delivery reports are only counted and logged: do not copy every
 	// message's key and value back into Go memory for them.
 	"go.delivery.report.fields": "none",

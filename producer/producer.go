@@ -256,6 +256,17 @@ func (p *Producer) SendAndWait(ctx context.Context, msgs []*kafka.Message) (int,
 	return delivered, firstErr
 }
 
+// Fatal returns the producer's fatal error, or nil. A producer in a fatal
+// state (with idempotence: a broken sequence that cannot be recovered)
+// fails every produce and must be replaced.
+func (p *Producer) Fatal() error { return p.kp.GetFatalError() }
+
+// InjectFatalError puts the producer into a fatal state with reason, as
+// librdkafka would on an unrecoverable idempotence error. For tests.
+func (p *Producer) InjectFatalError(reason string) {
+	p.kp.TestFatalError(kafka.ErrOutOfOrderSequenceNumber, reason)
+}
+
 // Flush waits up to timeout for every enqueued message to be delivered (or
 // to fail) and returns how many are still outstanding.
 func (p *Producer) Flush(timeout time.Duration) int {

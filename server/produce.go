@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strconv"
 	"time"
 
@@ -104,13 +105,30 @@ func (s *Server) produceTarget(c *client, arg []byte) (p *producer.Producer, top
 	return p, topic, key, nil
 }
 
-// producerFor returns the connection's producer, creating it on first use.
+// producerFor returns the connection's producer, creating it on first use
+// and replacing one that has hit a fatal error (its undelivered messages
+// already failed with that error and were counted). Once the connection is
+// torn down, teardown owns the producer and no new one is made.
 func (s *Server) producerFor(c *client) (*producer.Producer, error) {
 	c.mu.Lock()
-	p := c.producer
-	c.mu.Unlock()
-	if p != nil {
-		return p, nil
+	p, closed := c.producer, c.tornDown
+	if p != nil && !closed {
+		fatal := p.Fatal()
+		if fatal == nil {
+			c.mu.Unlock()
+			return p, nil
+		}
+		c.producer = nil
+		c.mu.Unlock()
+		c.log.Warn().Err(fatal).Msg("producer in a fatal state; replacing it")
+		// librdkafka fails the queued messages at once; the short flush
+		// only lets their reports drain.
+		p.Close(time.Second)
+	} else {
+		c.mu.Unlock()
+	}
+	if closed {
+		return nil, errSpawnProducer(errConnClosed)
 	}
 	props := s.cfg.Producer.Clone()
 	if name := c.getName(); name != "" {
@@ -123,7 +141,15 @@ func (s *Server) producerFor(c *client) (*producer.Producer, error) {
 		return nil, errSpawnProducer(err)
 	}
 	c.mu.Lock()
+	if c.tornDown {
+		c.mu.Unlock()
+		p.Close(0)
+		return nil, errSpawnProducer(errConnClosed)
+	}
 	c.producer = p
 	c.mu.Unlock()
 	return p, nil
 }
+
+// errConnClosed is why no producer is made for a connection being closed.
+var errConnClosed = errors.New("connection closed")

@@ -54,7 +54,7 @@ func finish(t *testing.T, ctx context.Context, w *workload, start time.Time) {
 		t.Errorf("LOST %d acknowledged messages, first ids %v", len(r.lost), r.lost[:min(10, len(r.lost))])
 	}
 	if n := len(r.producedTwiceUnexplained); n > 0 {
-		t.Errorf("%d messages stored twice though never re-sent nor produced during a fault, first ids %v", n, r.producedTwiceUnexplained[:min(10, n)])
+		t.Errorf("%d messages stored twice that were never re-sent, first ids %v", n, r.producedTwiceUnexplained[:min(10, n)])
 	}
 	if n := len(r.redeliveredUnexplained); n > 0 {
 		t.Errorf("%d redeliveries with no fault since the earlier delivery, first (earlier, later) %v", n, r.redeliveredUnexplained[:min(5, n)])

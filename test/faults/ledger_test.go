@@ -34,9 +34,8 @@ func (d delivery) String() string {
 // concurrent use.
 type ledger struct {
 	mu sync.Mutex
-	// acknowledged maps the ids of messages whose RPUSH rafka acknowledged
-	// to when that RPUSH was sent and acknowledged.
-	acknowledged map[int64]span
+	// acknowledged holds the ids of messages whose RPUSH rafka acknowledged.
+	acknowledged map[int64]bool
 	// retried holds the ids of messages sent again after a failed RPUSH
 	// (they may be in Kafka twice).
 	retried map[int64]bool
@@ -54,11 +53,6 @@ type ledger struct {
 	unknown int
 }
 
-// span is a time interval.
-type span struct {
-	from, to time.Time
-}
-
 // fault is one injected fault.
 type fault struct {
 	what string
@@ -74,7 +68,7 @@ const settle = 5 * time.Second
 
 func newLedger() *ledger {
 	return &ledger{
-		acknowledged:  map[int64]span{},
+		acknowledged:  map[int64]bool{},
 		retried:       map[int64]bool{},
 		rpushFailures: map[string]int{},
 		ackAccepted:   map[int64]bool{},
@@ -103,13 +97,12 @@ func parseMessageValue(v string) (int64, bool) {
 	return id, err == nil
 }
 
-// produced records a batch rafka acknowledged; the RPUSH was sent at sent.
-func (l *ledger) produced(ids []int64, sent time.Time) {
-	call := span{from: sent, to: time.Now()}
+// produced records a batch rafka acknowledged.
+func (l *ledger) produced(ids []int64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, id := range ids {
-		l.acknowledged[id] = call
+		l.acknowledged[id] = true
 	}
 }
 
@@ -162,7 +155,7 @@ func (l *ledger) counts() (acknowledged, delivered int) {
 	defer l.mu.Unlock()
 	seen := make(map[int64]bool, len(l.acknowledged))
 	for _, d := range l.deliveries {
-		if _, ok := l.acknowledged[d.id]; ok {
+		if l.acknowledged[d.id] {
 			seen[d.id] = true
 		}
 	}
@@ -181,9 +174,10 @@ type report struct {
 	duplicates int
 	// producedTwice are messages stored at more than one position.
 	producedTwice int
-	// producedTwiceUnexplained are messages stored twice that were neither
-	// re-sent after a failed RPUSH nor produced around a fault (when
-	// librdkafka may retry a request whose reply was lost).
+	// producedTwiceUnexplained are messages stored twice that were never
+	// re-sent after a failed RPUSH. (librdkafka also retries a request
+	// whose reply was lost; rafka's idempotent producer keeps the broker
+	// from storing that twice.)
 	producedTwiceUnexplained []int64
 	// redelivered are deliveries of a position delivered before.
 	redelivered int
@@ -203,9 +197,7 @@ type report struct {
 }
 
 // verdict checks the ledger: every acknowledged message was delivered; a
-// message is stored twice only if it was re-sent after a failed RPUSH or
-// produced during a fault (librdkafka re-sends a produce request whose
-// reply was lost, and without idempotence the broker stores it again); a
+// message is stored twice only if it was re-sent after a failed RPUSH; a
 // position is delivered again only after a fault happened since its
 // previous delivery, or was still settling (the unacked window of that
 // fault).
@@ -240,8 +232,7 @@ func (l *ledger) verdict() report {
 	for id, ps := range positions {
 		if len(ps) > 1 {
 			r.producedTwice++
-			call := l.acknowledged[id]
-			if !l.retried[id] && !l.faultAround(call.from, call.to) {
+			if !l.retried[id] {
 				r.producedTwiceUnexplained = append(r.producedTwiceUnexplained, id)
 			}
 		}

@@ -104,10 +104,9 @@ func (w *workload) produce(ctx context.Context, p, n int, interval time.Duration
 		}
 		next = next.Add(interval)
 		for {
-			sent := time.Now()
 			got, err := rdb.RPush(ctx, key, values...).Result()
 			if err == nil && got == int64(len(ids)) {
-				w.ledger.produced(ids, sent)
+				w.ledger.produced(ids)
 				break
 			}
 			if err == nil {
