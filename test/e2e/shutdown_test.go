@@ -139,6 +139,13 @@ func TestBinary(t *testing.T) {
 	topic := newTopic(t, 1)
 	c.expect("(integer) 1", "RPUSHX", "topics:"+topic, "from-binary")
 	c.expect("(integer) 0", "DUMP", "5000")
+	// Nothing a client can read shows the secret either.
+	for _, cmd := range [][]string{{"INFO", "everything"}, {"CLIENT", "LIST"}, {"HGETALL", "stats"}} {
+		r := c.do(cmd...)
+		if r.kind == '-' || strings.Contains(r.String(), "hunter2") {
+			t.Errorf("%v: an error, or shows the SASL password: %s", cmd, r)
+		}
+	}
 	// The Flight listener of the binary serves with its token.
 	fc, err := flight.NewClientWithMiddleware(fmt.Sprintf("127.0.0.1:%d", flightPort), nil, nil, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
