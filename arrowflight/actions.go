@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"rafka/acl"
+	topicname "rafka/topic"
 )
 
 const actionTopicInfo = "topic-info"
@@ -50,6 +51,9 @@ func (s *Service) DoAction(a *flight.Action, stream flight.FlightService_DoActio
 	}
 	if topic == "" {
 		return status.Error(codes.InvalidArgument, "topic-info needs a topic")
+	}
+	if err := topicname.Check(topic); err != nil {
+		return status.Errorf(codes.InvalidArgument, "topic-info: %v", err)
 	}
 	if err := s.allow(stream.Context(), acl.ConsumeTopic, topic); err != nil {
 		return err

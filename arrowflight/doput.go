@@ -18,6 +18,7 @@ import (
 	"rafka/acl"
 	"rafka/arrowenc"
 	"rafka/stats"
+	topicname "rafka/topic"
 )
 
 // putColumns are the columns a DoPut batch may carry. value is required;
@@ -202,6 +203,9 @@ func (s *Service) DoPut(stream flight.FlightService_DoPutServer) error {
 		return status.Error(codes.InvalidArgument, "DoPut needs a PATH descriptor [<topic>]")
 	}
 	topic := d.Path[0]
+	if err := topicname.Check(topic); err != nil {
+		return status.Errorf(codes.InvalidArgument, "DoPut: %v", err)
+	}
 	if err := s.allow(ctx, acl.ProduceTopic, topic); err != nil {
 		return err
 	}

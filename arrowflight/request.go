@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"rafka/arrowenc"
+	"rafka/topic"
 )
 
 // Batch caps: the defaults keep every message under the 4 MiB that Go
@@ -62,6 +63,9 @@ func parseDescriptor(d *flight.FlightDescriptor) (*request, error) {
 		}
 	default:
 		return nil, status.Errorf(codes.InvalidArgument, "unsupported descriptor type %v", d.Type)
+	}
+	if err := topic.Check(r.Topic); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
 	if err := r.validate(); err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "%v", err)

@@ -5,6 +5,8 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"rafka/topic"
 )
 
 // ticketVersion is the version of the ticket format below.
@@ -46,6 +48,11 @@ func decodeTicket(b []byte) (*ticket, error) {
 	}
 	if t.Topic == "" || t.MaxBatchRows < 1 || t.MaxBatchBytes < 1 {
 		return nil, status.Error(codes.InvalidArgument, "ticket: missing topic or batch limits")
+	}
+	// Tickets are client-held: a hand-made one must not name a regular
+	// expression for a group-mode subscription.
+	if err := topic.Check(t.Topic); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "ticket: %v", err)
 	}
 	if t.Group == "" && (t.Start < 0 || (t.End < t.Start && t.End != followEnd)) {
 		return nil, status.Errorf(codes.InvalidArgument, "ticket: bad range %d..%d", t.Start, t.End)

@@ -16,6 +16,7 @@ import (
 	"rafka/config"
 	"rafka/consumer"
 	"rafka/stats"
+	"rafka/topic"
 )
 
 // consumeKey is a parsed `topics:<t1>[,<t2>...][:<json>]` key.
@@ -33,7 +34,9 @@ func parseConsumeKey(arg []byte) (consumeKey, error) {
 	list, cfg, _ := bytes.Cut(rest, []byte{':'})
 	var k consumeKey
 	for _, t := range bytes.Split(list, []byte{','}) {
-		if len(t) == 0 {
+		// A name librdkafka would take as a regular expression ('^...')
+		// or Kafka would refuse is not a topic.
+		if topic.Check(string(t)) != nil {
 			return consumeKey{}, errCannotParseTopics(string(arg))
 		}
 		k.topics = append(k.topics, string(t))

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"rafka/producer"
+	topicname "rafka/topic"
 )
 
 var topicsPrefix = []byte("topics:")
@@ -95,6 +96,9 @@ func (s *Server) produceTarget(c *client, arg []byte) (p *producer.Producer, top
 	topic, key, ok := parseTopicKey(arg)
 	if !ok {
 		return nil, nil, nil, errTopicKeyShape
+	}
+	if err := topicname.Check(string(topic)); err != nil {
+		return nil, nil, nil, errInvalidTopic(err)
 	}
 	if err := c.canProduce(topic); err != nil {
 		return nil, nil, nil, err

@@ -215,6 +215,9 @@ func TestMultiKeyBLPOP(t *testing.T) {
 	}
 	c.expect("(error) CONS Cannot parse topics from `nope`", "BLPOP", "nope", "1")
 	c.expect("(error) CONS Cannot parse topics from `topics:a,,b`", "BLPOP", "topics:a,,b", "1")
+	// librdkafka would take '^...' as a regular expression: not a topic.
+	c.expect("(error) CONS Cannot parse topics from `topics:^.*`", "BLPOP", "topics:^.*", "1")
+	c.expect("(error) CONS Cannot parse topics from `topics:a b`", "BLPOP", "topics:a b", "1")
 }
 
 // TestConsumerConfig: the per-connection JSON is applied; errors carry

@@ -166,3 +166,67 @@ func TestFlightACLUserClash(t *testing.T) {
 		t.Fatalf("New: %v", err)
 	}
 }
+
+// TestFlightRegexTopic: a topic name librdkafka would subscribe to as a
+// regular expression is refused everywhere, so an ACL glob such as "*-a"
+// (which "^.*|x-a" matches) cannot be stretched over other topics, not even
+// with a hand-edited group-mode ticket.
+func TestFlightRegexTopic(t *testing.T) {
+	prefix := uniqueName(t, "re")
+	allowed := prefix + "-a"
+	createTopic(t, allowed, 1)
+	produceDirect(t, allowed, 0, "a0")
+	list, err := acl.Parse([]byte(`{"users": {"bob": {"password": "` + acl.HashPassword("pw") + `",
+		"produce": ["*-a"], "consume": ["*-a"], "groups": ["*"]}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tf := startFlight(t, func(c *arrowflight.Config) { c.ACL = list })
+	c := tf.client(t)
+	base, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	bob, err := c.AuthenticateBasicToken(base, "bob", "pw")
+	if err != nil {
+		t.Fatalf("bob's handshake: %v", err)
+	}
+	const regex = "^.*|x-a"
+	wantInvalid := func(what string, err error) {
+		t.Helper()
+		if st := status.Convert(err); st.Code() != codes.InvalidArgument || !strings.Contains(st.Message(), "illegal character '^'") {
+			t.Errorf("%s: %v, want InvalidArgument naming the illegal '^'", what, err)
+		}
+	}
+	_, err = c.GetFlightInfo(bob, pathDesc(regex))
+	wantInvalid("GetFlightInfo of a regex", err)
+	_, err = c.GetFlightInfo(bob, cmd(t, map[string]any{"topic": regex, "group": "g"}))
+	wantInvalid("group GetFlightInfo of a regex", err)
+	res, err := c.DoAction(bob, &flight.Action{Type: "topic-info", Body: []byte(regex)})
+	if err == nil {
+		_, err = res.Recv()
+	}
+	wantInvalid("topic-info of a regex", err)
+
+	// A legitimate group-mode ticket, edited to name the regex.
+	info, err := c.GetFlightInfo(bob, cmd(t, map[string]any{"topic": allowed, "group": prefix + "-g"}))
+	if err != nil {
+		t.Fatalf("group read of the allowed topic: %v", err)
+	}
+	var fields map[string]any
+	if err := json.Unmarshal(info.Endpoint[0].Ticket.Ticket, &fields); err != nil {
+		t.Fatalf("ticket is not JSON: %v", err)
+	}
+	fields["topic"] = regex
+	edited, err := json.Marshal(fields)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, _, err = doGet(bob, t, c, &flight.Ticket{Ticket: edited})
+	wantInvalid("DoGet of an edited ticket", err)
+
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	batch := putBatch(mem, 1)
+	defer batch.Release()
+	_, err = doPut(bob, c, regex, mem, batch)
+	wantInvalid("DoPut to a regex", err)
+}

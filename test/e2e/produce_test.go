@@ -20,6 +20,7 @@ func TestProduce(t *testing.T) {
 	c.expect("(error) PROD RPUSHX accepts 2 arguments, got 1", "RPUSHX", "topics:"+topic)
 	c.expect("(error) PROD First argument must be in the form of 'topics:<topic>' or 'topics:<topic>:<key>'", "RPUSHX", "nope", "x")
 	c.expect("(error) PROD First argument must be in the form of 'topics:<topic>' or 'topics:<topic>:<key>'", "RPUSHX", "topics:", "x")
+	c.expect(`(error) PROD Invalid topic: topic name "^x" has an illegal character '^' (legal: a-z A-Z 0-9 . _ -)`, "RPUSHX", "topics:^x", "x")
 	c.expect("(integer) 0", "DUMP", "5000")
 
 	msgs := readAll(t, topic, 5)

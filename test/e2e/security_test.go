@@ -141,6 +141,8 @@ func TestACL(t *testing.T) {
 	w2.expect("OK", "AUTH", "alice", "wonderland")
 	w2.expect("OK", "CLIENT", "SETNAME", group+":w")
 	w2.expect(fmt.Sprintf("(error) NOPERM User alice has no permissions to consume topic '%s'", other), "BLPOP", "topics:"+topic+","+other, "0.1")
+	// A regular expression is not a topic, whatever the patterns match.
+	w2.expect("(error) CONS Cannot parse topics from `topics:^.*`", "BLPOP", "topics:^.*", "0.1")
 	if m := popN(t, w2, "topics:"+topic, 1, 30*time.Second)[0]; m.value != "allowed" {
 		t.Fatalf("alice consumed %+v", m)
 	}

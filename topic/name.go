@@ -1,0 +1,34 @@
+// Package topic checks Kafka topic names that clients send, before they
+// reach librdkafka: there a subscription to a name starting with '^' is a
+// regular expression, which would let a client read topics that neither it
+// nor an ACL pattern named.
+package topic
+
+import "fmt"
+
+// MaxLength is the longest topic name Kafka accepts.
+const MaxLength = 249
+
+// Check returns an error unless name is a legal Kafka topic name: 1 to 249
+// characters from [a-zA-Z0-9._-], and neither "." nor "..".
+func Check(name string) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("topic name is empty")
+	case len(name) > MaxLength:
+		return fmt.Errorf("topic name is longer than %d characters", MaxLength)
+	case name == "." || name == "..":
+		return fmt.Errorf("topic name cannot be %q", name)
+	}
+	for i := 0; i < len(name); i++ {
+		if !legal(name[i]) {
+			return fmt.Errorf("topic name %q has an illegal character %q (legal: a-z A-Z 0-9 . _ -)", name, name[i])
+		}
+	}
+	return nil
+}
+
+// legal reports whether b may appear in a topic name.
+func legal(b byte) bool {
+	return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '.' || b == '_' || b == '-'
+}

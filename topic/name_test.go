@@ -1,0 +1,34 @@
+package topic
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestCheck(t *testing.T) {
+	tests := []struct {
+		name string
+		ok   bool
+	}{
+		{"orders", true},
+		{"Orders.v2_final-1", true},
+		{strings.Repeat("a", MaxLength), true},
+		{strings.Repeat("a", MaxLength+1), false},
+		{"", false},
+		{".", false},
+		{"..", false},
+		{"^.*", false},
+		{"^orders", false},
+		{"a b", false},
+		{"a/b", false},
+		{"a:b", false},
+		{"a,b", false},
+		{"caf\xc3\xa9", false},
+	}
+	for _, tt := range tests {
+		err := Check(tt.name)
+		if (err == nil) != tt.ok {
+			t.Errorf("Check(%q) = %v, want ok=%v", tt.name, err, tt.ok)
+		}
+	}
+}
