@@ -216,10 +216,11 @@ func (s *Service) DoPut(stream flight.FlightService_DoPutServer) error {
 	if _, err := s.cluster.partitions(topic); err != nil {
 		return err
 	}
-	prod, err := s.producer()
+	prod, release, err := s.put.acquire()
 	if err != nil {
 		return err
 	}
+	defer release()
 	var produced int64
 	for rd.Next() {
 		rec := rd.RecordBatch()

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"net"
 	"runtime/debug"
-	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -72,9 +71,7 @@ type Service struct {
 	ctx    context.Context // ends when shutdown starts: open streams end
 	cancel context.CancelFunc
 
-	prodOnce sync.Once
-	prod     *producer.Producer
-	prodErr  error
+	put *putProducer // DoPut's producer
 }
 
 // New builds the service; Serve starts it.
@@ -102,6 +99,7 @@ func New(cfg Config) (*Service, error) {
 		cfg: cfg, mem: mem, stats: cfg.Stats, log: cfg.Log, cluster: cl,
 		streams: make(chan struct{}, cfg.MaxStreams), ctx: ctx, cancel: cancel,
 	}
+	s.put = s.newPutProducer()
 	var opts []grpc.ServerOption
 	if cfg.TLSCert != "" || cfg.TLSKey != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
@@ -154,21 +152,17 @@ func (s *Service) Shutdown(ctx context.Context) error {
 		err = fmt.Errorf("flight streams did not end in time: %w", ctx.Err())
 	}
 	s.cluster.close()
-	if s.prod != nil {
-		s.prod.Close(0)
-	}
+	s.put.close()
 	return err
 }
 
-// producer returns the service's producer for DoPut, created on first use.
-func (s *Service) producer() (*producer.Producer, error) {
-	s.prodOnce.Do(func() {
-		s.prod, s.prodErr = producer.New(s.cfg.Producer, s.stats, s.log.With().Str("role", "flight-producer").Logger())
-	})
-	if s.prodErr != nil {
-		return nil, status.Errorf(codes.Internal, "create producer: %v", s.prodErr)
+// newPutProducer returns DoPut's shared producer, made on first use.
+func (s *Service) newPutProducer() *putProducer {
+	log := s.log.With().Str("role", "flight-producer").Logger()
+	return &putProducer{
+		newProducer: func() (*producer.Producer, error) { return producer.New(s.cfg.Producer, s.stats, log) },
+		log:         func(err error) { log.Warn().Err(err).Msg("producer in a fatal state; replacing it") },
 	}
-	return s.prod, nil
 }
 
 // recoverUnary keeps a bug in one call from taking the process down.
