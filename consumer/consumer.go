@@ -367,6 +367,7 @@ func (c *Consumer) Close() error {
 			// handle, rather than hang this goroutine and shutdown.
 			_ = c.kc.Unsubscribe()
 			c.log.Warn().Err(fatal).Msg("consumer in a fatal state is abandoned, not closed (client library limitation)")
+			go discardEvents(c.kc)
 			c.closeErr = fatal
 		} else {
 			c.closeErr = c.kc.Close()
@@ -374,4 +375,13 @@ func (c *Consumer) Close() error {
 		c.stats.Add(stats.ConsumersCurrent, -1)
 	})
 	return c.closeErr
+}
+
+// discardEvents polls an abandoned consumer for the rest of the process,
+// throwing its events away: librdkafka keeps queueing statistics and
+// errors on a handle that is not closed, and nothing else reads them.
+func discardEvents(kc *kafka.Consumer) {
+	for {
+		kc.Poll(1000)
+	}
 }

@@ -218,6 +218,11 @@ func (s *Server) newConsumer(c *client, id string, topics []string, jsonCfg stri
 		if err != nil {
 			return nil, errConfigParse(jsonCfg, err)
 		}
+		// Statistics cost the server a JSON parse per consumer and
+		// interval: only the operator sets how often.
+		if _, ok := overrides[config.StatsIntervalProperty]; ok {
+			return nil, errConfigParse(jsonCfg, errors.New(config.StatsIntervalProperty+" is set by the server (--kafka-stats-interval)"))
+		}
 		for k, v := range overrides {
 			props[k] = v
 		}

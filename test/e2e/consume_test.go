@@ -231,6 +231,8 @@ func TestConsumerConfig(t *testing.T) {
 	c.expect("OK", "CLIENT", "SETNAME", uniqueName(t, "g")+":w")
 	c.expect("(error) CONS Error parsing configuration from '{bad'; invalid character 'b' looking for beginning of object key string",
 		"BLPOP", "topics:"+topic+":{bad", "1")
+	c.expect(`(error) CONS Error parsing configuration from '{"statistics.interval.ms":1}'; statistics.interval.ms is set by the server (--kafka-stats-interval)`,
+		"BLPOP", `topics:`+topic+`:{"statistics.interval.ms":1}`, "1")
 	r := c.do("BLPOP", `topics:`+topic+`:{"no.such.property":"1"}`, "1")
 	if !r.isErr("CONS Failed to create consumer: ") || !strings.Contains(r.str, "No such configuration property") {
 		t.Fatalf("unknown property: %s", r)
