@@ -16,11 +16,20 @@ type step struct {
 	what string
 	// do injects it.
 	do func(ctx context.Context) error
+	// members is the size of the group once it has settled after the
+	// fault.
+	members int
 }
 
-// runSchedule runs the steps in order at their times, recording each in
-// the ledger as it begins.
-func runSchedule(t *testing.T, ctx context.Context, w *workload, start time.Time, steps []step) {
+// sessionTimeout is the consumers' session.timeout.ms (rafkaConfig): a
+// member that died silently stays in the group this long.
+const sessionTimeout = 3 * time.Second
+
+// runSchedule runs the steps in order at their times. A step's fault lasts
+// until the group is Stable again with the step's member count, checked
+// from a session timeout after the injection on (so that members of a
+// killed rafka have expired); the ledger records it so.
+func runSchedule(t *testing.T, ctx context.Context, w *workload, brokers string, start time.Time, steps []step) {
 	t.Helper()
 	for _, s := range steps {
 		if !sleepUntil(ctx, start.Add(s.at)) {
@@ -30,10 +39,28 @@ func runSchedule(t *testing.T, ctx context.Context, w *workload, start time.Time
 		t.Logf("%s: %s (so far %d acknowledged, %d delivered)", time.Since(start).Round(time.Millisecond), s.what, acked, delivered)
 		began := time.Now()
 		err := s.do(ctx)
+		if err == nil {
+			sleepUntil(ctx, time.Now().Add(sessionTimeout+time.Second))
+			err = waitGroupStable(ctx, brokers, w.group, s.members, time.Minute)
+		}
 		w.ledger.injected(s.what, began)
 		if err != nil {
 			t.Fatalf("%s: %v", s.what, err)
 		}
+		t.Logf("%s: the group is stable again with %d members", time.Since(start).Round(time.Millisecond), s.members)
+	}
+}
+
+// startGroup starts the first members and waits until the group is Stable
+// with all of them, so that no message is handed out before the first
+// rebalances are over.
+func startGroup(t *testing.T, ctx context.Context, w *workload, brokers string, members ...string) {
+	t.Helper()
+	for _, m := range members {
+		w.startConsumer(ctx, m)
+	}
+	if err := waitGroupStable(ctx, brokers, w.group, len(members), time.Minute); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -73,32 +100,32 @@ func TestFaultsSingleBroker(t *testing.T) {
 	defer cancel()
 	cluster := startCluster(t, ctx, 1)
 	topic := "faults-single"
-	createTopic(t, ctx, kafkaClient(t, cluster.Bootstrap()), topic, 4, 1, nil)
+	admin := kafkaClient(t, cluster.Bootstrap())
+	createTopic(t, ctx, admin, topic, 4, 1, nil)
 	rafka := startRafka(t, ctx, cluster.Bootstrap())
 
 	w := newWorkload(t, rafka.addr, topic, 100_000, 2500)
 	defer w.stopAll()
-	w.startConsumer(ctx, "m1")
-	w.startConsumer(ctx, "m2")
+	startGroup(t, ctx, w, cluster.Bootstrap(), "m1", "m2")
 	start := time.Now()
 	w.startProducers(ctx)
-	runSchedule(t, ctx, w, start, []step{
+	runSchedule(t, ctx, w, cluster.Bootstrap(), start, []step{
 		{4 * time.Second, "member m3 joins the group", func(ctx context.Context) error {
 			w.startConsumer(ctx, "m3")
 			return nil
-		}},
-		{9 * time.Second, "the Kafka broker stops (SIGTERM) for 4 s", func(ctx context.Context) error {
+		}, 3},
+		{10 * time.Second, "the Kafka broker stops (SIGTERM) for 4 s", func(ctx context.Context) error {
 			if err := cluster.StopNode(0); err != nil {
 				return err
 			}
 			sleepUntil(ctx, time.Now().Add(4*time.Second))
 			return cluster.StartNode(ctx, 0)
-		}},
-		{20 * time.Second, "rafka is killed (SIGKILL) and restarted", rafka.restart},
-		{30 * time.Second, "member m1 leaves the group", func(context.Context) error {
+		}, 3},
+		{22 * time.Second, "rafka is killed (SIGKILL) and restarted", rafka.restart, 3},
+		{32 * time.Second, "member m1 leaves the group", func(context.Context) error {
 			w.stopConsumer("m1")
 			return nil
-		}},
+		}, 2},
 	})
 	finish(t, ctx, w, start)
 }
@@ -125,12 +152,11 @@ func TestFaultsReplicatedCluster(t *testing.T) {
 
 	w := newWorkload(t, rafka.addr, topic, 50_000, 2500)
 	defer w.stopAll()
-	w.startConsumer(ctx, "m1")
-	w.startConsumer(ctx, "m2")
+	startGroup(t, ctx, w, cluster.Bootstrap(), "m1", "m2")
 	start := time.Now()
 	w.startProducers(ctx)
 	killed := -1
-	runSchedule(t, ctx, w, start, []step{
+	runSchedule(t, ctx, w, cluster.Bootstrap(), start, []step{
 		{6 * time.Second, "the group coordinator's broker is killed (SIGKILL)", func(ctx context.Context) error {
 			id, err := groupCoordinator(ctx, admin, w.group)
 			if err != nil {
@@ -139,10 +165,10 @@ func TestFaultsReplicatedCluster(t *testing.T) {
 			killed = int(id) - 1
 			t.Logf("killing node %d (%s)", id, cluster.Addr(killed))
 			return cluster.KillNode(killed)
-		}},
-		{16 * time.Second, "the killed broker starts again", func(ctx context.Context) error {
+		}, 2},
+		{14 * time.Second, "the killed broker starts again", func(ctx context.Context) error {
 			return cluster.StartNode(ctx, killed)
-		}},
+		}, 2},
 	})
 	finish(t, ctx, w, start)
 }

@@ -106,3 +106,52 @@ func groupCoordinator(ctx context.Context, client *kgo.Client, group string) (in
 	}
 	return resp.NodeID, nil
 }
+
+// groupState returns group's state (e.g. "Stable") and member count, as its
+// coordinator describes it.
+func groupState(ctx context.Context, client *kgo.Client, group string) (string, int, error) {
+	req := kmsg.NewPtrDescribeGroupsRequest()
+	req.Groups = []string{group}
+	resp, err := req.RequestWith(ctx, client)
+	if err != nil {
+		return "", 0, fmt.Errorf("describe group %s: %w", group, err)
+	}
+	if len(resp.Groups) != 1 {
+		return "", 0, fmt.Errorf("describe group %s: %d groups in the reply", group, len(resp.Groups))
+	}
+	g := resp.Groups[0]
+	if err := kerr.ErrorForCode(g.ErrorCode); err != nil {
+		return "", 0, fmt.Errorf("describe group %s: %w", group, err)
+	}
+	return g.State, len(g.Members), nil
+}
+
+// waitGroupStable waits until group is Stable with members members, for at
+// most limit. Each attempt uses a new client on brokers: a client keeps
+// dialling a coordinator it knows even after that broker died.
+func waitGroupStable(ctx context.Context, brokers, group string, members int, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		state, n, err := describeOnce(ctx, brokers, group)
+		if err == nil && state == "Stable" && n == members {
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("group %s not Stable with %d members after %s (last: %q with %d members, %v)", group, members, limit, state, n, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// describeOnce asks for group's state through a new client on brokers.
+func describeOnce(ctx context.Context, brokers, group string) (string, int, error) {
+	client, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...),
+		kgo.DialTimeout(time.Second), kgo.RetryTimeout(3*time.Second))
+	if err != nil {
+		return "", 0, fmt.Errorf("create Kafka client: %w", err)
+	}
+	defer client.Close()
+	attempt, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return groupState(attempt, client, group)
+}

@@ -61,9 +61,9 @@ type fault struct {
 	at, end time.Time
 }
 
-// settle is how long after a fault ends its consequences still show: the
-// rebalances that follow it (members of a killed rafka expire after the 3 s
-// session timeout, consumers rejoin after a broker restart).
+// settle is how long after a fault ends (the group is stable again) its
+// consequences may still show: a consumer that finds out late that it lost
+// a partition, a commit that was still under way.
 const settle = 5 * time.Second
 
 func newLedger() *ledger {
