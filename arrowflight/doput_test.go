@@ -1,10 +1,15 @@
 package arrowflight
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"rafka/arrowenc"
 )
@@ -50,5 +55,26 @@ func TestRecordBytes(t *testing.T) {
 	}
 	if all := sizes["every column"]; all < sizes["value only"]+sizes["dictionary topic"]+sizes["headers list"] {
 		t.Errorf("every column: %d bytes, less than its parts %v", all, sizes)
+	}
+}
+
+// TestRPCCode: plain errors of a cancelled or timed-out stream are counted
+// as Canceled and DeadlineExceeded, not Unknown; status errors keep their
+// code.
+func TestRPCCode(t *testing.T) {
+	tests := []struct {
+		err  error
+		want codes.Code
+	}{
+		{nil, codes.OK},
+		{status.Error(codes.NotFound, "x"), codes.NotFound},
+		{fmt.Errorf("send flight info: %w", context.Canceled), codes.Canceled},
+		{fmt.Errorf("write batch: %w", context.DeadlineExceeded), codes.DeadlineExceeded},
+		{errors.New("something else"), codes.Unknown},
+	}
+	for _, tt := range tests {
+		if got := rpcCode(tt.err); got != tt.want {
+			t.Errorf("rpcCode(%v) = %v, want %v", tt.err, got, tt.want)
+		}
 	}
 }

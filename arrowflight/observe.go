@@ -2,10 +2,12 @@ package arrowflight
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"rafka/stats"
@@ -45,5 +47,21 @@ func (s *Service) observe(fullMethod string, start time.Time, err error) {
 		return
 	}
 	method := fullMethod[strings.LastIndexByte(fullMethod, '/')+1:]
-	s.cfg.Observer.ObserveFlightRPC(method, status.Code(err).String(), time.Since(start))
+	s.cfg.Observer.ObserveFlightRPC(method, rpcCode(err).String(), time.Since(start))
+}
+
+// rpcCode is err's gRPC code; a plain error caused by a cancelled or timed
+// out stream (a client that went away mid-DoGet) counts as Canceled or
+// DeadlineExceeded rather than Unknown.
+func rpcCode(err error) codes.Code {
+	code := status.Code(err)
+	if code == codes.Unknown {
+		switch {
+		case errors.Is(err, context.Canceled):
+			return codes.Canceled
+		case errors.Is(err, context.DeadlineExceeded):
+			return codes.DeadlineExceeded
+		}
+	}
+	return code
 }

@@ -36,6 +36,9 @@ type node struct {
 	// jvm are the JVM options (class path, logging).
 	jvm []string
 
+	// life serialises start and stop, so that a start never overlaps the
+	// exit of the previous process (same ports, same data).
+	life sync.Mutex
 	// mu guards proc.
 	mu sync.Mutex
 	// proc is the running java process, nil while stopped.
@@ -95,6 +98,8 @@ func (n *node) format(ctx context.Context, clusterID string) error {
 
 // start starts the node's java process; it does not wait for readiness.
 func (n *node) start() error {
+	n.life.Lock()
+	defer n.life.Unlock()
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.proc != nil {
@@ -111,7 +116,9 @@ func (n *node) start() error {
 	cmd.Stdout = output
 	cmd.Stderr = output
 	// Own process group, so a terminal's Ctrl-C does not reach the node
-	// before its owner has stopped it; and it dies with its owner.
+	// before its owner has stopped it; and it dies with its owner. (The
+	// death signal follows the OS thread that started it; Go keeps its
+	// threads, so this is a safety net, not the way nodes are stopped.)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		output.Close()
@@ -142,6 +149,8 @@ func (n *node) exited() (<-chan struct{}, func() error) {
 // once when kill is set, or after stopTimeout), then waits for it. The
 // logf function reports slow stops. Stopping a stopped node does nothing.
 func (n *node) stop(kill bool, logf func(string, ...any)) error {
+	n.life.Lock()
+	defer n.life.Unlock()
 	n.mu.Lock()
 	p := n.proc
 	n.proc = nil
