@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -328,7 +329,7 @@ func startFlight(s config.Settings, consumerProps, producerProps config.Properti
 	svc, err := arrowflight.New(arrowflight.Config{
 		Advertise:  s.FlightAdvertise,
 		Tokens:     s.FlightTokens,
-		Users:      s.FlightUsers,
+		Users:      flightUsers(s),
 		ACL:        users,
 		TLSCert:    s.FlightTLSCert,
 		TLSKey:     s.FlightTLSKey,
@@ -349,10 +350,27 @@ func startFlight(s config.Settings, consumerProps, producerProps config.Properti
 		return nil, fmt.Errorf("flight listen on %s: %w", s.FlightAddr, err)
 	}
 	host, _, _ := net.SplitHostPort(s.FlightAddr)
-	if len(s.FlightTokens) == 0 && len(s.FlightUsers) == 0 && users == nil && !isLoopback(host) {
+	if len(s.FlightTokens) == 0 && len(s.FlightUsers) == 0 && users == nil && s.RequirePass == "" && !isLoopback(host) {
 		log.Warn().Str("addr", s.FlightAddr).Msg("Arrow Flight on a non-loopback address WITHOUT authentication")
 	}
 	return &flightListener{svc: svc, ln: ln}, nil
+}
+
+// flightUsers are Flight's full-access Basic users: the --flight-user ones
+// and, with --requirepass, the default user with that password (as AUTH
+// takes it on RESP), so a password set for the server protects Flight too.
+// An explicit --flight-user default wins.
+func flightUsers(s config.Settings) map[string]string {
+	if s.RequirePass == "" {
+		return s.FlightUsers
+	}
+	if _, ok := s.FlightUsers[acl.DefaultUser]; ok {
+		return s.FlightUsers
+	}
+	users := make(map[string]string, len(s.FlightUsers)+1)
+	maps.Copy(users, s.FlightUsers)
+	users[acl.DefaultUser] = s.RequirePass
+	return users
 }
 
 // respTLS builds the RESP listener's TLS configuration, nil without one.

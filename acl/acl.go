@@ -52,6 +52,10 @@ func Load(file string) (*List, error) {
 	return l, nil
 }
 
+// DefaultUser is the user that AUTH <password> and --requirepass stand
+// for; the users file cannot define it.
+const DefaultUser = "default"
+
 // Parse parses a users file's contents.
 func Parse(data []byte) (*List, error) {
 	var doc struct {
@@ -68,6 +72,9 @@ func Parse(data []byte) (*List, error) {
 	for name, u := range doc.Users {
 		if u == nil {
 			return nil, fmt.Errorf("user %q: empty entry", name)
+		}
+		if name == DefaultUser {
+			return nil, fmt.Errorf("user %q is reserved: its password is --requirepass", name)
 		}
 		hexHash, ok := strings.CutPrefix(u.Password, "sha256:")
 		h, err := hex.DecodeString(hexHash)

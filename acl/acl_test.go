@@ -45,6 +45,7 @@ func TestParseErrors(t *testing.T) {
 		`{"users": {"a": {"password": "sha256:00"}}}`: "sha256",
 		`{"nope": 1}`: "unknown field",
 		`{"users": {"a": {"password": "` + HashPassword("x") + `", "produce": ["[a"]}}}`: "bad pattern",
+		`{"users": {"default": {"password": "` + HashPassword("x") + `"}}}`:              "reserved",
 	} {
 		if _, err := Parse([]byte(in)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v, want %q", in, err, want)

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/tidwall/redcon"
+
+	"rafka/acl"
 )
 
 // PING [message]
@@ -76,13 +78,13 @@ func (s *Server) authenticate(c *client, creds [][]byte) error {
 		if pass == "" && s.cfg.ACL == nil {
 			return errNoPassword
 		}
-		user, password = []byte("default"), creds[0]
+		user, password = []byte(acl.DefaultUser), creds[0]
 	case 2:
 		user, password = creds[0], creds[1]
 	default:
 		return errSyntax
 	}
-	if string(user) != "default" {
+	if string(user) != acl.DefaultUser {
 		if s.cfg.ACL == nil {
 			return errWrongPass
 		}

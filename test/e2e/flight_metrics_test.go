@@ -111,3 +111,36 @@ func TestFlightRPCMetrics(t *testing.T) {
 		}
 	}
 }
+
+// TestFlightRequirePass: with --requirepass the binary's Flight service
+// needs authentication too; the default user's Basic credentials (the
+// password) give full access, a wrong one is Unauthenticated.
+func TestFlightRequirePass(t *testing.T) {
+	topic := newTopic(t, 1)
+	produceDirect(t, topic, 0, "r0")
+	p := startBinary(t, "--requirepass", "pw-for-all")
+	c, err := flight.NewClientWithMiddleware(p.flight, nil, nil, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := c.GetFlightInfo(ctx, pathDesc(topic)); status.Code(err) != codes.Unauthenticated {
+		t.Errorf("no credentials: %v, want Unauthenticated", err)
+	}
+	if _, err := c.AuthenticateBasicToken(ctx, "default", "wrong"); status.Code(err) != codes.Unauthenticated {
+		t.Errorf("wrong password: %v, want Unauthenticated", err)
+	}
+	authed, err := c.AuthenticateBasicToken(ctx, "default", "pw-for-all")
+	if err != nil {
+		t.Fatalf("default user's handshake: %v", err)
+	}
+	info, err := c.GetFlightInfo(authed, pathDesc(topic))
+	if err != nil || info.TotalRecords != 1 {
+		t.Fatalf("GetFlightInfo as the default user: %v %v", info, err)
+	}
+	if _, rows, _, err := doGet(authed, t, c, info.Endpoint[0].Ticket); err != nil || len(rows) != 1 {
+		t.Errorf("DoGet as the default user: %d rows, %v", len(rows), err)
+	}
+}
