@@ -93,7 +93,8 @@ func finish(t *testing.T, ctx context.Context, w *workload, start time.Time) {
 
 // TestFaultsSingleBroker runs 100,000 messages through rafka against one
 // broker while a member joins, the broker stops and starts, rafka is killed
-// with SIGKILL and restarted, and a member leaves.
+// with SIGKILL and restarted, the broker hangs for a while, and a member
+// leaves.
 func TestFaultsSingleBroker(t *testing.T) {
 	needFaults(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -104,7 +105,7 @@ func TestFaultsSingleBroker(t *testing.T) {
 	createTopic(t, ctx, admin, topic, 4, 1, nil)
 	rafka := startRafka(t, ctx, cluster.Bootstrap())
 
-	w := newWorkload(t, rafka.addr, topic, 100_000, 2500)
+	w := newWorkload(t, rafka.addr, topic, 100_000, 2000)
 	defer w.stopAll()
 	startGroup(t, ctx, w, cluster.Bootstrap(), "m1", "m2")
 	start := time.Now()
@@ -121,8 +122,15 @@ func TestFaultsSingleBroker(t *testing.T) {
 			sleepUntil(ctx, time.Now().Add(4*time.Second))
 			return cluster.StartNode(ctx, 0)
 		}, 3},
-		{22 * time.Second, "rafka is killed (SIGKILL) and restarted", rafka.restart, 3},
-		{32 * time.Second, "member m1 leaves the group", func(context.Context) error {
+		{24 * time.Second, "rafka is killed (SIGKILL) and restarted", rafka.restart, 3},
+		{32 * time.Second, "the Kafka broker hangs (SIGSTOP) for 6 s", func(ctx context.Context) error {
+			if err := cluster.PauseNode(0); err != nil {
+				return err
+			}
+			sleepUntil(ctx, time.Now().Add(6*time.Second))
+			return cluster.ResumeNode(0)
+		}, 3},
+		{44 * time.Second, "member m1 leaves the group", func(context.Context) error {
 			w.stopConsumer("m1")
 			return nil
 		}, 2},

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -191,6 +192,13 @@ func (c *Cluster) StopNode(i int) error { return c.nodes[i].stop(false, c.logf) 
 // KillNode kills node i (0-based) with SIGKILL, as a crash would. Its data
 // stays for StartNode.
 func (c *Cluster) KillNode(i int) error { return c.nodes[i].stop(true, c.logf) }
+
+// PauseNode freezes node i (0-based) with SIGSTOP: its connections stay
+// open but nothing answers, as with a hung machine. ResumeNode thaws it.
+func (c *Cluster) PauseNode(i int) error { return c.nodes[i].signal(syscall.SIGSTOP) }
+
+// ResumeNode thaws node i (0-based) after PauseNode with SIGCONT.
+func (c *Cluster) ResumeNode(i int) error { return c.nodes[i].signal(syscall.SIGCONT) }
 
 // StartNode starts stopped node i (0-based) again on its old ports and data
 // and returns once it is registered with the cluster.

@@ -171,6 +171,8 @@ func (n *node) stop(kill bool, logf func(string, ...any)) error {
 		if err := syscall.Kill(-pgid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
 			return fmt.Errorf("signal node %d: %w", n.id, err)
 		}
+		// A paused node handles SIGTERM only once it runs again.
+		_ = syscall.Kill(-pgid, syscall.SIGCONT)
 		select {
 		case <-p.exited:
 			logf("node %d stopped (%v) in %s", n.id, sig, time.Since(start).Round(time.Millisecond))
@@ -185,6 +187,19 @@ func (n *node) stop(kill bool, logf func(string, ...any)) error {
 	// Java starts no children, but make sure nothing of the group is left.
 	if err := syscall.Kill(-pgid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return fmt.Errorf("kill node %d process group: %w", n.id, err)
+	}
+	return nil
+}
+
+// signal sends sig to the node's process group, if it is running.
+func (n *node) signal(sig syscall.Signal) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.proc == nil {
+		return fmt.Errorf("signal node %d: not running", n.id)
+	}
+	if err := syscall.Kill(-n.proc.cmd.Process.Pid, sig); err != nil {
+		return fmt.Errorf("signal node %d with %v: %w", n.id, sig, err)
 	}
 	return nil
 }
