@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -218,10 +221,12 @@ func (s *Server) newConsumer(c *client, id string, topics []string, jsonCfg stri
 		if err != nil {
 			return nil, errConfigParse(jsonCfg, err)
 		}
-		// Statistics cost the server a JSON parse per consumer and
-		// interval: only the operator sets how often.
-		if _, ok := overrides[config.StatsIntervalProperty]; ok {
-			return nil, errConfigParse(jsonCfg, errors.New(config.StatsIntervalProperty+" is set by the server (--kafka-stats-interval)"))
+		// Where the consumer connects and with what credentials, what
+		// librdkafka loads, logs and reports: only the operator decides.
+		for _, k := range slices.Sorted(maps.Keys(overrides)) {
+			if config.ServerOnly(k) {
+				return nil, errConfigParse(jsonCfg, fmt.Errorf("%s is set by the server, not per connection", k))
+			}
 		}
 		for k, v := range overrides {
 			props[k] = v
