@@ -1,6 +1,7 @@
 package arrowflight
 
 import (
+	"context"
 	"sync"
 	"time"
 
@@ -20,7 +21,8 @@ type putProducer struct {
 
 	mu      sync.Mutex
 	current *sharedProducer
-	closing sync.WaitGroup // replaced producers not yet closed
+	closed  bool           // after close, no producer is made
+	closing sync.WaitGroup // retired producers not yet closed
 }
 
 // sharedProducer is one producer and the calls using it.
@@ -34,16 +36,13 @@ type sharedProducer struct {
 func (pp *putProducer) acquire() (*producer.Producer, func(), error) {
 	pp.mu.Lock()
 	defer pp.mu.Unlock()
+	if pp.closed {
+		return nil, nil, status.Error(codes.Unavailable, "server shutting down")
+	}
 	if cur := pp.current; cur != nil {
 		if err := cur.p.Fatal(); err != nil {
 			pp.log(err)
-			pp.current = nil
-			pp.closing.Go(func() {
-				cur.users.Wait()
-				// librdkafka failed the queued messages already; the short
-				// flush only lets their reports drain.
-				cur.p.Close(time.Second)
-			})
+			pp.retireLocked()
 		}
 	}
 	if pp.current == nil {
@@ -58,15 +57,37 @@ func (pp *putProducer) acquire() (*producer.Producer, func(), error) {
 	return cur.p, cur.users.Done, nil
 }
 
-// close closes the current producer and waits for the replaced ones; no
-// call may be using them.
-func (pp *putProducer) close() {
-	pp.mu.Lock()
+// retireLocked closes the current producer once its last user is done.
+func (pp *putProducer) retireLocked() {
 	cur := pp.current
-	pp.current = nil
-	pp.mu.Unlock()
-	if cur != nil {
-		cur.p.Close(0)
+	if cur == nil {
+		return
 	}
-	pp.closing.Wait()
+	pp.current = nil
+	pp.closing.Go(func() {
+		cur.users.Wait()
+		// A fatal producer's queued messages failed already and a healthy
+		// one has none (DoPut waits for its deliveries): the short flush
+		// only lets the reports drain.
+		cur.p.Close(time.Second)
+	})
+}
+
+// close retires the current producer and waits until every producer is
+// closed, or ctx ends (then a DoPut still running keeps its producer until
+// the process exits). acquire fails from now on.
+func (pp *putProducer) close(ctx context.Context) {
+	pp.mu.Lock()
+	pp.closed = true
+	pp.retireLocked()
+	pp.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		pp.closing.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
 }

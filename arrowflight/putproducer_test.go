@@ -1,10 +1,13 @@
 package arrowflight
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"rafka/config"
 	"rafka/producer"
@@ -52,8 +55,33 @@ func TestPutProducerReplacesFatal(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	releaseSecond()
-	pp.close()
+	pp.close(context.Background())
 	if got := st.Get(stats.ProducersCurrent); got != 0 {
 		t.Errorf("producers current after close = %d, want 0", got)
+	}
+	if _, _, err := pp.acquire(); status.Code(err) != codes.Unavailable {
+		t.Errorf("acquire after close: %v, want Unavailable", err)
+	}
+
+	// A close whose deadline passes while a DoPut still holds the producer
+	// returns without closing it under that DoPut.
+	pp = &putProducer{
+		newProducer: func() (*producer.Producer, error) { return producer.New(props, st, zerolog.Nop()) },
+		log:         func(error) {},
+	}
+	held, release, err := pp.acquire()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	pp.close(ctx)
+	if held.Fatal() != nil || st.Get(stats.ProducersCurrent) != 1 {
+		t.Errorf("the held producer was closed under its user (%d producers)", st.Get(stats.ProducersCurrent))
+	}
+	release()
+	pp.close(context.Background())
+	if got := st.Get(stats.ProducersCurrent); got != 0 {
+		t.Errorf("producers current after the user is done = %d, want 0", got)
 	}
 }

@@ -152,7 +152,7 @@ func (s *Service) Shutdown(ctx context.Context) error {
 		err = fmt.Errorf("flight streams did not end in time: %w", ctx.Err())
 	}
 	s.cluster.close()
-	s.put.close()
+	s.put.close(ctx)
 	return err
 }
 
