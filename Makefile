@@ -42,7 +42,7 @@ test: deps
 	$(GO) vet ./...
 	$(GO) build -o bin/kafkaharness ./test/kafkaharness
 	bin/kafkaharness -- $(GO) test -count=1 -timeout 15m ./...
-	RAFKA_FAULTS=1 $(GO) test -count=1 -v -timeout 10m ./test/faults
+	RAFKA_FAULTS=1 $(GO) test -count=1 -v -timeout 12m ./test/faults
 
 # test-fast: run all tests without Kafka (embedded broker)
 test-fast:

@@ -3,6 +3,7 @@ package faults
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -107,48 +108,70 @@ func groupCoordinator(ctx context.Context, client *kgo.Client, group string) (in
 	return resp.NodeID, nil
 }
 
-// groupState returns group's state (e.g. "Stable") and member count, as its
-// coordinator describes it.
-func groupState(ctx context.Context, client *kgo.Client, group string) (string, int, error) {
+// groupState returns group's state (e.g. "Stable") and its member ids, as
+// its coordinator describes it.
+func groupState(ctx context.Context, client *kgo.Client, group string) (string, []string, error) {
 	req := kmsg.NewPtrDescribeGroupsRequest()
 	req.Groups = []string{group}
 	resp, err := req.RequestWith(ctx, client)
 	if err != nil {
-		return "", 0, fmt.Errorf("describe group %s: %w", group, err)
+		return "", nil, fmt.Errorf("describe group %s: %w", group, err)
 	}
 	if len(resp.Groups) != 1 {
-		return "", 0, fmt.Errorf("describe group %s: %d groups in the reply", group, len(resp.Groups))
+		return "", nil, fmt.Errorf("describe group %s: %d groups in the reply", group, len(resp.Groups))
 	}
 	g := resp.Groups[0]
 	if err := kerr.ErrorForCode(g.ErrorCode); err != nil {
-		return "", 0, fmt.Errorf("describe group %s: %w", group, err)
+		return "", nil, fmt.Errorf("describe group %s: %w", group, err)
 	}
-	return g.State, len(g.Members), nil
+	ids := make([]string, len(g.Members))
+	for i, m := range g.Members {
+		ids[i] = m.MemberID
+	}
+	slices.Sort(ids)
+	return g.State, ids, nil
 }
 
-// waitGroupStable waits until group is Stable with members members, for at
-// most limit. Each attempt uses a new client on brokers: a client keeps
-// dialling a coordinator it knows even after that broker died.
+// waitGroupStable waits until group is Stable with members members and has
+// kept the same members for longer than the session timeout, for at most
+// limit. (A coordinator that restarts or takes over reloads a group as
+// Stable with its old members, who only expire a session timeout later.)
+// Each attempt uses a new client on brokers: a client keeps dialling a
+// coordinator it knows even after that broker died.
 func waitGroupStable(ctx context.Context, brokers, group string, members int, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
+	var since time.Time // when the current stable member set was first seen
+	var seen []string
+	var lastErr error
 	for {
-		state, n, err := describeOnce(ctx, brokers, group)
-		if err == nil && state == "Stable" && n == members {
+		state, ids, err := describeOnce(ctx, brokers, group)
+		switch {
+		case err != nil:
+			// A failed look-up (a coordinator moving) says nothing either
+			// way.
+		case state != "Stable" || len(ids) != members:
+			since, seen = time.Time{}, nil
+		case !slices.Equal(ids, seen):
+			since, seen = time.Now(), ids
+		case time.Since(since) > sessionTimeout+time.Second:
 			return nil
 		}
+		if err != nil {
+			lastErr = err
+		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
-			return fmt.Errorf("group %s not Stable with %d members after %s (last: %q with %d members, %v)", group, members, limit, state, n, err)
+			return fmt.Errorf("group %s not steadily Stable with %d members after %s (last: %q with %d members %v; last error %v)", group, members, limit, state, len(ids), ids, lastErr)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
 }
 
 // describeOnce asks for group's state through a new client on brokers.
-func describeOnce(ctx context.Context, brokers, group string) (string, int, error) {
+func describeOnce(ctx context.Context, brokers, group string) (string, []string, error) {
 	client, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...),
 		kgo.DialTimeout(time.Second), kgo.RetryTimeout(3*time.Second))
 	if err != nil {
-		return "", 0, fmt.Errorf("create Kafka client: %w", err)
+		return "", nil, fmt.Errorf("create Kafka client: %w", err)
 	}
 	defer client.Close()
 	attempt, cancel := context.WithTimeout(ctx, 5*time.Second)

@@ -28,6 +28,10 @@ const rafkaConfig = `{
   }
 }`
 
+// sessionTimeout is the consumers' session.timeout.ms in rafkaConfig: a
+// member that died silently stays in the group this long.
+const sessionTimeout = 3 * time.Second
+
 // rafkaProc runs the rafka binary on a fixed port, so that clients
 // reconnect to the same address after it is killed and started again.
 type rafkaProc struct {

@@ -124,6 +124,12 @@ func (w *workload) produce(ctx context.Context, p, n int, interval time.Duration
 	}
 }
 
+// produced reports whether every message has been acknowledged.
+func (w *workload) produced() bool {
+	acked, _ := w.ledger.counts()
+	return acked >= w.messages
+}
+
 // waitProduced waits until every producer has finished.
 func (w *workload) waitProduced() { w.producing.Wait() }
 
