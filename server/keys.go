@@ -90,7 +90,8 @@ func (m *metadata) close() {
 }
 
 // KEYS topics:[<glob>] lists the topics matching the glob (all when empty):
-// `*`, `?`, `[...]` and `\` escapes, as in Redis.
+// `*`, `?`, `[...]` and `\` escapes, as in Redis. An ACL user gets only the
+// topics it may produce to or consume from.
 func cmdKeys(s *Server, c *client, args [][]byte) error {
 	pattern, ok := bytes.CutPrefix(args[1], topicsPrefix)
 	if !ok {
@@ -106,9 +107,14 @@ func cmdKeys(s *Server, c *client, args [][]byte) error {
 	}
 	matched := names[:0]
 	for _, n := range names {
-		if ok, _ := path.Match(glob, n); ok { // topic names have no '/'
-			matched = append(matched, n)
+		if ok, _ := path.Match(glob, n); !ok { // topic names have no '/'
+			continue
 		}
+		// An ACL user sees only the topics it may use, as in ListFlights.
+		if c.user != nil && !c.user.CanConsume(n) && !c.user.CanProduce(n) {
+			continue
+		}
+		matched = append(matched, n)
 	}
 	c.conn.WriteArray(len(matched))
 	for _, n := range matched {

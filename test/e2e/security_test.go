@@ -131,6 +131,13 @@ func TestACL(t *testing.T) {
 	c.expect(fmt.Sprintf("(error) NOPERM User alice has no permissions to produce to topic '%s'", other), "RPUSHX", "topics:"+other, "v")
 	c.expect(fmt.Sprintf("(error) NOPERM User alice has no permissions to produce to topic '%s'", other), "RPUSH", "topics:"+other, "v")
 	c.expect("(error) NOPERM User alice has no permissions to run 'MONITOR'", "MONITOR")
+	// KEYS lists only what alice may use; the administrator sees both.
+	if r := c.do("KEYS", "topics:"+topic); r.String() != `["topics:`+topic+`"]` {
+		t.Errorf("alice's KEYS of her topic: %s", r)
+	}
+	if r := c.do("KEYS", "topics:"+other); r.String() != "[]" {
+		t.Errorf("alice's KEYS of another topic: %s", r)
+	}
 	c.expect("(error) NOPERM User alice has no permissions to run 'DEL stats'", "DEL", "stats")
 
 	w := ts.dial(t)
@@ -150,4 +157,7 @@ func TestACL(t *testing.T) {
 	admin := ts.dial(t)
 	admin.expect("OK", "AUTH", "admin-pw")
 	admin.expect("(integer) 1", "RPUSHX", "topics:"+other, "admin may")
+	if r := admin.do("KEYS", "topics:"+other); r.String() != `["topics:`+other+`"]` {
+		t.Errorf("the administrator's KEYS: %s", r)
+	}
 }
