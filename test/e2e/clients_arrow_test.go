@@ -15,6 +15,7 @@ import (
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
+	"rafka/acl"
 	"rafka/stats"
 )
 
@@ -204,5 +205,25 @@ func TestClientArrowBLPOP(t *testing.T) {
 				t.Errorf("arrow.blpop.rows = %s, want 250", got)
 			}
 		})
+	}
+}
+
+// TestClientArrowFlightAuth: pyarrow's authenticate_basic_token works as
+// README says against the binary, for the --requirepass default user and for
+// a user of the ACL file.
+func TestClientArrowFlightAuth(t *testing.T) {
+	python := arrowPython(t)
+	topic := newTopic(t, 2)
+	produceDirect(t, topic, 0, "a", "b")
+	produceDirect(t, topic, 1, "c")
+	aclFile := filepath.Join(t.TempDir(), "users.json")
+	users := `{"users": {"reader": {"password": "` + acl.HashPassword("rd-pw") + `", "consume": ["` + topic + `"]}}}`
+	if err := os.WriteFile(aclFile, []byte(users), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := startBinary(t, "--requirepass", "pw-for-all", "--acl-file", aclFile)
+	for _, cred := range [][2]string{{"default", "pw-for-all"}, {"reader", "rd-pw"}} {
+		runArrowCheck(t, python, "auth", "--flight", "grpc+tcp://"+p.flight, "--topic", topic,
+			"--user", cred[0], "--password", cred[1], "--rows", "3")
 	}
 }

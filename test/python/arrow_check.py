@@ -8,6 +8,8 @@ Run by test/e2e/clients_arrow_test.go against servers it started:
         --put-topic P --expected FILE
     python arrow_check.py blpop --resp-port N --protocol 2|3 --topic T \
         --group G --expected FILE
+    python arrow_check.py auth --flight grpc+tcp://HOST:PORT --topic T \
+        --user U --password P --rows N
 
 flight: FILE is a JSON list of the messages of T (partition, offset, key and
 value as hex or null, timestamp in ms, headers as [key, hex value or null]).
@@ -24,6 +26,11 @@ ARROW.BLPOP until every message arrived, decodes each reply with
 pyarrow.ipc.open_stream, checks values and offsets (no gap, no repeat), acks
 the highest offset per partition with RPUSH acks, checks the stats and QUITs
 (closing the consumer commits the acks).
+
+auth: against a Flight service that requires authentication, a call
+without credentials and a handshake with a wrong password fail with
+FlightUnauthenticatedError; authenticate_basic_token(U, P) gives a bearer
+header with which GetFlightInfo and DoGet of T read N rows.
 
 It exits non-zero with a message on the first failed check.
 """
@@ -361,6 +368,23 @@ def run_blpop(args):
     return f"{total} rows in {replies} replies ({calls} calls)"
 
 
+def run_auth(args):
+    client = flight.FlightClient(args.flight)
+    desc = flight.FlightDescriptor.for_path(args.topic)
+    expect_flight_error(lambda: client.get_flight_info(desc), flight.FlightUnauthenticatedError, "",
+                        "GetFlightInfo without credentials")
+    expect_flight_error(lambda: client.authenticate_basic_token(args.user, args.password + "-wrong"),
+                        flight.FlightUnauthenticatedError, "", "handshake with a wrong password")
+    header = client.authenticate_basic_token(args.user, args.password)
+    options = flight.FlightCallOptions(headers=[header])
+    info = client.get_flight_info(desc, options)
+    rows = 0
+    for ep in info.endpoints:
+        rows += client.do_get(ep.ticket, options).read_all().num_rows
+    check(rows == args.rows, f"read {rows} rows as {args.user}, want {args.rows}")
+    return f"{args.user} authenticated with Basic credentials and read {rows} rows"
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="mode", required=True)
@@ -375,10 +399,16 @@ def main():
     b.add_argument("--topic", required=True)
     b.add_argument("--group", required=True)
     b.add_argument("--expected", required=True)
+    a = sub.add_parser("auth")
+    a.add_argument("--flight", required=True, help="grpc+tcp://host:port")
+    a.add_argument("--topic", required=True)
+    a.add_argument("--user", required=True)
+    a.add_argument("--password", required=True)
+    a.add_argument("--rows", type=int, required=True)
     args = p.parse_args()
     versions = f"pyarrow {pa.__version__}, duckdb {duckdb.__version__}, redis-py {redis.__version__}"
     try:
-        summary = run_flight(args) if args.mode == "flight" else run_blpop(args)
+        summary = {"flight": run_flight, "blpop": run_blpop, "auth": run_auth}[args.mode](args)
     except CheckFailed as e:
         print(f"FAIL {args.mode} ({versions}): {e}", file=sys.stderr)
         return 1
