@@ -28,28 +28,14 @@ func arrowWorker(ctx context.Context, c *respConn, key string, tr *tracker, ackE
 	topic := []byte(topicOfKey(key))
 	var acks [][]byte
 	highest := map[int32]int64{}
+	ackReply := func() error { return readAck(c, ackErrs) }
 	for !tr.finished() {
-		if len(acks) > 0 {
-			writeAcks(c, acks)
-		}
-		c.write("ARROW.BLPOP", key, "1", "COUNT", arrowCount)
-		if err := c.flush(); err != nil {
+		r, ok, err := popAfterAcks(c, acks, ackReply, "ARROW.BLPOP", key, "1", "COUNT", arrowCount)
+		if err != nil {
 			return err
 		}
-		if len(acks) > 0 {
-			if err := readAck(c, ackErrs); err != nil {
-				return err
-			}
-			acks = acks[:0]
-		}
-		r, err := c.read()
-		if err != nil {
-			return fmt.Errorf("ARROW.BLPOP: %w", err)
-		}
-		if r.kind == '-' {
-			return fmt.Errorf("ARROW.BLPOP: %s", r.str)
-		}
-		if r.null {
+		acks = acks[:0]
+		if !ok {
 			continue
 		}
 		parts, offs, err := decodeArrowReply(mem, r.str)
@@ -69,24 +55,7 @@ func arrowWorker(ctx context.Context, c *respConn, key string, tr *tracker, ackE
 			acks = append(acks, appendAck(nil, topic, int64(p), off))
 		}
 	}
-	if len(acks) == 0 {
-		return nil
-	}
-	writeAcks(c, acks)
-	if err := c.flush(); err != nil {
-		return err
-	}
-	return readAck(c, ackErrs)
-}
-
-// writeAcks buffers one RPUSH acks with every value of acks.
-func writeAcks(c *respConn, acks [][]byte) {
-	args := make([]string, 0, len(acks)+2)
-	args = append(args, "RPUSH", "acks")
-	for _, a := range acks {
-		args = append(args, string(a))
-	}
-	c.write(args...)
+	return sendAcks(c, acks, ackErrs)
 }
 
 // topicOfKey is the topic of a single-topic key topics:<t>[:<json>].

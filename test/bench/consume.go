@@ -194,28 +194,14 @@ func (b *bench) rafkaWorkers(ctx context.Context, topic, group string, tr *track
 // with the next BLPOP as a worker loop would send them.
 func blpopWorker(ctx context.Context, c *respConn, key string, tr *tracker, ackErrs *atomic.Int64) error {
 	var ack []byte
+	ackReply := func() error { return readAck(c, ackErrs) }
 	for !tr.finished() {
-		if len(ack) > 0 {
-			c.writeBytes([]string{"RPUSH", "acks"}, ack)
-		}
-		c.write("BLPOP", key, "1")
-		if err := c.flush(); err != nil {
+		r, ok, err := popAfterAcks(c, pending(ack), ackReply, "BLPOP", key, "1")
+		if err != nil {
 			return err
 		}
-		if len(ack) > 0 {
-			if err := readAck(c, ackErrs); err != nil {
-				return err
-			}
-			ack = ack[:0]
-		}
-		r, err := c.read()
-		if err != nil {
-			return fmt.Errorf("BLPOP: %w", err)
-		}
-		if r.kind == '-' {
-			return fmt.Errorf("BLPOP: %s", r.str)
-		}
-		if r.null {
+		ack = ack[:0]
+		if !ok {
 			continue
 		}
 		if len(r.arr) != 8 {
@@ -227,7 +213,7 @@ func blpopWorker(ctx context.Context, c *respConn, key string, tr *tracker, ackE
 		}
 		ack = appendAck(ack, r.arr[1].str, p, off)
 	}
-	return finalAck(c, ack, ackErrs)
+	return sendAcks(c, pending(ack), ackErrs)
 }
 
 // appendAck appends "<topic>:<partition>:<offset>" to dst.
@@ -254,14 +240,48 @@ func readAck(c *respConn, ackErrs *atomic.Int64) error {
 	return nil
 }
 
-// finalAck sends the last pending ack, if any.
-func finalAck(c *respConn, ack []byte, ackErrs *atomic.Int64) error {
-	if len(ack) == 0 {
+// popAfterAcks pipelines one RPUSH acks of acks (none when empty) with the
+// pop command, reads the acks' reply with ackReply and returns the pop's
+// reply; ok is false when the pop timed out (a null reply).
+func popAfterAcks(c *respConn, acks [][]byte, ackReply func() error, pop ...string) (r reply, ok bool, err error) {
+	if len(acks) > 0 {
+		c.writeArgs([]string{"RPUSH", "acks"}, acks...)
+	}
+	c.write(pop...)
+	if err := c.flush(); err != nil {
+		return reply{}, false, err
+	}
+	if len(acks) > 0 {
+		if err := ackReply(); err != nil {
+			return reply{}, false, err
+		}
+	}
+	r, err = c.read()
+	if err != nil {
+		return r, false, fmt.Errorf("%s: %w", pop[0], err)
+	}
+	if r.kind == '-' {
+		return r, false, fmt.Errorf("%s: %s", pop[0], r.str)
+	}
+	return r, !r.null, nil
+}
+
+// sendAcks sends one RPUSH acks of acks, if any, and reads its reply.
+func sendAcks(c *respConn, acks [][]byte, ackErrs *atomic.Int64) error {
+	if len(acks) == 0 {
 		return nil
 	}
-	c.writeBytes([]string{"RPUSH", "acks"}, ack)
+	c.writeArgs([]string{"RPUSH", "acks"}, acks...)
 	if err := c.flush(); err != nil {
 		return err
 	}
 	return readAck(c, ackErrs)
+}
+
+// pending is a single ack as a list of acks: none when it is empty.
+func pending(ack []byte) [][]byte {
+	if len(ack) == 0 {
+		return nil
+	}
+	return [][]byte{ack}
 }

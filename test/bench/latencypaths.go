@@ -125,29 +125,20 @@ func (b *bench) latencyRafka(ctx context.Context, col *latencyCollector) error {
 // BLPOP, and hands their values to col until col stops.
 func blpopLatencyLoop(c *respConn, key string, col *latencyCollector) error {
 	var ack []byte
+	ackReply := func() error {
+		if _, err := c.readInt(); err != nil {
+			return fmt.Errorf("RPUSH acks: %w", err)
+		}
+		return nil
+	}
 	for !col.stopped() {
-		if len(ack) > 0 {
-			c.writeBytes([]string{"RPUSH", "acks"}, ack)
-		}
-		c.write("BLPOP", key, "1")
-		if err := c.flush(); err != nil {
-			return err
-		}
-		if len(ack) > 0 {
-			if _, err := c.readInt(); err != nil {
-				return fmt.Errorf("RPUSH acks: %w", err)
-			}
-			ack = ack[:0]
-		}
-		r, err := c.read()
+		r, ok, err := popAfterAcks(c, pending(ack), ackReply, "BLPOP", key, "1")
 		at := time.Now()
 		if err != nil {
-			return fmt.Errorf("BLPOP: %w", err)
+			return err
 		}
-		if r.kind == '-' {
-			return fmt.Errorf("BLPOP: %s", r.str)
-		}
-		if r.null {
+		ack = ack[:0]
+		if !ok {
 			continue
 		}
 		if len(r.arr) != 8 {

@@ -80,23 +80,15 @@ func (c *respConn) Close() error {
 }
 
 // write buffers one command made of string arguments.
-func (c *respConn) write(args ...string) {
-	c.w.WriteByte('*')
-	c.w.WriteString(strconv.Itoa(len(args)))
-	c.w.WriteString("\r\n")
-	for _, a := range args {
-		c.w.WriteByte('$')
-		c.w.WriteString(strconv.Itoa(len(a)))
-		c.w.WriteString("\r\n")
-		c.w.WriteString(a)
-		c.w.WriteString("\r\n")
-	}
-}
+func (c *respConn) write(args ...string) { c.writeArgs(args) }
 
 // writeBytes buffers one command whose last argument is binary.
-func (c *respConn) writeBytes(args []string, last []byte) {
+func (c *respConn) writeBytes(args []string, last []byte) { c.writeArgs(args, last) }
+
+// writeArgs buffers one command: the string arguments, then the binary ones.
+func (c *respConn) writeArgs(args []string, binary ...[]byte) {
 	c.w.WriteByte('*')
-	c.w.WriteString(strconv.Itoa(len(args) + 1))
+	c.w.WriteString(strconv.Itoa(len(args) + len(binary)))
 	c.w.WriteString("\r\n")
 	for _, a := range args {
 		c.w.WriteByte('$')
@@ -105,11 +97,13 @@ func (c *respConn) writeBytes(args []string, last []byte) {
 		c.w.WriteString(a)
 		c.w.WriteString("\r\n")
 	}
-	c.w.WriteByte('$')
-	c.w.WriteString(strconv.Itoa(len(last)))
-	c.w.WriteString("\r\n")
-	c.w.Write(last)
-	c.w.WriteString("\r\n")
+	for _, b := range binary {
+		c.w.WriteByte('$')
+		c.w.WriteString(strconv.Itoa(len(b)))
+		c.w.WriteString("\r\n")
+		c.w.Write(b)
+		c.w.WriteString("\r\n")
+	}
 }
 
 // flush sends the buffered commands.
