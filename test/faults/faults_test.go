@@ -48,6 +48,17 @@ func runSchedule(t *testing.T, ctx context.Context, w *workload, brokers string,
 	}
 }
 
+// check runs the checker: members m1 and m2 form the group, the producers
+// start, the steps run at their times, and finish checks the ledger.
+func check(t *testing.T, ctx context.Context, w *workload, brokers string, steps []step) {
+	t.Helper()
+	startGroup(t, ctx, w, brokers, "m1", "m2")
+	start := time.Now()
+	w.startProducers(ctx)
+	runSchedule(t, ctx, w, brokers, start, steps)
+	finish(t, ctx, w, start)
+}
+
 // startGroup starts the first members and waits until the group is Stable
 // with all of them, so that no message is handed out before the first
 // rebalances are over.
@@ -104,10 +115,7 @@ func TestFaultsSingleBroker(t *testing.T) {
 
 	w := newWorkload(t, rafka.addr, topic, 100_000, 1600)
 	defer w.stopAll()
-	startGroup(t, ctx, w, cluster.Bootstrap(), "m1", "m2")
-	start := time.Now()
-	w.startProducers(ctx)
-	runSchedule(t, ctx, w, cluster.Bootstrap(), start, []step{
+	check(t, ctx, w, cluster.Bootstrap(), []step{
 		{4 * time.Second, "member m3 joins the group", func(ctx context.Context) error {
 			w.startConsumer(ctx, "m3")
 			return nil
@@ -134,7 +142,6 @@ func TestFaultsSingleBroker(t *testing.T) {
 			return nil
 		}, 2},
 	})
-	finish(t, ctx, w, start)
 }
 
 // TestFaultsReplicatedCluster runs 50,000 messages through rafka against a
@@ -159,11 +166,8 @@ func TestFaultsReplicatedCluster(t *testing.T) {
 
 	w := newWorkload(t, rafka.addr, topic, 50_000, 2000)
 	defer w.stopAll()
-	startGroup(t, ctx, w, cluster.Bootstrap(), "m1", "m2")
-	start := time.Now()
-	w.startProducers(ctx)
 	killed := -1
-	runSchedule(t, ctx, w, cluster.Bootstrap(), start, []step{
+	check(t, ctx, w, cluster.Bootstrap(), []step{
 		{6 * time.Second, "the group coordinator's broker is killed (SIGKILL)", func(ctx context.Context) error {
 			id, err := groupCoordinator(ctx, admin, w.group)
 			if err != nil {
@@ -177,5 +181,4 @@ func TestFaultsReplicatedCluster(t *testing.T) {
 			return cluster.StartNode(ctx, killed)
 		}, 2},
 	})
-	finish(t, ctx, w, start)
 }
