@@ -27,6 +27,9 @@ type Producer struct {
 
 	drained chan struct{} // closed when the events channel is fully drained
 	closing atomic.Bool
+	// fatal is librdkafka's fatal error once the drain has seen it, so
+	// that checking it costs no cgo call per produce.
+	fatal atomic.Pointer[error]
 
 	// Reused by produce (one caller at a time): librdkafka copies what it
 	// needs, so neither the message nor the topic name is allocated again
@@ -77,6 +80,9 @@ func (p *Producer) drain() {
 			p.report(e)
 		case kafka.Error:
 			p.log.Warn().Err(e).Bool("fatal", e.IsFatal()).Msg("producer error")
+			if e.IsFatal() {
+				p.setFatal()
+			}
 		case *kafka.Stats:
 			// statistics.interval.ms: the messages and bytes waiting in
 			// librdkafka's queues.
@@ -258,13 +264,28 @@ func (p *Producer) SendAndWait(ctx context.Context, msgs []*kafka.Message) (int,
 
 // Fatal returns the producer's fatal error, or nil. A producer in a fatal
 // state (with idempotence: a broken sequence that cannot be recovered)
-// fails every produce and must be replaced.
-func (p *Producer) Fatal() error { return p.kp.GetFatalError() }
+// fails every produce and must be replaced. It is known once the event
+// drain has seen librdkafka's fatal error event.
+func (p *Producer) Fatal() error {
+	if err := p.fatal.Load(); err != nil {
+		return *err
+	}
+	return nil
+}
+
+// setFatal records librdkafka's fatal error for Fatal.
+func (p *Producer) setFatal() {
+	if err := p.kp.GetFatalError(); err != nil {
+		p.fatal.Store(&err)
+	}
+}
 
 // InjectFatalError puts the producer into a fatal state with reason, as
-// librdkafka would on an unrecoverable idempotence error. For tests.
+// librdkafka would on an unrecoverable idempotence error, and returns once
+// Fatal reports it. For tests.
 func (p *Producer) InjectFatalError(reason string) {
 	p.kp.TestFatalError(kafka.ErrOutOfOrderSequenceNumber, reason)
+	p.setFatal()
 }
 
 // Flush waits up to timeout for every enqueued message to be delivered (or
