@@ -77,6 +77,7 @@ func newFlagSet(o *options, set *config.Settings, out io.Writer) *flag.FlagSet {
 	fs.Int64Var(&set.MaxBulkBytes, "max-bulk-bytes", set.MaxBulkBytes, fmt.Sprintf("largest bulk argument (default %d)", d.MaxBulkBytes))
 	fs.Int64Var(&set.MaxArgs, "max-args", set.MaxArgs, fmt.Sprintf("most arguments of one command (default %d)", d.MaxArgs))
 	fs.Int64Var(&set.MaxInlineBytes, "max-inline-bytes", set.MaxInlineBytes, fmt.Sprintf("longest inline command line (default %d)", d.MaxInlineBytes))
+	fs.Int64Var(&set.MaxCommandBytes, "max-command-bytes", set.MaxCommandBytes, fmt.Sprintf("largest command, all its arguments together (default %d)", d.MaxCommandBytes))
 	fs.Var(&set.IdleTimeout, "idle-timeout", "close connections idle this long (default 0: never)")
 	fs.Var(&set.ProducerCloseTimeout, "producer-close-timeout", "flush limit when a connection's producer closes (default "+d.ProducerCloseTimeout.String()+")")
 	fs.Var(&set.ShutdownTimeout, "shutdown-timeout", "limit of the whole shutdown (default "+d.ShutdownTimeout.String()+")")

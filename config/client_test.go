@@ -1,35 +1,62 @@
 package config
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
-func TestServerOnly(t *testing.T) {
+func TestCheckClientProperties(t *testing.T) {
+	server := Properties{"queued.max.messages.kbytes": "1024", "fetch.max.bytes": "1048576"}
 	tests := []struct {
-		name string
-		want bool
+		props   Properties
+		wantErr string // "" for none
 	}{
-		{"bootstrap.servers", true},
-		{"metadata.broker.list", true},
-		{"security.protocol", true},
-		{"sasl.password", true},
-		{"sasl.oauthbearer.token.endpoint.url", true},
-		{"ssl.ca.location", true},
-		{"ssl_key", true},
-		{"enable.ssl.certificate.verification", true},
-		{"plugin.library.paths", true},
-		{"debug", true},
-		{"log.queue", true},
-		{"log_level", true},
-		{"statistics.interval.ms", true},
-		{"go.events.channel.enable", true},
-		{"auto.offset.reset", false},
-		{"fetch.max.bytes", false},
-		{"session.timeout.ms", false},
-		{"debugging", false}, // not a librdkafka property, but not "debug"
-		{"isolation.level", false},
+		{Properties{"auto.offset.reset": "earliest", "log.connection.close": "false"}, ""},
+		{Properties{"isolation.level": "read_committed", "session.timeout.ms": "6000", "heartbeat.interval.ms": "300"}, ""},
+		{Properties{"partition.assignment.strategy": "range,roundrobin"}, ""},
+		{Properties{"queued.max.messages.kbytes": "512", "fetch.max.bytes": "1048576"}, ""},
+		{Properties{"max.partition.fetch.bytes": "1048576"}, ""}, // librdkafka's default bounds it
+		// Not on the list: where it connects, secrets, signals, identity, plumbing.
+		{Properties{"bootstrap.servers": "evil:9092"}, `"bootstrap.servers" may not be set per connection`},
+		{Properties{"bootstrap.servers\x00": "evil:9092"}, `"bootstrap.servers\x00" may not be set per connection`},
+		{Properties{"group.id\x00": "other"}, `"group.id\x00" may not be set`},
+		{Properties{"group.id": "other"}, `"group.id" may not be set`},
+		{Properties{"group.instance.id": "i"}, `"group.instance.id" may not be set`},
+		{Properties{"enable.auto.commit": "false"}, `"enable.auto.commit" may not be set`},
+		{Properties{"enable.auto.offset.store\x00": "true"}, `"enable.auto.offset.store\x00" may not be set`},
+		{Properties{"internal.termination.signal": "9"}, `"internal.termination.signal" may not be set`},
+		{Properties{"debug\x00": "all"}, `"debug\x00" may not be set`},
+		{Properties{"Auto.Offset.Reset": "earliest"}, `"Auto.Offset.Reset" may not be set`},
+		{Properties{"sasl.password": "x"}, `"sasl.password" may not be set`},
+		{Properties{"go.events.channel.size": "1"}, `"go.events.channel.size" may not be set`},
+		{Properties{"statistics.interval.ms": "1"}, `"statistics.interval.ms" may not be set`},
+		// On the list, value out of bounds.
+		{Properties{"queued.max.messages.kbytes": "2097151"}, "queued.max.messages.kbytes must be an integer from 1 to 1024"},
+		{Properties{"fetch.max.bytes": "2147483135"}, "fetch.max.bytes must be an integer from 1 to 1048576"},
+		{Properties{"queued.min.messages": "10000000"}, "queued.min.messages must be an integer from 1 to 100000"},
+		{Properties{"auto.offset.reset": "earliest\x00"}, "auto.offset.reset must be one of"},
+		{Properties{"log.connection.close": "0"}, "log.connection.close must be true or false"},
+		{Properties{"session.timeout.ms": "1e3"}, "session.timeout.ms must be an integer"},
+		{Properties{"auto.commit.interval.ms": "1"}, "auto.commit.interval.ms must be an integer from 100"},
+		{Properties{"partition.assignment.strategy": "range,evil"}, "partition.assignment.strategy must be one of"},
 	}
 	for _, tt := range tests {
-		if got := ServerOnly(tt.name); got != tt.want {
-			t.Errorf("ServerOnly(%q) = %v, want %v", tt.name, got, tt.want)
+		err := CheckClientProperties(tt.props, server)
+		switch {
+		case tt.wantErr == "" && err != nil:
+			t.Errorf("%q: unexpected error %v", tt.props, err)
+		case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+			t.Errorf("%q: error %v, want one containing %q", tt.props, err, tt.wantErr)
+		}
+	}
+}
+
+func TestClientPropertiesBoundedByDefaults(t *testing.T) {
+	// Every size a client may set has a ceiling, from the server or from
+	// librdkafka's defaults.
+	for name := range clientProperties {
+		if err := clientProperties[name](name, "999999999999", Properties{}); err == nil {
+			t.Errorf("%s accepts 999999999999 with no server setting", name)
 		}
 	}
 }

@@ -31,6 +31,9 @@ type Settings struct {
 	// MaxInlineBytes is the longest inline (telnet-style) command line.
 	// Default 64 KiB.
 	MaxInlineBytes int64 `json:"max_inline_bytes"`
+	// MaxCommandBytes bounds the sum of one command's arguments, refused
+	// before they are buffered. Default 64 MiB.
+	MaxCommandBytes int64 `json:"max_command_bytes"`
 	// IdleTimeout closes a connection that sent nothing for this long.
 	// Default 0 (never).
 	IdleTimeout Duration `json:"idle_timeout"`
@@ -98,6 +101,7 @@ func DefaultSettings() Settings {
 		MaxBulkBytes:         32 << 20,
 		MaxArgs:              1 << 20,
 		MaxInlineBytes:       64 << 10,
+		MaxCommandBytes:      64 << 20,
 		ProducerCloseTimeout: Duration(5 * time.Second),
 		ShutdownTimeout:      Duration(30 * time.Second),
 		LogLevel:             "info",
@@ -112,8 +116,8 @@ func (s Settings) Validate() error {
 		return fmt.Errorf("port %d out of range", s.Port)
 	case s.MaxClients < 1:
 		return fmt.Errorf("max clients must be at least 1, got %d", s.MaxClients)
-	case s.MaxBulkBytes < 1 || s.MaxArgs < 1 || s.MaxInlineBytes < 1:
-		return fmt.Errorf("max bulk bytes, max args and max inline bytes must be at least 1")
+	case s.MaxBulkBytes < 1 || s.MaxArgs < 1 || s.MaxInlineBytes < 1 || s.MaxCommandBytes < 1:
+		return fmt.Errorf("max bulk bytes, max args, max inline bytes and max command bytes must be at least 1")
 	case s.IdleTimeout < 0:
 		return fmt.Errorf("idle timeout must not be negative")
 	case s.ProducerCloseTimeout < 0:
@@ -201,6 +205,9 @@ func (s Settings) Overlay(o Settings) Settings {
 	}
 	if o.MaxInlineBytes != 0 {
 		s.MaxInlineBytes = o.MaxInlineBytes
+	}
+	if o.MaxCommandBytes != 0 {
+		s.MaxCommandBytes = o.MaxCommandBytes
 	}
 	if o.IdleTimeout != 0 {
 		s.IdleTimeout = o.IdleTimeout

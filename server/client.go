@@ -47,6 +47,30 @@ type client struct {
 	producer   *producer.Producer
 	monitoring bool // the connection is detached and serves MONITOR
 	tornDown   bool
+	aclUser    string // name of the ACL user, "" for the default user (user's copy for other goroutines)
+}
+
+// setUser makes u (nil for the default user) the connection's user; only
+// the connection's goroutine calls it.
+func (c *client) setUser(u *acl.User) {
+	c.user = u
+	c.mu.Lock()
+	c.aclUser = ""
+	if u != nil {
+		c.aclUser = u.Name
+	}
+	c.mu.Unlock()
+}
+
+// visibleTo reports whether viewer may see c in CLIENT LIST: the default
+// user sees every connection, an ACL user only its own user's.
+func (c *client) visibleTo(viewer *client) bool {
+	if viewer.user == nil {
+		return true
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.aclUser == viewer.user.Name
 }
 
 // getName returns the connection's id, or "" when none is set.

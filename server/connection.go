@@ -10,6 +10,7 @@ import (
 	"github.com/tidwall/redcon"
 
 	"rafka/acl"
+	"rafka/clientname"
 )
 
 // PING [message]
@@ -92,7 +93,7 @@ func (s *Server) authenticate(c *client, creds [][]byte) error {
 		if u == nil {
 			return errWrongPass
 		}
-		c.user = u
+		c.setUser(u)
 		c.authed.Store(true)
 		return nil
 	}
@@ -102,7 +103,7 @@ func (s *Server) authenticate(c *client, creds [][]byte) error {
 	case pass == "" && s.cfg.ACL != nil: // only ACL users exist
 		return errWrongPass
 	}
-	c.user = nil
+	c.setUser(nil)
 	c.authed.Store(true)
 	return nil
 }
@@ -199,6 +200,9 @@ func cmdClient(s *Server, c *client, args [][]byte) error {
 	case "list":
 		var b strings.Builder
 		for _, other := range s.clients.snapshot() {
+			if !other.visibleTo(c) {
+				continue
+			}
 			b.WriteString(other.info())
 			b.WriteByte('\n')
 		}
@@ -216,6 +220,14 @@ func (s *Server) setName(c *client, name string) error {
 	group, _, ok := strings.Cut(name, ":")
 	if !ok || group == "" {
 		return errParseGroup
+	}
+	// The id reaches Kafka (group.id, client.id), ACL patterns and CLIENT
+	// LIST: printable, bounded, without spaces, NUL or line breaks.
+	if err := clientname.Check(name); err != nil {
+		return errf("%s", err)
+	}
+	if err := clientname.CheckGroup(group); err != nil {
+		return consErr("Cannot parse group.id: %s", err)
 	}
 	if err := s.clients.setName(c, name); err != nil {
 		return err

@@ -4,10 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
-	"maps"
 	"math"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -48,14 +45,54 @@ func parseConsumeKey(arg []byte) (consumeKey, error) {
 	return k, nil
 }
 
-// parseTimeout reads a BLPOP timeout in seconds (integer or decimal); 0
-// means no timeout.
+// parseTimeout reads a BLPOP timeout in seconds: a plain decimal number
+// (digits, an optional fraction and exponent; no sign, underscores, hex or
+// words such as inf); 0 means no timeout. A positive timeout too small to
+// count is one millisecond, never "forever".
 func parseTimeout(arg []byte) (time.Duration, error) {
+	if !isDecimal(arg) {
+		return 0, errTimeout
+	}
 	f, err := strconv.ParseFloat(string(arg), 64)
 	if err != nil || f < 0 || math.IsNaN(f) || math.IsInf(f, 0) || f > math.MaxInt64/float64(time.Second) {
 		return 0, errTimeout
 	}
-	return time.Duration(f * float64(time.Second)), nil
+	d := time.Duration(f * float64(time.Second))
+	if d <= 0 && f > 0 {
+		d = time.Millisecond
+	}
+	return d, nil
+}
+
+// isDecimal reports whether b is digits with an optional fraction and an
+// optional exponent, with at least one digit before the exponent.
+func isDecimal(b []byte) bool {
+	i, digits := 0, 0
+	for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+		digits++
+	}
+	if i < len(b) && b[i] == '.' {
+		for i++; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+			digits++
+		}
+	}
+	if digits == 0 {
+		return false
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		exp := 0
+		for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+			exp++
+		}
+		if exp == 0 {
+			return false
+		}
+	}
+	return i == len(b)
 }
 
 // BLPOP topics:<t1>[,<t2>...][:<json>] [<more keys>...] <timeout>
@@ -221,12 +258,11 @@ func (s *Server) newConsumer(c *client, id string, topics []string, jsonCfg stri
 		if err != nil {
 			return nil, errConfigParse(jsonCfg, err)
 		}
-		// Where the consumer connects and with what credentials, what
-		// librdkafka loads, logs and reports: only the operator decides.
-		for _, k := range slices.Sorted(maps.Keys(overrides)) {
-			if config.ServerOnly(k) {
-				return nil, errConfigParse(jsonCfg, fmt.Errorf("%s is set by the server, not per connection", k))
-			}
+		// Only an allow-list of properties, with bounded values: where the
+		// consumer connects, its credentials, its group identity, what
+		// librdkafka loads, logs or signals are the operator's.
+		if err := config.CheckClientProperties(overrides, s.cfg.Consumer); err != nil {
+			return nil, errConfigParse(jsonCfg, err)
 		}
 		for k, v := range overrides {
 			props[k] = v
@@ -290,7 +326,8 @@ func parseAck(v []byte) (topic string, partition int32, offset int64, ok bool) {
 		return "", 0, 0, false
 	}
 	o, err := strconv.ParseInt(s[i+1:], 10, 64)
-	if err != nil || o < 0 {
+	// The stored offset is offset+1: the largest int64 has no successor.
+	if err != nil || o < 0 || o == math.MaxInt64 {
 		return "", 0, 0, false
 	}
 	return s[:j], int32(p), o, true

@@ -62,7 +62,13 @@ func commandTable() map[string]*command {
 // authorized reports whether c may run commands: no password is required,
 // or c authenticated.
 func (s *Server) authorized(c *client) bool {
-	return (s.cfg.Settings.RequirePass == "" && s.cfg.ACL == nil) || c.authed.Load()
+	return !s.authRequired() || c.authed.Load()
+}
+
+// authRequired reports whether clients must AUTH: a password or an ACL
+// file is configured.
+func (s *Server) authRequired() bool {
+	return s.cfg.Settings.RequirePass != "" || s.cfg.ACL != nil
 }
 
 func (c *client) userName() string { return c.user.Name }
@@ -126,7 +132,9 @@ func (s *Server) handle(conn redcon.Conn, cmd redcon.Command) {
 	}
 	defer s.recoverPanic(c, cmd)
 	s.stats.Inc(stats.Commands)
-	if s.monitors.active() {
+	// Commands of clients that have not authenticated are not shown: they
+	// are anyone's bytes (and may be password guesses).
+	if s.monitors.active() && s.authorized(c) {
 		s.monitors.publish(c, redactSecrets(cmd.Args))
 	}
 	command := s.lookup(cmd.Args[0])

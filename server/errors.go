@@ -44,7 +44,7 @@ var (
 	errInternal       = errf("internal error")
 )
 
-func errInvalidTopic(err error) error { return prodErr("Invalid topic: %v", err) }
+func errInvalidTopic(err error) error       { return prodErr("Invalid topic: %v", err) }
 func errCannotParseTopics(arg string) error { return consErr("Cannot parse topics from `%s`", arg) }
 
 func errConfigParse(json string, err error) error {

@@ -1,17 +1,37 @@
 package server
 
-import "errors"
+import (
+	"errors"
+	"sync/atomic"
+)
 
 // limitError is a request over a limit; its text follows Redis's protocol
 // errors and is sent before the connection is closed.
-type limitError struct{ text string }
+type limitError struct {
+	text string
+	// untilAuth marks the limits of a connection that has not
+	// authenticated yet: the commands before the one that broke it run
+	// first, and if one of them authenticated, the normal limits apply.
+	untilAuth bool
+}
 
 func (e *limitError) Error() string { return e.text }
 
 var (
-	errBulkTooBig    = &limitError{"Protocol error: invalid bulk length"}
-	errTooManyArgs   = &limitError{"Protocol error: invalid multibulk length"}
-	errInlineTooLong = &limitError{"Protocol error: too big inline request"}
+	errBulkTooBig    = &limitError{text: "Protocol error: invalid bulk length"}
+	errTooManyArgs   = &limitError{text: "Protocol error: invalid multibulk length"}
+	errInlineTooLong = &limitError{text: "Protocol error: too big inline request"}
+	errCommandTooBig = &limitError{text: "Protocol error: command is larger than the server's max command bytes"}
+	// Redis 7's texts and limits for clients that have not authenticated.
+	errUnauthArgs = &limitError{text: "Protocol error: unauthenticated multibulk length", untilAuth: true}
+	errUnauthBulk = &limitError{text: "Protocol error: unauthenticated bulk length", untilAuth: true}
+)
+
+// Before AUTH, when authentication is required, a command may have at most
+// unauthMaxArgs arguments of at most unauthMaxBulk bytes each (as in Redis).
+const (
+	unauthMaxArgs = 10
+	unauthMaxBulk = 16384
 )
 
 // maxHeaderLine bounds a `*<n>` or `$<n>` line.
@@ -34,7 +54,13 @@ const (
 // the parser buffers it.
 type requestScanner struct {
 	maxBulk, maxArgs, maxInline int64
-	state                       scanState
+	// maxCommand bounds the sum of one command's bulk lengths.
+	maxCommand int64
+	// authed, when not nil, is the connection's authentication state:
+	// until it is set the unauthenticated limits apply.
+	authed   *atomic.Bool
+	state    scanState
+	cmdBytes int64 // bulk bytes of the current command so far
 	num                         int64 // the number being read, or the line length so far
 	digits                      int
 	args                        int64 // bulk arguments left in the current command
@@ -50,7 +76,7 @@ func (s *requestScanner) scan(p []byte) (int, error) {
 		case scanStart:
 			switch b {
 			case '*':
-				s.state, s.num, s.digits = scanArrayLen, 0, 0
+				s.state, s.num, s.digits, s.cmdBytes = scanArrayLen, 0, 0, 0
 			case '\r', '\n':
 			default:
 				s.state, s.num = scanInline, 1
@@ -112,11 +138,19 @@ func (s *requestScanner) scan(p []byte) (int, error) {
 // parser answers that with its own protocol error).
 func (s *requestScanner) malformed() bool { return s.state == scanOff }
 
-// endNumber handles the end of a `*<n>` or `$<n>` line.
+// locked reports whether the connection has yet to authenticate.
+func (s *requestScanner) locked() bool { return s.authed != nil && !s.authed.Load() }
+
+// endNumber handles the end of a `*<n>` or `$<n>` line. On an error the
+// state is left as it was, so that the line's end can be scanned again
+// (after AUTH, for the unauthenticated limits).
 func (s *requestScanner) endNumber() error {
 	if s.state == scanArrayLen {
 		if s.num > s.maxArgs {
 			return errTooManyArgs
+		}
+		if s.num > unauthMaxArgs && s.locked() {
+			return errUnauthArgs
 		}
 		if s.num <= 0 {
 			s.state = scanStart
@@ -129,6 +163,13 @@ func (s *requestScanner) endNumber() error {
 	if s.num > s.maxBulk {
 		return errBulkTooBig
 	}
+	if s.num > unauthMaxBulk && s.locked() {
+		return errUnauthBulk
+	}
+	if s.maxCommand > 0 && s.cmdBytes+s.num > s.maxCommand {
+		return errCommandTooBig
+	}
+	s.cmdBytes += s.num
 	s.skip = s.num + 2
 	s.state = scanBulkBody
 	return nil
@@ -147,4 +188,11 @@ func (s *requestScanner) nextArg() {
 func isLimitError(err error) bool {
 	var le *limitError
 	return errors.As(err, &le)
+}
+
+// isUntilAuth reports whether err is an unauthenticated limit, which AUTH
+// earlier in the stream may lift.
+func isUntilAuth(err error) bool {
+	var le *limitError
+	return errors.As(err, &le) && le.untilAuth
 }

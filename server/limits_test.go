@@ -1,7 +1,9 @@
 package server
 
 import (
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -35,5 +37,59 @@ func TestRequestScanner(t *testing.T) {
 				t.Errorf("%s (chunks of %d): got %v, want %v", tc.name, chunk, got, tc.want)
 			}
 		}
+	}
+}
+
+func TestRequestScannerCommandAndAuthLimits(t *testing.T) {
+	bulk := func(n int) string { return "$" + strconv.Itoa(n) + "\r\n" + strings.Repeat("x", n) + "\r\n" }
+	tests := []struct {
+		name   string
+		in     string
+		locked bool
+		want   error
+	}{
+		{"command at the limit", "*3\r\n" + bulk(40) + bulk(40) + bulk(20), false, nil},
+		{"command over the limit", "*3\r\n" + bulk(40) + bulk(40) + bulk(21), false, errCommandTooBig},
+		{"limit is per command", "*2\r\n" + bulk(50) + bulk(50) + "*2\r\n" + bulk(50) + bulk(50), false, nil},
+		{"10 arguments before AUTH", "*10\r\n", true, nil},
+		{"11 arguments before AUTH", "*11\r\n", true, errUnauthArgs},
+		{"11 arguments after AUTH", "*11\r\n", false, nil},
+		{"small bulk before AUTH", "*1\r\n$100\r\n", true, nil},
+		{"bulk over 16 KiB before AUTH", "*1\r\n$16385\r\n", true, errUnauthBulk},
+	}
+	for _, tc := range tests {
+		for _, chunk := range []int{1, 7, 1 << 20} {
+			var authed atomic.Bool
+			authed.Store(!tc.locked)
+			s := requestScanner{maxBulk: 1 << 20, maxArgs: 100, maxInline: 16, maxCommand: 100, authed: &authed}
+			var got error
+			for in := tc.in; len(in) > 0 && got == nil; {
+				n := min(chunk, len(in))
+				_, got = s.scan([]byte(in[:n]))
+				in = in[n:]
+			}
+			if got != tc.want {
+				t.Errorf("%s (chunks of %d): got %v, want %v", tc.name, chunk, got, tc.want)
+			}
+		}
+	}
+}
+
+// TestRequestScannerResumesAfterAuth: the line that broke an
+// unauthenticated limit is scanned again once the connection authenticated.
+func TestRequestScannerResumesAfterAuth(t *testing.T) {
+	var authed atomic.Bool
+	s := requestScanner{maxBulk: 1 << 20, maxArgs: 100, maxInline: 16, maxCommand: 1 << 20, authed: &authed}
+	in := []byte("*1\r\n$20000\r\n")
+	ok, err := s.scan(in)
+	if err != errUnauthBulk {
+		t.Fatalf("before AUTH: %v", err)
+	}
+	authed.Store(true)
+	if _, err := s.scan(in[ok:]); err != nil {
+		t.Fatalf("after AUTH: %v", err)
+	}
+	if s.state != scanBulkBody || s.skip != 20002 {
+		t.Fatalf("after AUTH the scanner is in state %d skipping %d, want the bulk's body", s.state, s.skip)
 	}
 }

@@ -17,8 +17,18 @@ const (
 	// further lines are dropped (and counted): a monitor never blocks
 	// another connection.
 	monitorBuffer = 4096
+	// monitorQueueBytes bounds the bytes of the lines waiting for one
+	// monitor; past it lines are dropped (and counted).
+	monitorQueueBytes = 1 << 20
 	// monitorArgMax truncates long arguments (payloads) in monitor lines.
 	monitorArgMax = 256
+	// monitorLineMax bounds one line: the arguments that do not fit are
+	// summarised as "...(N more arguments)".
+	monitorLineMax = 8 << 10
+	// monitorWriteTimeout ends a monitor that has not taken a write for
+	// this long: a client that stopped reading is disconnected, as Redis
+	// does past a monitor's output buffer limit.
+	monitorWriteTimeout = 30 * time.Second
 )
 
 // monitors are the connections in MONITOR mode.
@@ -47,9 +57,15 @@ func (ms *monitors) publish(c *client, args [][]byte) {
 		if m.c == c {
 			continue
 		}
+		if m.queued.Add(int64(len(line))) > monitorQueueBytes {
+			m.queued.Add(-int64(len(line)))
+			ms.stats.Inc(stats.MonitorDropped)
+			continue
+		}
 		select {
 		case m.lines <- line:
 		default:
+			m.queued.Add(-int64(len(line)))
 			ms.stats.Inc(stats.MonitorDropped)
 		}
 	}
@@ -95,7 +111,13 @@ func formatMonitorLine(now time.Time, addr string, args [][]byte) []byte {
 	b = append(b, " [0 "...)
 	b = append(b, addr...)
 	b = append(b, ']')
-	for _, a := range args {
+	for i, a := range args {
+		if len(b)+quotedMax(min(len(a), monitorArgMax)) > monitorLineMax {
+			b = append(b, " ...("...)
+			b = strconv.AppendInt(b, int64(len(args)-i), 10)
+			b = append(b, " more arguments)"...)
+			break
+		}
 		b = append(b, ' ')
 		more := 0
 		if len(a) > monitorArgMax {
@@ -111,6 +133,11 @@ func formatMonitorLine(now time.Time, addr string, args [][]byte) []byte {
 	}
 	return append(b, '\r', '\n')
 }
+
+// quotedMax is the most bytes an argument of n bytes takes in a line:
+// every byte escaped as \xHH, the quotes, the separator and the
+// truncation note.
+func quotedMax(n int) int { return 4*n + 2 + 1 + 32 }
 
 // appendQuoted quotes and escapes s like Redis's sdscatrepr.
 func appendQuoted(b, s []byte) []byte {
@@ -146,6 +173,7 @@ func appendQuoted(b, s []byte) []byte {
 type monitor struct {
 	c       *client
 	lines   chan []byte
+	queued  atomic.Int64 // bytes of the lines in lines
 	replies chan monitorReply
 	done    chan struct{}
 	once    sync.Once
@@ -217,30 +245,40 @@ func (m *monitor) read(dc redcon.DetachedConn) {
 }
 
 // write sends lines and replies, batching what is waiting into one write.
+// A write the client has not taken within monitorWriteTimeout ends the
+// monitor.
 func (m *monitor) write(s *Server, dc redcon.DetachedConn) {
 	defer func() {
 		s.monitors.remove(m)
 		_ = dc.Close()
 		s.teardown(m.c)
 	}()
+	flush := func() error {
+		_ = dc.NetConn().SetWriteDeadline(time.Now().Add(monitorWriteTimeout))
+		return dc.Flush()
+	}
+	take := func(line []byte) {
+		m.queued.Add(-int64(len(line)))
+		dc.WriteRaw(line)
+	}
 	for {
 		select {
 		case line := <-m.lines:
-			dc.WriteRaw(line)
+			take(line)
 			for more := true; more; {
 				select {
 				case l := <-m.lines:
-					dc.WriteRaw(l)
+					take(l)
 				default:
 					more = false
 				}
 			}
-			if dc.Flush() != nil {
+			if flush() != nil {
 				return
 			}
 		case r := <-m.replies:
 			dc.WriteRaw(r.raw)
-			if dc.Flush() != nil || r.quit {
+			if flush() != nil || r.quit {
 				return
 			}
 		case <-m.done:

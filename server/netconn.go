@@ -42,10 +42,15 @@ type netConn struct {
 	mu      sync.Mutex
 	pending []byte // read by a watch, not yet returned by Read
 	readErr error  // a read error seen by a watch, returned after pending
+	held    []byte // read past an unauthenticated limit, waiting for AUTH
+	heldErr error  // the unauthenticated limit that held them
 }
 
 func (c *netConn) Read(p []byte) (int, error) {
 	c.mu.Lock()
+	if c.held != nil {
+		c.releaseHeldLocked()
+	}
 	if len(c.pending) > 0 {
 		n := copy(p, c.pending)
 		c.pending = c.pending[n:]
@@ -66,9 +71,18 @@ func (c *netConn) Read(p []byte) (int, error) {
 	ok, serr := c.checkLimits(p[:n])
 	if serr != nil {
 		if ok > 0 {
-			// Hand over the commands before the violation first.
+			// Hand over the commands before the violation first. An
+			// unauthenticated limit is decided again once they ran: one
+			// of them may be AUTH.
 			c.mu.Lock()
-			c.readErr = serr
+			if isUntilAuth(serr) {
+				c.held, c.heldErr = append([]byte(nil), p[ok:n]...), serr
+			} else {
+				c.readErr = serr
+			}
+			if err != nil && c.readErr == nil {
+				c.readErr = err
+			}
 			c.mu.Unlock()
 			return ok, nil
 		}
@@ -76,6 +90,24 @@ func (c *netConn) Read(p []byte) (int, error) {
 		return 0, serr
 	}
 	return n, err
+}
+
+// releaseHeldLocked decides on the bytes held back at an unauthenticated
+// limit, now that the commands before them have run: still not
+// authenticated, the limit stands; otherwise they are scanned again under
+// the normal limits and handed out.
+func (c *netConn) releaseHeldLocked() {
+	held, heldErr := c.held, c.heldErr
+	c.held, c.heldErr = nil, nil
+	if c.scanner.locked() {
+		c.readErr = heldErr
+		return
+	}
+	ok, serr := c.checkLimits(held)
+	c.pending = append(held[:ok:ok], c.pending...)
+	if serr != nil {
+		c.readErr = serr
+	}
 }
 
 // checkLimits scans bytes just read from the socket; it returns how many of
@@ -117,6 +149,11 @@ func (c *netConn) watch(gone func()) (stop func()) {
 		done     = make(chan struct{})
 	)
 	c.mu.Lock()
+	if c.held != nil {
+		// The scanner stopped inside them: decide on them before it
+		// scans what the watch reads.
+		c.releaseHeldLocked()
+	}
 	failed := c.readErr != nil
 	c.mu.Unlock()
 	if failed {

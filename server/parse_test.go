@@ -72,6 +72,20 @@ func TestParseTimeout(t *testing.T) {
 		{"+Inf", 0, false},
 		{"1e300", 0, false},
 		{"", 0, false},
+		// Found in review (issue 9): a tiny positive timeout blocked forever,
+		// and Go's literal syntax was accepted.
+		{"1e-320", time.Millisecond, true},
+		{"0.0000000001", time.Millisecond, true},
+		{"1_0", 0, false},
+		{"0x1p-2", 0, false},
+		{"+1", 0, false},
+		{" 1", 0, false},
+		{"1.", time.Second, true},
+		{".5", 500 * time.Millisecond, true},
+		{"2e1", 20 * time.Second, true},
+		{"1e", 0, false},
+		{".", 0, false},
+		{"inf", 0, false},
 	}
 	for _, tc := range tests {
 		got, err := parseTimeout([]byte(tc.in))
@@ -97,6 +111,8 @@ func TestParseAck(t *testing.T) {
 		{":0:5", "", 0, 0, false},
 		{"t:x:5", "", 0, 0, false},
 		{"t:0:5x", "", 0, 0, false},
+		{"t:0:9223372036854775807", "", 0, 0, false}, // offset+1 would overflow
+		{"t:0:9223372036854775806", "t", 0, 9223372036854775806, true},
 		{"", "", 0, 0, false},
 	}
 	for _, tc := range tests {

@@ -121,7 +121,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		ln = tls.NewListener(ln, s.cfg.TLS)
 	}
 	err := s.rc.Serve(listener{Listener: ln, stats: s.stats, scanner: requestScanner{
-		maxBulk: st.MaxBulkBytes, maxArgs: st.MaxArgs, maxInline: st.MaxInlineBytes,
+		maxBulk: st.MaxBulkBytes, maxArgs: st.MaxArgs, maxInline: st.MaxInlineBytes, maxCommand: st.MaxCommandBytes,
 	}})
 	if s.shuttingDown.Load() {
 		return nil
@@ -153,6 +153,10 @@ func (s *Server) accept(conn redcon.Conn) bool {
 		lastActive: time.Now(),
 	}
 	c.log = s.log.With().Int64("conn", c.id).Str("addr", c.addr).Logger()
+	if nc != nil && s.authRequired() {
+		// The reading goroutine starts after accept returns.
+		nc.scanner.authed = &c.authed
+	}
 	conn.SetContext(c)
 	s.clients.add(c)
 	s.conns.Add(1)
