@@ -3,17 +3,21 @@
 package embedded
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Options configure the embedded broker.
 type Options struct {
-	// DataDir keeps topics and committed offsets across restarts; empty
-	// keeps everything in memory.
+	// DataDir keeps topics, records and committed offsets across restarts,
+	// including a kill of the process (see Start); empty keeps everything
+	// in memory.
 	DataDir string
 	// AutoCreateTopics lets a produce to a missing topic create it.
 	AutoCreateTopics bool
@@ -35,6 +39,16 @@ type Broker struct {
 }
 
 // Start starts a broker listening on 127.0.0.1.
+//
+// With a DataDir, kfake writes each produced batch to its partition's
+// segment file before acknowledging it, and rewrites topics.json (fsync,
+// then rename) on every CreateTopics request. It does not do so for a topic
+// that a Metadata request auto-creates, which is how a produce creates one:
+// that topic would reach topics.json only at Close, and after a crash kfake
+// would not load it or its segment files. So with both DataDir and
+// AutoCreateTopics, Start also creates such topics through kfake's own
+// CreateTopic just before the Metadata request is handled; see
+// persistAutoCreate.
 func Start(o Options) (*Broker, error) {
 	if o.Partitions == 0 {
 		o.Partitions = 4
@@ -60,12 +74,52 @@ func Start(o Options) (*Broker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start embedded broker: %w", err)
 	}
+	if o.DataDir != "" && o.AutoCreateTopics {
+		persistAutoCreate(c, o.Log)
+	}
 	addrs := c.ListenAddrs()
 	if len(addrs) == 0 {
 		c.Close()
 		return nil, fmt.Errorf("start embedded broker: no listen address")
 	}
 	return &Broker{cluster: c, addr: addrs[0]}, nil
+}
+
+// persistAutoCreate installs a control function that runs before every
+// Metadata request: each topic the request names, allows to be
+// auto-created, and the cluster does not have yet, is created with
+// Cluster.CreateTopic (the default partition count and no configs, as
+// kfake's auto-creation would), which writes topics.json before returning.
+// The control function then lets kfake handle the request as usual; it
+// finds the topics already there. So a topic is on disk before any client
+// learns of it, and so before any record of it is acknowledged.
+//
+// Control functions run on their own goroutine while the cluster's loop
+// keeps serving admin calls, so CreateTopic may be called from one.
+// CreateTopic bypasses ACLs, which the try-it broker does not configure. A
+// name CreateTopic refuses (for example one colliding with an existing topic
+// but for '.' versus '_') is left to kfake's own auto-creation, which
+// writes it to the data dir only at Close.
+func persistAutoCreate(c *kfake.Cluster, log zerolog.Logger) {
+	c.ControlKey(int16(kmsg.Metadata), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		req, ok := kreq.(*kmsg.MetadataRequest)
+		if !ok || !req.AllowAutoTopicCreation {
+			return nil, nil, false
+		}
+		for _, rt := range req.Topics {
+			// kfake looks a topic up by its ID when one is given,
+			// and never auto-creates it then.
+			if rt.Topic == nil || rt.TopicID != [16]byte{} {
+				continue
+			}
+			err := c.CreateTopic(*rt.Topic, 0, nil)
+			if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+				log.Warn().Err(err).Str("topic", *rt.Topic).
+					Msg("auto-created topic not written to the data dir: it is lost if rafka is killed before a clean shutdown")
+			}
+		}
+		return nil, nil, false
+	})
 }
 
 // Addr returns the broker's host:port, for bootstrap.servers.

@@ -4,10 +4,99 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 )
+
+// tryItProc is the rafka binary running in try-it mode: no brokers
+// configured, so it runs the embedded broker on a data directory.
+type tryItProc struct {
+	cmd    *exec.Cmd
+	addr   string     // host:port of the RESP listener
+	exited chan error // receives cmd.Wait's result once
+	done   bool       // exited was read
+}
+
+// startTryIt runs bin with no brokers configured on dataDir and returns it
+// with a RESP connection to it. When the test ends a still-running process
+// is killed, and its log is shown if the test failed.
+func startTryIt(t *testing.T, bin, dataDir string) (*tryItProc, *respConn) {
+	t.Helper()
+	port := freePort(t)
+	logPath := filepath.Join(t.TempDir(), "rafka.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "--port", fmt.Sprint(port), "--data-dir", dataDir, "--log-level", "warn", "--flight-addr", "127.0.0.1:0")
+	cmd.Env = append(os.Environ(), "RAFKA_BROKERS=", "RAFKA_CONFIG=")
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	p := &tryItProc{cmd: cmd, addr: addr, exited: make(chan error, 1)}
+	go func() { p.exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		if !p.done {
+			_ = cmd.Process.Kill()
+			select {
+			case <-p.exited:
+			case <-time.After(10 * time.Second):
+				t.Error("rafka did not exit within 10 s of SIGKILL")
+			}
+		}
+		logFile.Close()
+		if t.Failed() {
+			if log, err := os.ReadFile(logPath); err == nil {
+				t.Logf("rafka log (%s):\n%s", dataDir, log)
+			}
+		}
+	})
+	waitFor(t, 20*time.Second, "try-it server up", func() bool {
+		select {
+		case err := <-p.exited:
+			p.done = true
+			t.Fatalf("rafka exited at start: %v", err)
+		default:
+		}
+		return tryDial(addr)
+	})
+	return p, dialRESP(t, addr)
+}
+
+// stop sends SIGTERM and waits up to 30 s for a clean exit.
+func (p *tryItProc) stop(t *testing.T) {
+	t.Helper()
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-p.exited:
+		p.done = true
+		if err != nil {
+			t.Fatalf("exit: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no exit after SIGTERM")
+	}
+}
+
+// kill sends SIGKILL and waits up to 10 s for the process to be gone.
+func (p *tryItProc) kill(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatalf("SIGKILL: %v", err)
+	}
+	select {
+	case <-p.exited:
+		p.done = true
+	case <-time.After(10 * time.Second):
+		t.Fatal("no exit after SIGKILL")
+	}
+}
 
 // TestTryItMode runs the binary with no brokers configured: it starts the
 // embedded broker, auto-creates topics on produce, and keeps topics and
@@ -15,33 +104,8 @@ import (
 func TestTryItMode(t *testing.T) {
 	bin := buildRafka(t)
 	dataDir := t.TempDir()
-	start := func() (*exec.Cmd, *respConn) {
-		port := freePort(t)
-		cmd := exec.Command(bin, "--port", fmt.Sprint(port), "--data-dir", dataDir, "--log-level", "warn", "--flight-addr", "127.0.0.1:0")
-		cmd.Env = append(os.Environ(), "RAFKA_BROKERS=", "RAFKA_CONFIG=")
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-		addr := fmt.Sprintf("127.0.0.1:%d", port)
-		waitFor(t, 20*time.Second, "try-it server up", func() bool { return tryDial(addr) })
-		return cmd, dialRESP(t, addr)
-	}
-	stop := func(cmd *exec.Cmd) {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatalf("exit: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Fatal("no exit after SIGTERM")
-		}
-	}
 
-	cmd, c := start()
+	p, c := startTryIt(t, bin, dataDir)
 	c.expect("(integer) 2", "RPUSHX", "topics:tryit", "one", "two")
 	c.expect("(integer) 0", "DUMP", "5000")
 	c.expect(`["topics:tryit"]`, "KEYS", "topics:")
@@ -49,9 +113,9 @@ func TestTryItMode(t *testing.T) {
 	first := popN(t, c, `topics:tryit:{"auto.offset.reset":"earliest"}`, 1, 30*time.Second)[0]
 	c.expect("(integer) 1", "RPUSH", "acks", first.ack())
 	c.expect("OK", "QUIT")
-	stop(cmd)
+	p.stop(t)
 
-	_, c = start()
+	_, c = startTryIt(t, bin, dataDir)
 	c.expect(`["topics:tryit"]`, "KEYS", "topics:")
 	c.expect("OK", "CLIENT", "SETNAME", "tg:w")
 	second := popN(t, c, `topics:tryit:{"auto.offset.reset":"earliest"}`, 1, 30*time.Second)[0]
@@ -61,4 +125,62 @@ func TestTryItMode(t *testing.T) {
 	if r := c.do("BLPOP", "topics:tryit", "1"); !r.null {
 		t.Fatalf("a third message after restart: %s", r)
 	}
+}
+
+// TestTryItSurvivesKill checks that a topic the try-it broker auto-created
+// on a durable produce, and the message that produce acknowledged, survive
+// a SIGKILL of rafka: the topic is listed and the message consumed after a
+// restart on the same --data-dir. A second round adds a message to that
+// (now recovered) topic and creates another one before killing again.
+func TestTryItSurvivesKill(t *testing.T) {
+	bin := buildRafka(t)
+	dataDir := t.TempDir()
+
+	// consume reads the topic from the start under a new group, on a new
+	// connection, and fails unless exactly want arrives (in any order: the
+	// topic has several partitions).
+	consume := func(p *tryItProc, group, topic string, want ...string) {
+		t.Helper()
+		c := dialRESP(t, p.addr)
+		c.expect("OK", "CLIENT", "SETNAME", group+":m")
+		got := popN(t, c, "topics:"+topic+`:{"auto.offset.reset":"earliest"}`, len(want), 30*time.Second)
+		var values []string
+		for _, m := range got {
+			values = append(values, m.value)
+		}
+		slices.Sort(values)
+		if !slices.Equal(values, want) {
+			t.Fatalf("%s after restart: got %q, want %q", topic, values, want)
+		}
+		if r := c.do("BLPOP", "topics:"+topic, "1"); !r.null {
+			t.Fatalf("%s: an extra message after restart: %s", topic, r)
+		}
+		c.expect("OK", "QUIT")
+	}
+	// listed fails unless KEYS topics: names every topic in want.
+	listed := func(c *respConn, want ...string) {
+		t.Helper()
+		got := c.do("KEYS", "topics:").String()
+		for _, topic := range want {
+			if !strings.Contains(got, `"topics:`+topic+`"`) {
+				t.Fatalf("topic %s lost after SIGKILL: KEYS topics: = %s", topic, got)
+			}
+		}
+	}
+
+	p, c := startTryIt(t, bin, dataDir)
+	c.expect("(integer) 1", "RPUSH", "topics:crash-a", "a1")
+	p.kill(t)
+
+	p, c = startTryIt(t, bin, dataDir)
+	listed(c, "crash-a")
+	c.expect("(integer) 1", "RPUSH", "topics:crash-a", "a2")
+	c.expect("(integer) 1", "RPUSH", "topics:crash-b", "b1")
+	consume(p, "g1", "crash-a", "a1", "a2")
+	p.kill(t)
+
+	p, c = startTryIt(t, bin, dataDir)
+	listed(c, "crash-a", "crash-b")
+	consume(p, "g2", "crash-a", "a1", "a2")
+	consume(p, "g3", "crash-b", "b1")
 }
