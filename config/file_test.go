@@ -95,3 +95,24 @@ func TestMasked(t *testing.T) {
 		}
 	}
 }
+
+func TestConfigMapGoTypes(t *testing.T) {
+	m := *Properties{
+		"go.events.channel.size":    "1000",
+		"go.delivery.reports":       "false",
+		"go.produce.channel.size":   "lots",
+		"linger.ms":                 "5",
+		"go.delivery.report.fields": "none",
+	}.ConfigMap()
+	for k, want := range map[string]any{
+		"go.events.channel.size":    1000,
+		"go.delivery.reports":       false,
+		"go.produce.channel.size":   "lots", // left for the client library to refuse
+		"linger.ms":                 "5",
+		"go.delivery.report.fields": "none",
+	} {
+		if got := m[k]; got != want {
+			t.Errorf("%s = %#v, want %#v", k, got, want)
+		}
+	}
+}

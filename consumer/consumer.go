@@ -88,7 +88,7 @@ type Consumer struct {
 
 // New creates the consumer, subscribes it to cfg.Topics and starts polling.
 func New(cfg Config) (*Consumer, error) {
-	kc, err := kafka.NewConsumer(configMap(cfg.Properties))
+	kc, err := kafka.NewConsumer(cfg.Properties.ConfigMap())
 	if err != nil {
 		return nil, err
 	}
@@ -123,19 +123,11 @@ func Validate(props config.Properties) error {
 	if p["group.id"] == "" {
 		p["group.id"] = "rafka-config-check"
 	}
-	kc, err := kafka.NewConsumer(configMap(p))
+	kc, err := kafka.NewConsumer(p.ConfigMap())
 	if err != nil {
 		return err
 	}
 	return kc.Close()
-}
-
-func configMap(props config.Properties) *kafka.ConfigMap {
-	m := make(kafka.ConfigMap, len(props))
-	for k, v := range props {
-		m[k] = v
-	}
-	return &m
 }
 
 // Topics returns the subscribed topics.
@@ -360,14 +352,13 @@ func (c *Consumer) Close() error {
 		fatal := c.fatal
 		c.mu.Unlock()
 		if fatal != nil {
-			// confluent-kafka-go v2.11.1's Close waits forever for a
-			// consumer in a fatal state (librdkafka refuses to start the
-			// close; fixed upstream after this release). Nothing can be
-			// committed in that state anyway: stop fetching and leave the
-			// handle, rather than hang this goroutine and shutdown.
-			_ = c.kc.Unsubscribe()
-			c.log.Warn().Err(fatal).Msg("consumer in a fatal state is abandoned, not closed (client library limitation)")
-			go discardEvents(c.kc)
+			// Nothing can be committed in that state, and the client
+			// library's Close would wait forever (see destroy.go).
+			if err := destroyFatal(c.kc); err != nil {
+				c.log.Error().Err(err).Msg("fatal consumer could not be destroyed; its handle is left open")
+			} else {
+				c.log.Warn().Err(fatal).Msg("fatal consumer destroyed without committing")
+			}
 			c.closeErr = fatal
 		} else {
 			c.closeErr = c.kc.Close()
@@ -375,13 +366,4 @@ func (c *Consumer) Close() error {
 		c.stats.Add(stats.ConsumersCurrent, -1)
 	})
 	return c.closeErr
-}
-
-// discardEvents polls an abandoned consumer for the rest of the process,
-// throwing its events away: librdkafka keeps queueing statistics and
-// errors on a handle that is not closed, and nothing else reads them.
-func discardEvents(kc *kafka.Consumer) {
-	for {
-		kc.Poll(1000)
-	}
 }

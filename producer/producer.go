@@ -40,7 +40,7 @@ type Producer struct {
 
 // New creates a producer with props (as built by config.File.ProducerProperties).
 func New(props config.Properties, st *stats.Stats, log zerolog.Logger) (*Producer, error) {
-	kp, err := kafka.NewProducer(configMap(props))
+	kp, err := kafka.NewProducer(props.ConfigMap())
 	if err != nil {
 		return nil, err
 	}
@@ -54,20 +54,12 @@ func New(props config.Properties, st *stats.Stats, log zerolog.Logger) (*Produce
 // Validate creates and closes a throwaway producer, so that a bad property
 // fails at start-up with librdkafka's own message.
 func Validate(props config.Properties) error {
-	kp, err := kafka.NewProducer(configMap(props))
+	kp, err := kafka.NewProducer(props.ConfigMap())
 	if err != nil {
 		return err
 	}
 	kp.Close()
 	return nil
-}
-
-func configMap(props config.Properties) *kafka.ConfigMap {
-	m := make(kafka.ConfigMap, len(props))
-	for k, v := range props {
-		m[k] = v
-	}
-	return &m
 }
 
 // drain reads every event of the producer until Close closes the channel:

@@ -31,6 +31,11 @@ const (
 	arrowMaxCount        = 1_000_000
 	arrowDefaultMaxBytes = 4 << 20
 	arrowDefaultLinger   = 5 * time.Millisecond
+	// arrowMaxBytes and arrowMaxLinger bound what one reply may hold and
+	// how long it may gather: a client cannot make the server build a
+	// reply of any size.
+	arrowMaxBytes  = 16 << 20
+	arrowMaxLinger = 10_000 // ms
 )
 
 func parseArrowOptions(args [][]byte) (arrowOptions, error) {
@@ -55,14 +60,14 @@ func parseArrowOptions(args [][]byte) (arrowOptions, error) {
 			o.count = n
 		case "MAXBYTES":
 			n, err := strconv.Atoi(val)
-			if err != nil || n < 1 {
-				return o, errf("MAXBYTES must be a positive integer")
+			if err != nil || n < 1 || n > arrowMaxBytes {
+				return o, errf("MAXBYTES must be an integer from 1 to %d", arrowMaxBytes)
 			}
 			o.maxBytes = n
 		case "LINGER":
 			n, err := strconv.Atoi(val)
-			if err != nil || n < 0 {
-				return o, errf("LINGER must be a non-negative integer of milliseconds")
+			if err != nil || n < 0 || n > arrowMaxLinger {
+				return o, errf("LINGER must be an integer of milliseconds from 0 to %d", arrowMaxLinger)
 			}
 			o.linger = time.Duration(n) * time.Millisecond
 		case "COLUMNS":

@@ -61,10 +61,10 @@ type requestScanner struct {
 	authed   *atomic.Bool
 	state    scanState
 	cmdBytes int64 // bulk bytes of the current command so far
-	num                         int64 // the number being read, or the line length so far
-	digits                      int
-	args                        int64 // bulk arguments left in the current command
-	skip                        int64 // bytes left of the current bulk (with its CRLF)
+	num      int64 // the number being read, or the line length so far
+	digits   int
+	args     int64 // bulk arguments left in the current command
+	skip     int64 // bytes left of the current bulk (with its CRLF)
 }
 
 // scan advances over p and reports the first limit it breaks, with the

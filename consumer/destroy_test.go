@@ -1,0 +1,122 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"rafka/config"
+	"rafka/embedded"
+	"rafka/stats"
+)
+
+// threads is the process's OS thread count.
+func threads(t *testing.T) int {
+	t.Helper()
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "Threads:"); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(v))
+			return n
+		}
+	}
+	t.Fatal("no Threads line")
+	return 0
+}
+
+// TestFencedConsumerReleased: a consumer fenced by another member with the
+// same group.instance.id is fatal; Close returns promptly and frees its
+// librdkafka threads instead of leaving a handle polled forever (issue 9).
+func TestFencedConsumerReleased(t *testing.T) {
+	brokers := os.Getenv("KAFKA_BROKERS")
+	if brokers == "" {
+		b, err := embedded.Start(embedded.Options{AutoCreateTopics: true, Partitions: 1, Log: zerolog.Nop()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		brokers = b.Addr()
+	}
+	topic := "fence-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	kc, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := kadm.NewClient(kc).CreateTopic(ctx, 1, 1, nil, topic); err != nil {
+		t.Fatalf("create topic %s: %v", topic, err)
+	}
+	props := func(member string) config.Properties {
+		p := (&config.File{}).ConsumerProperties(brokers)
+		p["group.id"] = topic
+		p["group.instance.id"] = "the-instance"
+		p["client.id"] = member
+		p["session.timeout.ms"] = "6000"
+		p["heartbeat.interval.ms"] = "200"
+		return p
+	}
+	st := stats.New()
+	newConsumer := func(p config.Properties) *Consumer {
+		c, err := New(Config{Properties: p, Topics: []string{topic}, Stats: st, Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.ErrorLevel)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	base := threads(t)
+	for round := range 3 {
+		p := props("a")
+		first := newConsumer(p)
+		time.Sleep(time.Second) // let it join
+		p["client.id"] = "b"
+		second := newConsumer(p)
+
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		var fatal *FatalError
+		for {
+			_, err := first.Pop(ctx)
+			if errors.As(err, &fatal) {
+				break
+			}
+			if ctx.Err() != nil {
+				cancel()
+				t.Fatalf("round %d: the first consumer was not fenced: %v", round, err)
+			}
+		}
+		cancel()
+		closed := make(chan error, 1)
+		go func() { closed <- first.Close() }()
+		select {
+		case err := <-closed:
+			if !errors.As(err, &fatal) {
+				t.Fatalf("round %d: Close of the fenced consumer: %v, want its fatal error", round, err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Fatalf("round %d: Close of a fenced consumer hangs", round)
+		}
+		if err := second.Close(); err != nil {
+			t.Logf("round %d: close of the second consumer: %v", round, err)
+		}
+	}
+	// librdkafka ends a destroyed handle's threads asynchronously.
+	deadline := time.Now().Add(20 * time.Second)
+	for threads(t) > base+4 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := threads(t); n > base+4 {
+		t.Fatalf("%d threads after three fenced consumers were closed, %d before: their handles were not freed", n, base)
+	}
+}
