@@ -10,6 +10,7 @@ import (
 	"github.com/tidwall/redcon"
 
 	"rafka/acl"
+	"rafka/authlimit"
 	"rafka/clientname"
 )
 
@@ -70,8 +71,20 @@ func cmdAuth(s *Server, c *client, args [][]byte) error {
 }
 
 // authenticate checks AUTH's arguments ([username] password) and, on
-// success, marks c authenticated as that user.
+// success, marks c authenticated as that user. A wrong password is
+// answered only after the delay its address has earned: a client cannot try
+// passwords faster than the limiter allows, however many connections it
+// opens.
 func (s *Server) authenticate(c *client, creds [][]byte) error {
+	err := s.checkCredentials(c, creds)
+	if err == errWrongPass {
+		_ = s.authFailures.Wait(s.ctx, authlimit.Host(c.addr))
+	}
+	return err
+}
+
+// checkCredentials is authenticate without the delay.
+func (s *Server) checkCredentials(c *client, creds [][]byte) error {
 	pass := s.cfg.Settings.RequirePass
 	var user, password []byte
 	switch len(creds) {

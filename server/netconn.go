@@ -10,19 +10,55 @@ import (
 	"rafka/stats"
 )
 
-// listener wraps accepted connections in netConn.
+// listener wraps accepted connections in netConn, and refuses connections
+// over the client limit without holding up the accept loop.
 type listener struct {
 	net.Listener
 	stats   *stats.Stats
 	scanner requestScanner // the limits every connection starts with
+	full    func() bool    // the server serves as many connections as it may
+	// refusing bounds the refusals being written at once; past it a
+	// connection over the limit is closed without a reply.
+	refusing chan struct{}
 }
 
+// Refusals: each gets refuseTimeout for its TLS handshake and reply; at
+// most maxRefusing are written at once.
+const (
+	refuseTimeout = time.Second
+	maxRefusing   = 256
+)
+
 func (l listener) Accept() (net.Conn, error) {
-	nc, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
+	for {
+		nc, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if l.full != nil && l.full() {
+			l.stats.Inc(stats.ConnectionsRejected)
+			l.refuse(nc)
+			continue
+		}
+		return &netConn{Conn: nc, stats: l.stats, scanner: l.scanner}, nil
 	}
-	return &netConn{Conn: nc, stats: l.stats, scanner: l.scanner}, nil
+}
+
+// refuse answers a connection over the client limit in the background:
+// over TLS the reply waits for a handshake the client may never start.
+func (l listener) refuse(nc net.Conn) {
+	select {
+	case l.refusing <- struct{}{}:
+	default:
+		_ = nc.Close()
+		return
+	}
+	go func() {
+		defer func() { <-l.refusing }()
+		_ = nc.SetDeadline(time.Now().Add(refuseTimeout))
+		_, _ = nc.Write([]byte("-" + errMaxClients.Error() + "\r\n"))
+		_ = nc.Close()
+	}()
 }
 
 // maxWatchBuffer bounds what a client may send while one of its commands

@@ -18,6 +18,7 @@ import (
 	"github.com/tidwall/redcon"
 
 	"rafka/acl"
+	"rafka/authlimit"
 	"rafka/config"
 	"rafka/stats"
 )
@@ -63,8 +64,10 @@ type Server struct {
 	clients  *registry
 	monitors *monitors
 	meta     *metadata
-	started  time.Time
-	nextID   atomic.Int64
+	// authFailures slows failed AUTH attempts per client address.
+	authFailures *authlimit.Limiter
+	started      time.Time
+	nextID       atomic.Int64
 
 	rc   *redcon.Server
 	addr net.Addr
@@ -82,15 +85,16 @@ type Server struct {
 func New(cfg Config) *Server {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
-		cfg:      cfg,
-		log:      cfg.Log,
-		stats:    cfg.Stats,
-		clients:  newRegistry(),
-		monitors: newMonitors(cfg.Stats),
-		meta:     newMetadata(cfg.General),
-		started:  time.Now(),
-		ctx:      ctx,
-		cancel:   cancel,
+		cfg:          cfg,
+		log:          cfg.Log,
+		stats:        cfg.Stats,
+		clients:      newRegistry(),
+		monitors:     newMonitors(cfg.Stats),
+		meta:         newMetadata(cfg.General),
+		authFailures: authlimit.New(authlimit.DefaultRate, authlimit.DefaultBurst, authlimit.DefaultMaxAddrs),
+		started:      time.Now(),
+		ctx:          ctx,
+		cancel:       cancel,
 	}
 	s.commands = commandTable()
 	return s
@@ -120,7 +124,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	if s.cfg.TLS != nil {
 		ln = tls.NewListener(ln, s.cfg.TLS)
 	}
-	err := s.rc.Serve(listener{Listener: ln, stats: s.stats, scanner: requestScanner{
+	err := s.rc.Serve(listener{Listener: ln, stats: s.stats, full: s.full, refusing: make(chan struct{}, maxRefusing), scanner: requestScanner{
 		maxBulk: st.MaxBulkBytes, maxArgs: st.MaxArgs, maxInline: st.MaxInlineBytes, maxCommand: st.MaxCommandBytes,
 	}})
 	if s.shuttingDown.Load() {
@@ -137,9 +141,10 @@ func (s *Server) accept(conn redcon.Conn) bool {
 	if s.shuttingDown.Load() {
 		return false
 	}
-	if s.clients.count() >= s.cfg.Settings.MaxClients {
+	if s.full() {
+		// The listener refuses (with a reply) what it sees over the
+		// limit; this is the backstop for connections accepted together.
 		s.stats.Inc(stats.ConnectionsRejected)
-		_, _ = conn.NetConn().Write([]byte("-" + errMaxClients.Error() + "\r\n"))
 		return false
 	}
 	nc, _ := conn.NetConn().(*netConn)
@@ -165,6 +170,9 @@ func (s *Server) accept(conn redcon.Conn) bool {
 	c.log.Debug().Msg("connection opened")
 	return true
 }
+
+// full reports whether the server serves as many connections as it may.
+func (s *Server) full() bool { return s.clients.count() >= s.cfg.Settings.MaxClients }
 
 // closed is redcon's close callback. It runs under redcon's server lock, so
 // everything slow happens in the background.
