@@ -41,13 +41,9 @@ func (s *Service) flightInfo(d *flight.FlightDescriptor, r *request) (*flight.Fl
 		FlightDescriptor: d,
 		TotalBytes:       -1,
 	}
-	base := ticket{
-		Topic: r.Topic, Columns: r.Columns, MaxBatchRows: r.MaxBatchRows,
-		MaxBatchBytes: r.MaxBatchBytes, Compression: r.Compression,
-	}
+	base := ticket{readOptions: r.readOptions}
 	if r.Group != "" {
 		t := base
-		t.Group, t.MaxRecords, t.IdleMs = r.Group, r.MaxRecords, r.IdleMs
 		info.Endpoint = []*flight.FlightEndpoint{s.endpoint(&t)}
 		info.TotalRecords = -1
 		return info, nil
@@ -182,7 +178,7 @@ func (s *Service) ListFlights(c *flight.Criteria, stream flight.FlightService_Li
 			continue
 		}
 		d := &flight.FlightDescriptor{Type: flight.DescriptorPATH, Path: []string{t}}
-		r := &request{Topic: t}
+		r := &request{readOptions: readOptions{Topic: t}}
 		if err := r.validate(); err != nil {
 			return status.Errorf(codes.Internal, "%v", err)
 		}

@@ -3,6 +3,7 @@ package arrowflight
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -14,30 +15,77 @@ import (
 	"rafka/topic"
 )
 
-// Batch caps: the defaults keep every message under the 4 MiB that Go
-// Flight clients accept by default.
+// Limits of a read. Descriptors and tickets get the same ones: a ticket is
+// client-held JSON, so it is checked again when it is redeemed. The default
+// batch caps keep every message under the 4 MiB that Go Flight clients
+// accept by default.
 const (
 	defaultBatchRows  = 65536
 	defaultBatchBytes = 3670016 // 3.5 MiB
 	maxBatchRows      = 1 << 20
-	maxBatchBytes     = 64 << 20
-	defaultIdle       = 2000 // ms, group mode
+	minBatchBytes     = 1024
+	maxBatchBytes     = 16 << 20 // one batch is built in memory at a time per stream
+	defaultIdle       = 2000     // ms, group mode
+	maxIdleMs         = 10 * 60 * 1000
+	maxMaxRecords     = 1 << 53 // the largest integer every JSON reader keeps exact
 )
+
+// readOptions are the fields a CMD descriptor and the tickets made from it
+// share. check is their one validation, for a descriptor at GetFlightInfo
+// and for a ticket again at DoGet.
+type readOptions struct {
+	Topic         string   `json:"topic"`
+	Columns       []string `json:"columns,omitempty"`
+	MaxBatchRows  int      `json:"max_batch_rows"`
+	MaxBatchBytes int      `json:"max_batch_bytes"`
+	Compression   string   `json:"compression,omitempty"`
+	Group         string   `json:"group,omitempty"` // group mode
+	MaxRecords    int64    `json:"max_records,omitempty"`
+	IdleMs        int64    `json:"idle_ms,omitempty"`
+}
+
+// check validates every field against the limits above. It does not apply
+// defaults: a descriptor's are applied before, a ticket always carries them.
+func (o *readOptions) check() error {
+	if o.Topic == "" {
+		return errors.New(`"topic" is required`)
+	}
+	// A topic that is not a legal Kafka name could be a regular expression
+	// to a group-mode subscription.
+	if err := topic.Check(o.Topic); err != nil {
+		return err
+	}
+	if o.MaxBatchRows < 1 || o.MaxBatchRows > maxBatchRows {
+		return fmt.Errorf("max_batch_rows must be from 1 to %d, got %d", maxBatchRows, o.MaxBatchRows)
+	}
+	if o.MaxBatchBytes < minBatchBytes || o.MaxBatchBytes > maxBatchBytes {
+		return fmt.Errorf("max_batch_bytes must be from %d to %d, got %d", minBatchBytes, maxBatchBytes, o.MaxBatchBytes)
+	}
+	if _, err := arrowenc.ParseCompression(o.Compression); err != nil {
+		return err
+	}
+	if _, err := arrowenc.Schema(o.Columns, ""); err != nil {
+		return err
+	}
+	if o.MaxRecords < 0 || o.MaxRecords > maxMaxRecords {
+		return fmt.Errorf("max_records must be from 0 (no limit) to %d, got %d", int64(maxMaxRecords), o.MaxRecords)
+	}
+	if o.IdleMs < 0 || o.IdleMs > maxIdleMs {
+		return fmt.Errorf("idle_ms must be from 0 (the default, %d) to %d, got %d", defaultIdle, maxIdleMs, o.IdleMs)
+	}
+	if o.Group == "" && (o.MaxRecords != 0 || o.IdleMs != 0) {
+		return errors.New("max_records and idle_ms apply to group mode only")
+	}
+	return nil
+}
 
 // request is a CMD descriptor (arrow.md 3.1), or the equivalent of a PATH
 // descriptor.
 type request struct {
-	Topic         string          `json:"topic"`
-	Partitions    []int32         `json:"partitions"`
-	Start         json.RawMessage `json:"start"`
-	End           json.RawMessage `json:"end"`
-	Columns       []string        `json:"columns"`
-	MaxBatchRows  int             `json:"max_batch_rows"`
-	MaxBatchBytes int             `json:"max_batch_bytes"`
-	Compression   string          `json:"compression"`
-	Group         string          `json:"group"`
-	MaxRecords    int64           `json:"max_records"`
-	IdleMs        int64           `json:"idle_ms"`
+	readOptions
+	Partitions []int32         `json:"partitions"`
+	Start      json.RawMessage `json:"start"`
+	End        json.RawMessage `json:"end"`
 }
 
 // parseDescriptor reads a PATH or CMD descriptor.
@@ -58,14 +106,8 @@ func parseDescriptor(d *flight.FlightDescriptor) (*request, error) {
 		if err := dec.Decode(&r); err != nil {
 			return nil, status.Errorf(codes.InvalidArgument, "CMD descriptor: %v", err)
 		}
-		if r.Topic == "" {
-			return nil, status.Error(codes.InvalidArgument, `CMD descriptor: "topic" is required`)
-		}
 	default:
 		return nil, status.Errorf(codes.InvalidArgument, "unsupported descriptor type %v", d.Type)
-	}
-	if err := topic.Check(r.Topic); err != nil {
-		return nil, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
 	if err := r.validate(); err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "%v", err)
@@ -73,6 +115,7 @@ func parseDescriptor(d *flight.FlightDescriptor) (*request, error) {
 	return &r, nil
 }
 
+// validate applies the defaults and checks the request.
 func (r *request) validate() error {
 	if r.MaxBatchRows == 0 {
 		r.MaxBatchRows = defaultBatchRows
@@ -80,26 +123,11 @@ func (r *request) validate() error {
 	if r.MaxBatchBytes == 0 {
 		r.MaxBatchBytes = defaultBatchBytes
 	}
-	if r.MaxBatchRows < 1 || r.MaxBatchRows > maxBatchRows {
-		return fmt.Errorf("max_batch_rows must be from 1 to %d", maxBatchRows)
-	}
-	if r.MaxBatchBytes < 1024 || r.MaxBatchBytes > maxBatchBytes {
-		return fmt.Errorf("max_batch_bytes must be from 1024 to %d", maxBatchBytes)
-	}
-	if _, err := arrowenc.ParseCompression(r.Compression); err != nil {
+	if err := r.check(); err != nil {
 		return err
-	}
-	if _, err := arrowenc.Schema(r.Columns, ""); err != nil {
-		return err
-	}
-	if r.MaxRecords < 0 || r.IdleMs < 0 {
-		return fmt.Errorf("max_records and idle_ms must not be negative")
-	}
-	if r.Group == "" && (r.MaxRecords != 0 || r.IdleMs != 0) {
-		return fmt.Errorf("max_records and idle_ms apply to group mode only")
 	}
 	if r.Group != "" && (len(r.Start) > 0 || len(r.End) > 0 || len(r.Partitions) > 0) {
-		return fmt.Errorf("group mode reads from the group's committed offsets: start, end and partitions do not apply")
+		return errors.New("group mode reads from the group's committed offsets: start, end and partitions do not apply")
 	}
 	if _, err := parseStart(r.Start); err != nil {
 		return err

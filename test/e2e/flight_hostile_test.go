@@ -1,0 +1,77 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/flight"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// editTicket returns tkt with fields replaced, as a client holding the
+// ticket's JSON could do.
+func editTicket(t *testing.T, tkt *flight.Ticket, fields map[string]any) *flight.Ticket {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(tkt.Ticket, &m); err != nil {
+		t.Fatalf("ticket is not JSON: %v", err)
+	}
+	for k, v := range fields {
+		m[k] = v
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &flight.Ticket{Ticket: b}
+}
+
+// wantCode checks that err has code, and that the call did not outlast
+// limit (a refusal is at once, not after a wait).
+func wantCode(t *testing.T, what string, err error, code codes.Code, took, limit time.Duration) {
+	t.Helper()
+	if status.Code(err) != code {
+		t.Errorf("%s: %v, want %v", what, err, code)
+	}
+	if took > limit {
+		t.Errorf("%s took %v, want under %v", what, took, limit)
+	}
+}
+
+// TestFlightHostileTicketLimits: a ticket edited to ask for huge batches is
+// refused at DoGet with InvalidArgument, as the same descriptor would be:
+// tickets are client-held and get the descriptor's ceilings.
+func TestFlightHostileTicketLimits(t *testing.T) {
+	topic := newTopic(t, 1)
+	produceDirect(t, topic, 0, "h0", "h1")
+	tf := startFlight(t)
+	c := tf.client(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	info, err := c.GetFlightInfo(ctx, pathDesc(topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tkt := info.Endpoint[0].Ticket
+	if _, rows, _, err := doGet(ctx, t, c, tkt); err != nil || len(rows) != 2 {
+		t.Fatalf("DoGet of the ticket as issued: %d rows, %v", len(rows), err)
+	}
+	for name, fields := range map[string]map[string]any{
+		"huge batches":          {"max_batch_rows": int64(1e12), "max_batch_bytes": int64(1e15)},
+		"batches over 16 MiB":   {"max_batch_bytes": 16<<20 + 1},
+		"unknown compression":   {"compression": "brotli"},
+		"unknown column":        {"columns": []string{"nope"}},
+		"idle_ms of a day":      {"group": "g", "idle_ms": 86400000, "end": 0},
+		"negative max_records":  {"group": "g", "max_records": -1, "end": 0},
+		"max_records, no group": {"max_records": 1},
+	} {
+		callCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		start := time.Now()
+		_, _, _, err := doGet(callCtx, t, c, editTicket(t, tkt, fields))
+		cancel()
+		wantCode(t, "DoGet of a ticket with "+name, err, codes.InvalidArgument, time.Since(start), 5*time.Second)
+	}
+}
