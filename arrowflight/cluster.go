@@ -3,6 +3,7 @@ package arrowflight
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -83,6 +84,15 @@ func (c *cluster) partitions(topic string) ([]int32, error) {
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 	return ids, nil
+}
+
+// checkPartition returns InvalidArgument unless p is one of parts, the
+// sorted partition ids of topic.
+func checkPartition(topic string, parts []int32, p int32) error {
+	if _, ok := slices.BinarySearch(parts, p); !ok {
+		return status.Errorf(codes.InvalidArgument, "topic %s has no partition %d (it has %d)", topic, p, len(parts))
+	}
+	return nil
 }
 
 // watermarks returns a partition's low and high watermarks.

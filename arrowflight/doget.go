@@ -132,6 +132,17 @@ func (s *Service) DoGet(tkt *flight.Ticket, stream flight.FlightService_DoGetSer
 	if err := s.allowRead(stream.Context(), t.Topic, t.Group); err != nil {
 		return err
 	}
+	// A read of a partition that does not exist would wait forever for its
+	// messages: the topic and partition must exist now.
+	parts, err := s.cluster.partitions(t.Topic)
+	if err != nil {
+		return err
+	}
+	if t.Group == "" {
+		if err := checkPartition(t.Topic, parts, t.Partition); err != nil {
+			return err
+		}
+	}
 	ctx, cancel := s.streamContext(stream.Context())
 	defer cancel()
 	bw, err := s.newBatchWriter(stream, t)

@@ -49,13 +49,9 @@ func (s *Service) flightInfo(d *flight.FlightDescriptor, r *request) (*flight.Fl
 		return info, nil
 	}
 	if len(r.Partitions) > 0 {
-		exists := map[int32]bool{}
-		for _, p := range parts {
-			exists[p] = true
-		}
 		for _, p := range r.Partitions {
-			if !exists[p] {
-				return nil, status.Errorf(codes.InvalidArgument, "topic %s has no partition %d", r.Topic, p)
+			if err := checkPartition(r.Topic, parts, p); err != nil {
+				return nil, err
 			}
 		}
 		parts = r.Partitions

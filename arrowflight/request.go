@@ -129,6 +129,13 @@ func (r *request) validate() error {
 	if r.Group != "" && (len(r.Start) > 0 || len(r.End) > 0 || len(r.Partitions) > 0) {
 		return errors.New("group mode reads from the group's committed offsets: start, end and partitions do not apply")
 	}
+	seen := make(map[int32]bool, len(r.Partitions))
+	for _, p := range r.Partitions {
+		if seen[p] {
+			return fmt.Errorf("partitions: %d is listed twice", p)
+		}
+		seen[p] = true
+	}
 	if _, err := parseStart(r.Start); err != nil {
 		return err
 	}

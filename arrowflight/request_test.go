@@ -88,6 +88,8 @@ func TestParseDescriptorLimits(t *testing.T) {
 		{"idle_ms of 10 minutes", map[string]any{"group": "g", "idle_ms": 600000}, true},
 		{"idle_ms over 10 minutes", map[string]any{"group": "g", "idle_ms": 600001}, false},
 		{"huge max_records", map[string]any{"group": "g", "max_records": int64(1)<<53 + 1}, false},
+		{"partitions", map[string]any{"partitions": []int{2, 0}}, true},
+		{"a partition twice", map[string]any{"partitions": []int{0, 1, 0}}, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			fields := map[string]any{"topic": "t"}

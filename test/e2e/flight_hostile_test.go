@@ -75,3 +75,52 @@ func TestFlightHostileTicketLimits(t *testing.T) {
 		wantCode(t, "DoGet of a ticket with "+name, err, codes.InvalidArgument, time.Since(start), 5*time.Second)
 	}
 }
+
+// TestFlightHostilePartition: a ticket naming a partition the topic does not
+// have, or a missing topic, is answered at once (it used to wait forever for
+// messages that cannot come); so is a descriptor listing a partition twice.
+func TestFlightHostilePartition(t *testing.T) {
+	topic := newTopic(t, 2)
+	produceDirect(t, topic, 1, "p0")
+	tf := startFlight(t)
+	c := tf.client(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	info, err := c.GetFlightInfo(ctx, pathDesc(topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, parts := range [][]int{{0, 0}, {1, 0, 1}, {-1}, {2}} {
+		callCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		_, err := c.GetFlightInfo(callCtx, cmd(t, map[string]any{"topic": topic, "partitions": parts}))
+		cancel()
+		if status.Code(err) != codes.InvalidArgument {
+			t.Errorf("GetFlightInfo of partitions %v: %v, want InvalidArgument", parts, err)
+		}
+	}
+
+	tkt := info.Endpoint[1].Ticket // partition 1, offsets 0..1
+	group, err := c.GetFlightInfo(ctx, cmd(t, map[string]any{"topic": topic, "group": uniqueName(t, "g")}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	missing := topic + "-missing"
+	for _, tc := range []struct {
+		name string
+		tkt  *flight.Ticket
+		code codes.Code
+	}{
+		{"partition -1", editTicket(t, tkt, map[string]any{"partition": -1}), codes.InvalidArgument},
+		{"partition 2 of 2", editTicket(t, tkt, map[string]any{"partition": 2}), codes.InvalidArgument},
+		{"partition 2147483647", editTicket(t, tkt, map[string]any{"partition": 2147483647}), codes.InvalidArgument},
+		{"a follow read of partition 9", editTicket(t, tkt, map[string]any{"partition": 9, "end": -1}), codes.InvalidArgument},
+		{"a missing topic", editTicket(t, tkt, map[string]any{"topic": missing}), codes.NotFound},
+		{"a group read of a missing topic", editTicket(t, group.Endpoint[0].Ticket, map[string]any{"topic": missing}), codes.NotFound},
+	} {
+		callCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		start := time.Now()
+		_, _, _, err := doGet(callCtx, t, c, tc.tkt)
+		cancel()
+		wantCode(t, "DoGet of a ticket with "+tc.name, err, tc.code, time.Since(start), 5*time.Second)
+	}
+}
