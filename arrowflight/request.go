@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"rafka/arrowenc"
+	"rafka/clientname"
 	"rafka/topic"
 )
 
@@ -75,6 +76,13 @@ func (o *readOptions) check() error {
 	}
 	if o.Group == "" && (o.MaxRecords != 0 || o.IdleMs != 0) {
 		return errors.New("max_records and idle_ms apply to group mode only")
+	}
+	// librdkafka cuts a group name at a NUL: "bob-g\x00-carol" would pass
+	// the ACL pattern "*-carol" and join group "bob-g".
+	if o.Group != "" {
+		if err := clientname.CheckGroup(o.Group); err != nil {
+			return err
+		}
 	}
 	return nil
 }

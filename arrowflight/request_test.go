@@ -3,6 +3,7 @@ package arrowflight
 import (
 	"encoding/json"
 	"maps"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow/flight"
@@ -43,6 +44,9 @@ func TestDecodeTicketLimits(t *testing.T) {
 		{"negative idle_ms", map[string]any{"group": "g", "idle_ms": -1}, false},
 		{"idle_ms over 10 minutes", map[string]any{"group": "g", "idle_ms": 600001}, false},
 		{"max_records without group", map[string]any{"max_records": 5}, false},
+		{"NUL in the group", map[string]any{"group": "bob-g\x00-carol", "end": 0}, false},
+		{"space in the group", map[string]any{"group": "bob-g -carol", "end": 0}, false},
+		{"':' in the group", map[string]any{"group": "g:m", "end": 0}, false},
 		{"regex topic", map[string]any{"topic": "^.*"}, false},
 		{"no topic", map[string]any{"topic": nil}, false},
 		{"negative start", map[string]any{"start": -5}, false},
@@ -89,6 +93,10 @@ func TestParseDescriptorLimits(t *testing.T) {
 		{"idle_ms over 10 minutes", map[string]any{"group": "g", "idle_ms": 600001}, false},
 		{"huge max_records", map[string]any{"group": "g", "max_records": int64(1)<<53 + 1}, false},
 		{"partitions", map[string]any{"partitions": []int{2, 0}}, true},
+		{"group", map[string]any{"group": "team-a.workers_1"}, true},
+		{"NUL in the group", map[string]any{"group": "bob-g\x00-carol"}, false},
+		{"newline in the group", map[string]any{"group": "bob-g\n-carol"}, false},
+		{"a group of 256 bytes", map[string]any{"group": strings.Repeat("g", 256)}, false},
 		{"a partition twice", map[string]any{"partitions": []int{0, 1, 0}}, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -3,12 +3,20 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/flight"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+
+	"rafka/acl"
 )
 
 // editTicket returns tkt with fields replaced, as a client holding the
@@ -122,5 +130,55 @@ func TestFlightHostilePartition(t *testing.T) {
 		_, _, _, err := doGet(callCtx, t, c, tc.tkt)
 		cancel()
 		wantCode(t, "DoGet of a ticket with "+tc.name, err, tc.code, time.Since(start), 5*time.Second)
+	}
+}
+
+// TestFlightHostileGroup: a group name with a NUL, a space or another
+// control character is refused with InvalidArgument, in a descriptor and in
+// a hand-edited ticket. librdkafka cuts a name at its NUL, so "bob-g\x00-carol"
+// matched the ACL pattern "*-carol" and joined group "bob-g".
+func TestFlightHostileGroup(t *testing.T) {
+	topic := newTopic(t, 1)
+	produceDirect(t, topic, 0, "g0")
+	aclFile := filepath.Join(t.TempDir(), "users.json")
+	if err := os.WriteFile(aclFile, []byte(`{"users": {"carol": {"password": "`+acl.HashPassword("pw")+`",
+		"consume": ["`+topic+`"], "groups": ["*-carol"]}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := startBinary(t, "--acl-file", aclFile, "--flight-token", "admin-token")
+	c, err := flight.NewClientWithMiddleware(p.flight, nil, nil, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	carol, err := c.AuthenticateBasicToken(ctx, "carol", "pw")
+	if err != nil {
+		t.Fatalf("carol's handshake: %v", err)
+	}
+	admin := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer admin-token")
+	groupCmd := func(group string) *flight.FlightDescriptor {
+		return cmd(t, map[string]any{"topic": topic, "group": group, "idle_ms": 500})
+	}
+	if _, err := c.GetFlightInfo(carol, groupCmd("ok-carol")); err != nil {
+		t.Fatalf("GetFlightInfo in an allowed group: %v", err)
+	}
+	info, err := c.GetFlightInfo(admin, groupCmd("x-carol"))
+	if err != nil {
+		t.Fatalf("the static token's group read: %v", err)
+	}
+	for _, group := range []string{"bob-g\x00-carol", "bob-g -carol", "bob-g\n-carol", "bob-g\t-carol", "bob-g\x7f-carol", "b:m-carol"} {
+		callCtx, cancel := context.WithTimeout(carol, 10*time.Second)
+		start := time.Now()
+		_, err := c.GetFlightInfo(callCtx, groupCmd(group))
+		wantCode(t, "GetFlightInfo in group "+strconv.Quote(group), err, codes.InvalidArgument, time.Since(start), 5*time.Second)
+		start = time.Now()
+		_, rows, _, err := doGet(callCtx, t, c, editTicket(t, info.Endpoint[0].Ticket, map[string]any{"group": group}))
+		cancel()
+		wantCode(t, "DoGet of a ticket edited to group "+strconv.Quote(group), err, codes.InvalidArgument, time.Since(start), 5*time.Second)
+		if len(rows) != 0 {
+			t.Errorf("DoGet of a ticket edited to group %q sent %d rows", group, len(rows))
+		}
 	}
 }
