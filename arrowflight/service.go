@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"runtime/debug"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -134,22 +135,40 @@ func (s *Service) Serve(ln net.Listener) error {
 	return err
 }
 
-// Shutdown cancels every open stream (follow reads included) and stops the
-// server, forcibly when ctx expires first.
+// stopGrace is how long Shutdown lets the cancelled calls end by
+// themselves before it closes every connection. A handler blocked sending
+// to a client that does not read, or waiting for a DoPut client that sends
+// nothing, does not see the cancellation: only the closed connection ends
+// its Send or Recv.
+const stopGrace = time.Second
+
+// Shutdown cancels every open stream (follow reads included), lets the
+// calls end for up to stopGrace, then closes every connection, and waits
+// for the handlers to return, or for ctx to end.
 func (s *Service) Shutdown(ctx context.Context) error {
 	s.cancel()
 	done := make(chan struct{})
 	go func() {
-		s.grpc.GracefulStop()
+		s.grpc.GracefulStop() // returns when every handler has returned
 		close(done)
 	}()
+	grace := time.NewTimer(stopGrace)
+	defer grace.Stop()
 	var err error
 	select {
 	case <-done:
+	case <-grace.C:
 	case <-ctx.Done():
+	}
+	select {
+	case <-done:
+	default:
 		s.grpc.Stop()
-		<-done
-		err = fmt.Errorf("flight streams did not end in time: %w", ctx.Err())
+		select {
+		case <-done:
+		case <-ctx.Done():
+			err = fmt.Errorf("flight calls did not end in time: %w", ctx.Err())
+		}
 	}
 	s.cluster.close()
 	s.put.close(ctx)

@@ -1,11 +1,16 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -180,5 +185,92 @@ func TestFlightHostileGroup(t *testing.T) {
 		if len(rows) != 0 {
 			t.Errorf("DoGet of a ticket edited to group %q sent %d rows", group, len(rows))
 		}
+	}
+}
+
+// TestFlightHostileShutdown: on SIGTERM rafka cancels its Flight streams at
+// once and exits 0, well before --shutdown-timeout, even when a follow
+// DoGet's client reads nothing (the handler is blocked sending a batch) and
+// a DoPut's client sends nothing. startBinary keeps the process to itself,
+// so this test runs the binary directly, to signal it and see its exit
+// status.
+func TestFlightHostileShutdown(t *testing.T) {
+	topic := newTopic(t, 1)
+	values := make([]string, 200) // 12.5 MiB, far more than the client's 64 KiB window
+	for i := range values {
+		values[i] = strings.Repeat("x", 64<<10)
+	}
+	produceDirect(t, topic, 0, values...)
+
+	bin := buildRafka(t)
+	p := &rafkaProc{
+		resp:    fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+		flight:  fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+		metrics: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+	}
+	_, port, _ := strings.Cut(p.resp, ":")
+	var log bytes.Buffer
+	proc := exec.Command(bin, "--host", "127.0.0.1", "--port", port, "--brokers", env.brokers,
+		"--flight-addr", p.flight, "--metrics-addr", p.metrics, "--shutdown-timeout", "20s")
+	proc.Stdout, proc.Stderr = &log, &log
+	if err := proc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- proc.Wait() }()
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			_ = proc.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("rafka log:\n%s", log.String()) // the process has exited: log is complete
+		}
+	})
+	waitFor(t, 30*time.Second, "rafka binary serving", func() bool { return tryDial(p.flight) && tryDial(p.metrics) })
+
+	// A static window of 64 KiB (no BDP growth): the server's Send blocks
+	// as soon as the client has 64 KiB it did not read.
+	c, err := flight.NewClientWithMiddleware(p.flight, nil, nil, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithInitialWindowSize(64<<10), grpc.WithInitialConnWindowSize(64<<10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	info, err := c.GetFlightInfo(ctx, cmd(t, map[string]any{"topic": topic, "end": "follow"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.DoGet(ctx, info.Endpoint[0].Ticket); err != nil { // never read
+		t.Fatal(err)
+	}
+	if _, err := c.DoPut(ctx); err != nil { // never sent to
+		t.Fatal(err)
+	}
+	p.waitMetrics(t, 10*time.Second, "rafka_flight_streams_current ", "both streams open", func(lines []string) bool {
+		return len(lines) == 1 && lines[0] == "rafka_flight_streams_current 2"
+	})
+	time.Sleep(time.Second) // the DoGet reads its 12.5 MiB in far less, then blocks sending
+
+	start := time.Now()
+	if err := proc.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		stopped = true
+		if err != nil {
+			t.Errorf("rafka exited after SIGTERM with %v, want status 0", err)
+		}
+		took := time.Since(start)
+		if took > 5*time.Second {
+			t.Errorf("rafka took %v to exit after SIGTERM, want under 5 s (--shutdown-timeout is 20 s)", took)
+		}
+		t.Logf("rafka exited %v after SIGTERM", took)
+	case <-time.After(10 * time.Second):
+		t.Fatal("rafka did not exit within 10 s of SIGTERM (--shutdown-timeout is 20 s)")
 	}
 }
