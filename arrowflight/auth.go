@@ -4,23 +4,38 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
+	"encoding/base64"
 	"encoding/hex"
+	"strings"
 	"sync"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow/flight"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
 	"rafka/acl"
+	"rafka/authlimit"
 )
 
 // tokenLifetime is how long a bearer token issued by the Basic handshake
 // stays valid.
 const tokenLifetime = 12 * time.Hour
 
-// caller is who a call runs as. The auth middleware puts it in the call's
-// context (flight.AuthFromContext).
+// handshakeMethod is the Flight call that exchanges Basic credentials for a
+// bearer token.
+const handshakeMethod = "/arrow.flight.protocol.FlightService/Handshake"
+
+// authHeader carries "Basic <base64 user:password>" in a handshake and
+// "Bearer <token>" in every other call, and the issued token in the
+// handshake's trailer (the Flight Basic->Bearer exchange pyarrow and the Go
+// client speak).
+const authHeader = "authorization"
+
+// caller is who a call runs as. The auth interceptors put it in the call's
+// context.
 type caller struct {
 	name string
 	// user is the ACL user whose permissions apply; nil means full access
@@ -28,10 +43,13 @@ type caller struct {
 	user *acl.User
 }
 
+// callerKey is the context key of the call's *caller.
+type callerKey struct{}
+
 // callerUser returns the ACL user a call runs as, nil for full access
 // (including a service without authentication).
 func callerUser(ctx context.Context) *acl.User {
-	if c, ok := flight.AuthFromContext(ctx).(*caller); ok {
+	if c, ok := ctx.Value(callerKey{}).(*caller); ok {
 		return c.user
 	}
 	return nil
@@ -39,12 +57,13 @@ func callerUser(ctx context.Context) *acl.User {
 
 // authenticator checks static bearer tokens and Basic credentials; Basic
 // credentials (a --flight-user or a user of the ACL file) are exchanged for
-// a bearer token in the handshake (arrow-go's BasicAuthValidator).
+// a bearer token in the handshake. Failed logins are slowed per peer host.
 type authenticator struct {
 	tokens []string          // static bearer tokens, full access
 	users  map[string]string // --flight-user: user -> password, full access
 	acl    *acl.List         // ACL users, limited by their permissions; may be nil
 	static *caller           // the identity of a static token
+	limit  *authlimit.Limiter
 
 	mu     sync.Mutex
 	issued map[string]issuedToken
@@ -55,10 +74,11 @@ type issuedToken struct {
 	expires time.Time
 }
 
-func newAuthenticator(tokens []string, users map[string]string, list *acl.List) *authenticator {
+func newAuthenticator(tokens []string, users map[string]string, list *acl.List, limit *authlimit.Limiter) *authenticator {
 	return &authenticator{
 		tokens: tokens, users: users, acl: list,
 		static: &caller{name: "token"},
+		limit:  limit,
 		issued: map[string]issuedToken{},
 	}
 }
@@ -68,23 +88,122 @@ func (a *authenticator) enabled() bool {
 	return len(a.tokens) > 0 || len(a.users) > 0 || a.acl != nil
 }
 
-// Validate checks Basic credentials and issues a bearer token bound to the
-// user. A --flight-user is looked up first; New refuses a name that is in
-// both places.
-func (a *authenticator) Validate(user, password string) (string, error) {
+// unary admits a unary call with a valid bearer token.
+func (a *authenticator) unary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	ctx, err := a.bearer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return h(ctx, req)
+}
+
+// stream admits a streaming call with a valid bearer token, and answers a
+// handshake with valid Basic credentials with a bearer token in the
+// trailer.
+func (a *authenticator) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+	if info.FullMethod == handshakeMethod {
+		token, err := a.handshake(ss.Context())
+		if err != nil {
+			return err
+		}
+		ss.SetTrailer(metadata.Pairs(authHeader, "Bearer "+token))
+		return h(srv, ss)
+	}
+	ctx, err := a.bearer(ss.Context())
+	if err != nil {
+		return err
+	}
+	return h(srv, &callerStream{ServerStream: ss, ctx: ctx})
+}
+
+// callerStream is a stream whose context carries the caller.
+type callerStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s *callerStream) Context() context.Context { return s.ctx }
+
+// authorization returns the scheme ("Basic", "Bearer") and the credential of
+// the call's authorization header, empty when there is none.
+func authorization(ctx context.Context) (scheme, credential string) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	vals := md.Get(authHeader)
+	if len(vals) == 0 {
+		return "", ""
+	}
+	scheme, credential, _ = strings.Cut(strings.TrimSpace(vals[0]), " ")
+	return scheme, strings.TrimLeft(credential, " ")
+}
+
+// bearer returns ctx with the caller of the call's bearer token. A call
+// without credentials is refused at once; a wrong token only after the
+// failure's delay, as a wrong password is (a static token may be guessable).
+func (a *authenticator) bearer(ctx context.Context) (context.Context, error) {
+	scheme, token := authorization(ctx)
+	if !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return nil, status.Error(codes.Unauthenticated, "authenticate first: send authorization: Bearer <token>, or use the Basic handshake")
+	}
+	who := a.lookup(token)
+	if who == nil {
+		a.failed(ctx)
+		return nil, status.Error(codes.Unauthenticated, "invalid bearer token")
+	}
+	return context.WithValue(ctx, callerKey{}, who), nil
+}
+
+// handshake checks the call's Basic credentials and issues a bearer token.
+// A failure is answered only after the failure's delay.
+func (a *authenticator) handshake(ctx context.Context) (string, error) {
+	scheme, cred := authorization(ctx)
+	if !strings.EqualFold(scheme, "Basic") || cred == "" {
+		return "", status.Error(codes.Unauthenticated, "a handshake needs Basic credentials: authorization: Basic <base64 user:password>")
+	}
+	raw, err := base64.RawStdEncoding.DecodeString(strings.TrimRight(cred, "="))
+	user, password, ok := strings.Cut(string(raw), ":")
 	var who *caller
-	if want, ok := a.users[user]; ok {
-		if subtle.ConstantTimeCompare([]byte(want), []byte(password)) == 1 {
-			who = &caller{name: user}
-		}
-	} else if a.acl != nil {
-		if u := a.acl.Authenticate(user, []byte(password)); u != nil {
-			who = &caller{name: user, user: u}
-		}
+	if err == nil && ok {
+		who = a.check(user, password)
 	}
 	if who == nil {
+		a.failed(ctx)
 		return "", status.Error(codes.Unauthenticated, "invalid username or password")
 	}
+	return a.issue(who)
+}
+
+// failed waits the delay of a failed login from the call's peer host, or
+// until the call ends (the client gave up, or shutdown closed the
+// connection).
+func (a *authenticator) failed(ctx context.Context) {
+	host := "unknown"
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+		host = authlimit.Host(p.Addr.String())
+	}
+	_ = a.limit.Wait(ctx, host) // an ended call needs no answer
+}
+
+// check returns the caller of valid Basic credentials, nil otherwise. A
+// --flight-user is looked up first; New refuses a name that is in both
+// places.
+func (a *authenticator) check(user, password string) *caller {
+	if want, ok := a.users[user]; ok {
+		if subtle.ConstantTimeCompare([]byte(want), []byte(password)) == 1 {
+			return &caller{name: user}
+		}
+		return nil
+	}
+	if a.acl != nil {
+		if u := a.acl.Authenticate(user, []byte(password)); u != nil {
+			return &caller{name: user, user: u}
+		}
+	}
+	return nil
+}
+
+// issue returns a new bearer token bound to who, valid for tokenLifetime,
+// and forgets the expired ones.
+func (a *authenticator) issue(who *caller) (string, error) {
 	b := make([]byte, 24)
 	if _, err := rand.Read(b); err != nil {
 		return "", status.Errorf(codes.Internal, "issue token: %v", err)
@@ -102,18 +221,18 @@ func (a *authenticator) Validate(user, password string) (string, error) {
 	return token, nil
 }
 
-// IsValid checks a bearer token, a static one or one issued by Validate,
-// and returns the *caller it stands for.
-func (a *authenticator) IsValid(token string) (any, error) {
+// lookup returns the caller of a bearer token, a static one or one issued
+// by a handshake, nil when the token is not valid.
+func (a *authenticator) lookup(token string) *caller {
 	for _, t := range a.tokens {
 		if subtle.ConstantTimeCompare([]byte(t), []byte(token)) == 1 {
-			return a.static, nil
+			return a.static
 		}
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if it, ok := a.issued[token]; ok && time.Now().Before(it.expires) {
-		return it.caller, nil
+		return it.caller
 	}
-	return nil, status.Error(codes.Unauthenticated, "invalid bearer token")
+	return nil
 }

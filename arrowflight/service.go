@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"rafka/acl"
+	"rafka/authlimit"
 	"rafka/config"
 	"rafka/producer"
 	"rafka/stats"
@@ -40,6 +41,10 @@ type Config struct {
 	// exchanged for a bearer token bound to the user, whose calls are
 	// limited to the topics and groups the file allows.
 	ACL *acl.List
+	// AuthLimiter slows failed handshakes and bearer tokens per peer
+	// host; nil means one of the service's own with authlimit's defaults.
+	// Sharing the RESP listener's limiter counts a host's failures on both.
+	AuthLimiter *authlimit.Limiter
 	// TLSCert and TLSKey enable TLS when both are set.
 	TLSCert, TLSKey string
 	// MaxStreams bounds concurrent streaming calls. Default 64.
@@ -91,6 +96,10 @@ func New(cfg Config) (*Service, error) {
 			}
 		}
 	}
+	limit := cfg.AuthLimiter
+	if limit == nil {
+		limit = authlimit.New(authlimit.DefaultRate, authlimit.DefaultBurst, authlimit.DefaultMaxAddrs)
+	}
 	cl, err := newCluster(cfg.Consumer)
 	if err != nil {
 		return nil, err
@@ -113,10 +122,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	unary := []grpc.UnaryServerInterceptor{s.instrumentUnary, s.recoverUnary}
 	stream := []grpc.StreamServerInterceptor{s.instrumentStream, s.recoverStream}
-	if auth := newAuthenticator(cfg.Tokens, cfg.Users, cfg.ACL); auth.enabled() {
-		mw := flight.CreateServerBasicAuthMiddleware(auth)
-		unary = append(unary, mw.Unary)
-		stream = append(stream, mw.Stream)
+	if auth := newAuthenticator(cfg.Tokens, cfg.Users, cfg.ACL, limit); auth.enabled() {
+		unary = append(unary, auth.unary)
+		stream = append(stream, auth.stream)
 	}
 	stream = append(stream, s.limitStream) // after auth: only admitted calls take a slot
 	opts = append(opts, grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...))

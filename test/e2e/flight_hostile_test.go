@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"rafka/acl"
+	"rafka/arrowflight"
 )
 
 // editTicket returns tkt with fields replaced, as a client holding the
@@ -272,5 +273,56 @@ func TestFlightHostileShutdown(t *testing.T) {
 		t.Logf("rafka exited %v after SIGTERM", took)
 	case <-time.After(10 * time.Second):
 		t.Fatal("rafka did not exit within 10 s of SIGTERM (--shutdown-timeout is 20 s)")
+	}
+}
+
+// TestFlightHostileAuthThrottle: failed Basic handshakes and bearer tokens
+// from one host are slowed (authlimit's defaults: 10 at once, then 10 a
+// second), so 50 wrong passwords take seconds instead of milliseconds; the
+// right password is still answered at once.
+func TestFlightHostileAuthThrottle(t *testing.T) {
+	tf := startFlight(t, func(c *arrowflight.Config) {
+		c.Users = map[string]string{"alice": "right"}
+		c.Tokens = []string{"static-token"}
+	})
+	c := tf.client(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	start := time.Now()
+	for i := range 50 {
+		if _, err := c.AuthenticateBasicToken(ctx, "alice", fmt.Sprintf("guess-%d", i)); status.Code(err) != codes.Unauthenticated {
+			t.Fatalf("wrong password %d: %v, want Unauthenticated", i, err)
+		}
+	}
+	// 10 free, then 40 at 100 ms each: about 4 s.
+	if took := time.Since(start); took < 3*time.Second {
+		t.Errorf("50 wrong passwords took %v, want at least 3 s", took)
+	} else {
+		t.Logf("50 wrong passwords took %v", took)
+	}
+	start = time.Now()
+	alice, err := c.AuthenticateBasicToken(ctx, "alice", "right")
+	if err != nil {
+		t.Fatalf("the right password after the wrong ones: %v", err)
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("the right password took %v, want at once", took)
+	}
+	if _, err := c.GetFlightInfo(alice, pathDesc(newTopic(t, 1))); err != nil {
+		t.Errorf("GetFlightInfo with alice's token: %v", err)
+	}
+
+	// Wrong bearer tokens count too: the host's allowance is used up, so
+	// each one waits.
+	start = time.Now()
+	for i := range 5 {
+		wrong := metadata.AppendToOutgoingContext(ctx, "authorization", fmt.Sprintf("Bearer guess-%d", i))
+		if _, err := c.GetFlightInfo(wrong, pathDesc("t")); status.Code(err) != codes.Unauthenticated {
+			t.Fatalf("wrong token %d: %v, want Unauthenticated", i, err)
+		}
+	}
+	if took := time.Since(start); took < 300*time.Millisecond {
+		t.Errorf("5 wrong bearer tokens after 50 wrong passwords took %v, want at least 300 ms", took)
 	}
 }
