@@ -137,12 +137,16 @@ func authorization(ctx context.Context) (scheme, credential string) {
 }
 
 // bearer returns ctx with the caller of the call's bearer token. A call
-// without credentials is refused at once; a wrong token only after the
-// failure's delay, as a wrong password is (a static token may be guessable).
+// without credentials is refused at once; a host that sent too many wrong
+// tokens waits before its next token is checked, as for passwords (a
+// static token may be guessable).
 func (a *authenticator) bearer(ctx context.Context) (context.Context, error) {
 	scheme, token := authorization(ctx)
 	if !strings.EqualFold(scheme, "Bearer") || token == "" {
 		return nil, status.Error(codes.Unauthenticated, "authenticate first: send authorization: Bearer <token>, or use the Basic handshake")
+	}
+	if err := a.gate(ctx); err != nil {
+		return nil, err
 	}
 	who := a.lookup(token)
 	if who == nil {
@@ -153,7 +157,7 @@ func (a *authenticator) bearer(ctx context.Context) (context.Context, error) {
 }
 
 // handshake checks the call's Basic credentials and issues a bearer token.
-// A failure is answered only after the failure's delay.
+// A host that sent too many wrong passwords waits before they are checked.
 func (a *authenticator) handshake(ctx context.Context) (string, error) {
 	scheme, cred := authorization(ctx)
 	if !strings.EqualFold(scheme, "Basic") || cred == "" {
@@ -161,6 +165,9 @@ func (a *authenticator) handshake(ctx context.Context) (string, error) {
 	}
 	raw, err := base64.RawStdEncoding.DecodeString(strings.TrimRight(cred, "="))
 	user, password, ok := strings.Cut(string(raw), ":")
+	if err := a.gate(ctx); err != nil {
+		return "", err
+	}
 	var who *caller
 	if err == nil && ok {
 		who = a.check(user, password)
@@ -172,16 +179,27 @@ func (a *authenticator) handshake(ctx context.Context) (string, error) {
 	return a.issue(who)
 }
 
-// failed waits the delay of a failed login from the call's peer host, or
-// until the call ends (the client gave up, or shutdown closed the
-// connection).
-func (a *authenticator) failed(ctx context.Context) {
-	host := "unknown"
+// peerHost is the host of the call's peer, the unit failed logins are
+// counted by.
+func peerHost(ctx context.Context) string {
 	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
-		host = authlimit.Host(p.Addr.String())
+		return authlimit.Host(p.Addr.String())
 	}
-	_ = a.limit.Wait(ctx, host) // an ended call needs no answer
+	return "unknown"
 }
+
+// gate waits while the call's host has spent its allowance of failed
+// logins, before its credentials are checked: a right guess is not answered
+// sooner than a wrong one.
+func (a *authenticator) gate(ctx context.Context) error {
+	if err := a.limit.Wait(ctx, peerHost(ctx)); err != nil {
+		return status.FromContextError(err).Err()
+	}
+	return nil
+}
+
+// failed records a failed login of the call's host.
+func (a *authenticator) failed(ctx context.Context) { a.limit.Failed(peerHost(ctx)) }
 
 // check returns the caller of valid Basic credentials, nil otherwise. A
 // --flight-user is looked up first; New refuses a name that is in both

@@ -20,8 +20,9 @@ const (
 	DefaultMaxAddrs = 65536
 )
 
-// Limiter hands out the delay a failed login waits before its answer. It
-// is safe for concurrent use.
+// Limiter counts failed logins per host and makes a host that failed too
+// often wait before its next login is checked. It is safe for concurrent
+// use.
 type Limiter struct {
 	every    rate.Limit
 	burst    int
@@ -46,27 +47,13 @@ func Host(addr string) string {
 	return addr
 }
 
-// Failed records a failed login from host and returns how long its answer
-// should wait: zero within the burst, then growing with the failures that
-// are still waiting.
-func (l *Limiter) Failed(host string) time.Duration {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	lim, ok := l.addrs[host]
-	if !ok {
-		if len(l.addrs) >= l.maxAddrs {
-			l.pruneLocked()
-		}
-		lim = rate.NewLimiter(l.every, l.burst)
-		l.addrs[host] = lim
-	}
-	return lim.Reserve().Delay()
-}
-
-// Wait records a failed login from host and sleeps for its delay, or until
-// ctx ends.
+// Wait waits while host has spent its allowance of failed logins, or until
+// ctx ends. Call it before checking credentials, so that a right password
+// is answered no sooner than a wrong one: were only failures slowed, a
+// client sending guesses in parallel would learn the right one at once.
+// Hosts that have not failed lately never wait.
 func (l *Limiter) Wait(ctx context.Context, host string) error {
-	d := l.Failed(host)
+	d := l.delay(host)
 	if d <= 0 {
 		return nil
 	}
@@ -78,6 +65,37 @@ func (l *Limiter) Wait(ctx context.Context, host string) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// delay is how long host must wait until it has an allowance again.
+func (l *Limiter) delay(host string) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	lim, ok := l.addrs[host]
+	if !ok {
+		return 0
+	}
+	tokens := lim.TokensAt(time.Now())
+	if tokens >= 1 {
+		return 0
+	}
+	return time.Duration((1 - tokens) / float64(l.every) * float64(time.Second))
+}
+
+// Failed records a failed login from host; it spends one of its
+// allowance, going into debt past it (the next Wait lasts longer).
+func (l *Limiter) Failed(host string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	lim, ok := l.addrs[host]
+	if !ok {
+		if len(l.addrs) >= l.maxAddrs {
+			l.pruneLocked()
+		}
+		lim = rate.NewLimiter(l.every, l.burst)
+		l.addrs[host] = lim
+	}
+	lim.Reserve()
 }
 
 // pruneLocked forgets the addresses whose allowance is whole again (they

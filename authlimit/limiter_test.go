@@ -1,27 +1,36 @@
 package authlimit
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
 )
 
-func TestFailedSlowsOneAddress(t *testing.T) {
+func TestWaitAfterFailures(t *testing.T) {
 	l := New(10, 3, 100)
-	for i := range 3 {
-		if d := l.Failed("10.0.0.1"); d != 0 {
-			t.Fatalf("failure %d within the burst waits %v, want 0", i, d)
-		}
+	if d := l.delay("10.0.0.1"); d != 0 {
+		t.Fatalf("an address that never failed waits %v", d)
 	}
-	d := l.Failed("10.0.0.1")
-	if d < 50*time.Millisecond || d > 150*time.Millisecond {
-		t.Fatalf("first failure past the burst waits %v, want about 100ms", d)
+	for range 3 {
+		l.Failed("10.0.0.1")
 	}
-	if d2 := l.Failed("10.0.0.1"); d2 <= d {
-		t.Fatalf("second failure past the burst waits %v, want more than %v", d2, d)
+	// The burst is spent: the next login of that address waits ~100ms, the
+	// one after a further failure ~200ms; other addresses do not wait.
+	if d := l.delay("10.0.0.1"); d < 50*time.Millisecond || d > 150*time.Millisecond {
+		t.Fatalf("after the burst the next login waits %v, want about 100ms", d)
 	}
-	if d := l.Failed("10.0.0.2"); d != 0 {
+	l.Failed("10.0.0.1")
+	if d := l.delay("10.0.0.1"); d < 150*time.Millisecond || d > 250*time.Millisecond {
+		t.Fatalf("one failure past the burst: the next login waits %v, want about 200ms", d)
+	}
+	if d := l.delay("10.0.0.2"); d != 0 {
 		t.Fatalf("another address waits %v, want 0", d)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := l.Wait(ctx, "10.0.0.1"); err == nil {
+		t.Fatal("Wait with an ended context returned nil")
 	}
 }
 

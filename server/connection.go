@@ -71,14 +71,18 @@ func cmdAuth(s *Server, c *client, args [][]byte) error {
 }
 
 // authenticate checks AUTH's arguments ([username] password) and, on
-// success, marks c authenticated as that user. A wrong password is
-// answered only after the delay its address has earned: a client cannot try
-// passwords faster than the limiter allows, however many connections it
-// opens.
+// success, marks c authenticated as that user. An address that sent too
+// many wrong passwords waits before its next AUTH is even checked: a client
+// cannot try passwords faster than the limiter allows, however many
+// connections it opens, and a right guess is not answered sooner.
 func (s *Server) authenticate(c *client, creds [][]byte) error {
+	host := authlimit.Host(c.addr)
+	if err := s.authFailures.Wait(s.ctx, host); err != nil {
+		return errServerShutdown
+	}
 	err := s.checkCredentials(c, creds)
 	if err == errWrongPass {
-		_ = s.authFailures.Wait(s.ctx, authlimit.Host(c.addr))
+		s.authFailures.Failed(host)
 	}
 	return err
 }
