@@ -232,19 +232,27 @@ func cmdClient(s *Server, c *client, args [][]byte) error {
 	return nil
 }
 
-// setName validates and takes a `<group>:<name>` id for c.
-func (s *Server) setName(c *client, name string) error {
+// checkID checks a `<group>:<name>` id. It reaches Kafka (group.id,
+// client.id), ACL patterns and CLIENT LIST: printable, bounded, without
+// spaces, NUL or line breaks.
+func checkID(name string) error {
 	group, _, ok := strings.Cut(name, ":")
 	if !ok || group == "" {
 		return errParseGroup
 	}
-	// The id reaches Kafka (group.id, client.id), ACL patterns and CLIENT
-	// LIST: printable, bounded, without spaces, NUL or line breaks.
 	if err := clientname.Check(name); err != nil {
 		return errf("%s", err)
 	}
 	if err := clientname.CheckGroup(group); err != nil {
 		return consErr("Cannot parse group.id: %s", err)
+	}
+	return nil
+}
+
+// setName validates and takes a `<group>:<name>` id for c.
+func (s *Server) setName(c *client, name string) error {
+	if err := checkID(name); err != nil {
+		return err
 	}
 	if err := s.clients.setName(c, name); err != nil {
 		return err

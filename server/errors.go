@@ -88,6 +88,9 @@ func errUnknownSubcommand(sub string) error { return errf("unknown subcommand '%
 // (for example to fall back from HELLO).
 func errUnknownCommand(name string, args [][]byte) error {
 	var b strings.Builder
+	if len(name) > 128 { // as Redis: the name is the client's, of any size
+		name = name[:128]
+	}
 	fmt.Fprintf(&b, "unknown command '%s', with args beginning with: ", name)
 	for _, a := range args {
 		if b.Len() > 512 {

@@ -2,7 +2,12 @@ package server
 
 import (
 	"bytes"
+	"strconv"
+	"strings"
 	"testing"
+
+	"rafka/clientname"
+	"rafka/config"
 )
 
 // FuzzParsers feeds one argument to every parser a client reaches through
@@ -52,6 +57,69 @@ func FuzzRequestScanner(f *testing.F) {
 		}
 		if gotErr != wantErr {
 			t.Fatalf("whole: %v, in pieces of %d: %v", wantErr, step, gotErr)
+		}
+	})
+}
+
+// FuzzClientInput drives what a client chooses for its consumer (issue 9):
+// the JSON of a BLPOP key and the id of CLIENT SETNAME, and the group of a
+// Flight read. Whatever passes must be on the allow-list by exact spelling,
+// with values inside the server's bounds, and names must reach Kafka and
+// the ACL patterns unchanged (no byte librdkafka or a log line would cut or
+// split them).
+func FuzzClientInput(f *testing.F) {
+	for _, seed := range []struct{ json, name string }{
+		{`{"auto.offset.reset":"earliest"}`, "g:m"},
+		{`{"bootstrap.servers\u0000":"evil:1"}`, "bob-g\x00-carol:m"},
+		{`{"internal.termination.signal":9}`, "g:m m"},
+		{`{"queued.max.messages.kbytes":2097151,"fetch.max.bytes":1}`, "g:\r\n"},
+		{`{"log.connection.close":false,"session.timeout.ms":6000}`, "group:member:with:colons"},
+		{`{"group.id":"x"}`, ":m"},
+		{`{"partition.assignment.strategy":"range, cooperative-sticky"}`, "g"},
+	} {
+		f.Add(seed.json, seed.name)
+	}
+	server := config.Properties{"queued.max.messages.kbytes": "1024", "queued.min.messages": "1000"}
+	allowed := map[string]bool{}
+	for _, n := range config.ClientPropertyNames() {
+		allowed[n] = true
+	}
+	f.Fuzz(func(t *testing.T, json, name string) {
+		if k, err := parseConsumeKey([]byte("topics:t:" + json)); err == nil && k.json != "" {
+			if props, err := config.ParseProperties([]byte(k.json)); err == nil {
+				if config.CheckClientProperties(props, server) == nil {
+					for key, v := range props {
+						if !allowed[key] {
+							t.Fatalf("%q is not on the allow-list but passed", key)
+						}
+						if strings.ContainsFunc(v, func(r rune) bool { return r < ' ' || r > '~' }) {
+							t.Fatalf("%s=%q passed with a control or non-ASCII byte", key, v)
+						}
+						if ceiling, ok := server[key]; ok {
+							n, _ := strconv.ParseInt(v, 10, 64)
+							max, _ := strconv.ParseInt(ceiling, 10, 64)
+							if n > max {
+								t.Fatalf("%s=%s passed over the server's %s", key, v, ceiling)
+							}
+						}
+					}
+				}
+			}
+		}
+		if checkID(name) == nil {
+			group, member, ok := strings.Cut(name, ":")
+			if !ok || group == "" || len(name) > clientname.MaxName || len(group) > clientname.MaxGroup {
+				t.Fatalf("id %q passed", name)
+			}
+			if strings.ContainsFunc(name, func(r rune) bool { return r <= ' ' || r > '~' }) {
+				t.Fatalf("id %q passed with a space, control or non-ASCII byte", name)
+			}
+			if memberName(name) != strings.SplitN(member, ":", 2)[0] {
+				t.Fatalf("id %q: member %q", name, memberName(name))
+			}
+		}
+		if clientname.CheckGroup(name) == nil && (name == "" || strings.ContainsAny(name, ": \x00\r\n")) {
+			t.Fatalf("Flight group %q passed", name)
 		}
 	})
 }
