@@ -17,6 +17,7 @@ import (
 // rafkaProc is the rafka binary running on free ports of 127.0.0.1.
 type rafkaProc struct {
 	resp, flight, metrics string // host:port of each listener
+	pid                   int
 }
 
 // startBinary builds rafka and runs it against the test brokers with args
@@ -42,6 +43,7 @@ func startBinary(t *testing.T, args ...string) *rafkaProc {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	p.pid = cmd.Process.Pid
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	t.Cleanup(func() {

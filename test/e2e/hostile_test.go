@@ -1,0 +1,407 @@
+package e2e
+
+// Hostile-input regression tests (issue 9), each against the rafka binary:
+// what a client sends may not steal the server's secrets, cross tenants,
+// kill the server or take unbounded memory.
+
+import (
+	"crypto/tls"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"rafka/acl"
+)
+
+// metricValue returns the value of an unlabelled /metrics sample.
+func (p *rafkaProc) metricValue(t *testing.T, name string) float64 {
+	t.Helper()
+	for _, l := range p.metricLines(t, name+" ") {
+		v, err := strconv.ParseFloat(strings.Fields(l)[1], 64)
+		if err != nil {
+			t.Fatalf("metric %s: %q", name, l)
+		}
+		return v
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
+}
+
+// bulkCommand renders one RESP command.
+func bulkCommand(args ...string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "*%d\r\n", len(args))
+	for _, a := range args {
+		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+	}
+	return b.String()
+}
+
+// writeUsers writes an ACL users file and returns its path.
+func writeUsers(t *testing.T, users string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "users.json")
+	if err := os.WriteFile(path, []byte(users), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestHostileConsumerJSON: the BLPOP JSON is an allow-list matched by exact
+// spelling. Before, a NUL after a refused name passed (librdkafka cuts keys
+// at NUL): the consumer connected to the client's own listener with the
+// server's SASL credentials, joined another group, undid the offset rules,
+// turned on debug logging; internal.termination.signal killed the server;
+// big prefetch values took gigabytes.
+func TestHostileConsumerJSON(t *testing.T) {
+	// A listener of the client's: it must never see the consumer.
+	trap, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer trap.Close()
+	var mu sync.Mutex
+	dialled := 0
+	go func() {
+		for {
+			c, err := trap.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			dialled++
+			mu.Unlock()
+			c.Close()
+		}
+	}()
+	cfg := filepath.Join(t.TempDir(), "kafka.json")
+	if err := os.WriteFile(cfg, []byte(`{"general": {"sasl.username": "svc", "sasl.password": "s3cret-of-the-server"}, "consumer": {"security.protocol": "plaintext"}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := startBinary(t, "--config", cfg)
+	topic := newTopic(t, 1)
+	c := dialRESP(t, p.resp)
+	c.expect("OK", "CLIENT", "SETNAME", uniqueName(t, "g")+":w")
+	for _, tc := range []struct{ json, want string }{
+		{`{"bootstrap.servers\u0000":"` + trap.Addr().String() + `"}`, `"bootstrap.servers\x00" may not be set per connection`},
+		{`{"bootstrap.servers":"` + trap.Addr().String() + `"}`, `"bootstrap.servers" may not be set per connection`},
+		{`{"metadata.broker.list\u0000":"` + trap.Addr().String() + `"}`, `"metadata.broker.list\x00" may not be set`},
+		{`{"group.id\u0000":"someone-else"}`, `"group.id\x00" may not be set`},
+		{`{"group.instance.id":"i-1"}`, `"group.instance.id" may not be set`},
+		{`{"enable.auto.commit\u0000":false}`, `"enable.auto.commit\x00" may not be set`},
+		{`{"enable.auto.offset.store\u0000":true}`, `"enable.auto.offset.store\x00" may not be set`},
+		{`{"debug\u0000":"all"}`, `"debug\x00" may not be set`},
+		{`{"internal.termination.signal":9}`, `"internal.termination.signal" may not be set`},
+		{`{"internal.termination.signal":15}`, `"internal.termination.signal" may not be set`},
+		{`{"queued.max.messages.kbytes":2097151}`, `queued.max.messages.kbytes must be an integer from 1 to 1024`},
+		{`{"fetch.max.bytes":2147483135}`, `fetch.max.bytes must be an integer from 1 to 52428800`},
+		{`{"queued.min.messages":10000000}`, `queued.min.messages must be an integer from 1 to 1000`},
+		{`{"auto.offset.reset":"earliest\u0000"}`, `auto.offset.reset must be one of`},
+	} {
+		r := c.do("BLPOP", "topics:"+topic+":"+tc.json, "0.1")
+		want := "CONS Error parsing configuration from '" + tc.json + "'; "
+		if !r.isErr("CONS Error parsing configuration from '") || !strings.Contains(r.str, tc.want) {
+			t.Errorf("JSON %s: got %s, want %s...%s", tc.json, r, want, tc.want)
+		}
+	}
+	c.expect("PONG", "PING") // still alive after the signal properties
+	time.Sleep(500 * time.Millisecond)
+	mu.Lock()
+	if dialled > 0 {
+		t.Errorf("a consumer connected to the client's listener %d times", dialled)
+	}
+	mu.Unlock()
+	// The allowed properties still work, classic clients' included.
+	produceDirect(t, topic, 0, "ok")
+	if m := popN(t, c, `topics:`+topic+`:{"auto.offset.reset":"earliest","log.connection.close":false,"queued.max.messages.kbytes":512}`, 1, 30*time.Second)[0]; m.value != "ok" {
+		t.Fatalf("consumed %+v", m)
+	}
+}
+
+// TestHostileNames: a NUL, a space or a line break in a CLIENT SETNAME id is
+// refused. Before, `bob-g\x00-carol:m` matched the ACL pattern `*-carol` and
+// librdkafka joined group `bob-g`; CR/LF forged lines in CLIENT LIST.
+func TestHostileNames(t *testing.T) {
+	topic := newTopic(t, 1)
+	users := writeUsers(t, `{"users": {"carol": {"password": "`+acl.HashPassword("carol-pw")+`", "consume": ["`+topic+`"], "groups": ["*-carol"]}}}`)
+	p := startBinary(t, "--requirepass", "admin-pw", "--acl-file", users)
+	c := dialRESP(t, p.resp)
+	c.expect("OK", "AUTH", "carol", "carol-pw")
+	const refused = "(error) ERR Client names cannot contain spaces, newlines or special characters."
+	for _, name := range []string{"bob-g\x00-carol:m", "g-carol:m\r\nid=1 addr=evil", "g-carol:a b", "g-carol:\x7f", "g-carol:\xff"} {
+		c.expect(refused, "CLIENT", "SETNAME", name)
+		c.expect(refused, "HELLO", "2", "SETNAME", name)
+	}
+	c.expect("(error) ERR Client name is longer than 512 bytes", "CLIENT", "SETNAME", "g-carol:"+strings.Repeat("m", 600))
+	c.expect("(nil)", "CLIENT", "GETNAME")
+	c.expect("OK", "CLIENT", "SETNAME", "x-carol:m")
+	if r := c.do("BLPOP", "topics:"+topic, "0.1"); !r.null {
+		t.Fatalf("an allowed group: %s", r)
+	}
+}
+
+// TestHostileCommandSize: one command's arguments together are bounded and
+// refused before they are buffered; before AUTH the limits are Redis's.
+// Before, 40 arguments of 32 MiB took 4.75 GB of RSS, and 12 such arguments
+// before AUTH 1.35 GB before the NOAUTH reply.
+func TestHostileCommandSize(t *testing.T) {
+	p := startBinary(t, "--requirepass", "pw", "--max-command-bytes", "10000000", "--flight-addr", "off")
+	base := rssKiB(t, p.pid)
+	big := strings.Repeat("x", 4<<20)
+
+	authed := dialRESP(t, p.resp)
+	authed.expect("OK", "AUTH", "pw")
+	authed.sendRaw("*4\r\n$4\r\nECHO\r\n")
+	authed.sendRaw("$" + strconv.Itoa(len(big)) + "\r\n" + big + "\r\n")
+	authed.sendRaw("$" + strconv.Itoa(len(big)) + "\r\n" + big + "\r\n")
+	authed.sendRaw("$" + strconv.Itoa(len(big)) + "\r\n")
+	if r := authed.read(10 * time.Second); r.String() != "(error) ERR Protocol error: command is larger than the server's max command bytes" {
+		t.Errorf("12 MB command: %s", r)
+	}
+
+	anon := dialRESP(t, p.resp)
+	anon.sendRaw("*11\r\n")
+	if r := anon.read(10 * time.Second); r.String() != "(error) ERR Protocol error: unauthenticated multibulk length" {
+		t.Errorf("11 arguments before AUTH: %s", r)
+	}
+	anon2 := dialRESP(t, p.resp)
+	anon2.sendRaw("*2\r\n$4\r\nECHO\r\n$16385\r\n")
+	if r := anon2.read(10 * time.Second); r.String() != "(error) ERR Protocol error: unauthenticated bulk length" {
+		t.Errorf("a 16 KiB+1 bulk before AUTH: %s", r)
+	}
+	// AUTH pipelined before a large command lifts the limit for it.
+	pipelined := dialRESP(t, p.resp)
+	payload := strings.Repeat("p", 100000)
+	pipelined.sendRaw(bulkCommand("AUTH", "pw") + bulkCommand("ECHO", payload))
+	pipelined.expect("OK", "PING") // sends PING after; first reply is AUTH's
+	if r := pipelined.read(10 * time.Second); r.str != payload {
+		t.Errorf("ECHO after a pipelined AUTH: %.60s", r)
+	}
+	pipelined.read(10 * time.Second) // PONG
+	if grown := rssKiB(t, p.pid) - base; grown > 100<<10 {
+		t.Errorf("RSS grew by %d KiB", grown)
+	}
+}
+
+// TestHostileArrowAndTimeouts: ARROW.BLPOP's sizes are bounded; BLPOP
+// timeouts are plain decimals and a tiny one is not "forever"; an ack whose
+// offset+1 overflows is refused.
+func TestHostileArrowAndTimeouts(t *testing.T) {
+	p := startBinary(t, "--flight-addr", "off")
+	topic := newTopic(t, 1)
+	c := dialRESP(t, p.resp)
+	c.expect("OK", "CLIENT", "SETNAME", uniqueName(t, "g")+":w")
+	c.expect("(error) ERR MAXBYTES must be an integer from 1 to 16777216", "ARROW.BLPOP", "topics:"+topic, "0.1", "MAXBYTES", "1000000000000000")
+	c.expect("(error) ERR MAXBYTES must be an integer from 1 to 16777216", "ARROW.BLPOP", "topics:"+topic, "0.1", "MAXBYTES", "16777217")
+	c.expect("(error) ERR LINGER must be an integer of milliseconds from 0 to 10000", "ARROW.BLPOP", "topics:"+topic, "0.1", "LINGER", "10001")
+	for _, bad := range []string{"1_0", "0x1p-2", "inf", "+1", "1e"} {
+		c.expect("(error) ERR timeout is not a float or out of range", "BLPOP", "topics:"+topic, bad)
+	}
+	start := time.Now()
+	if r := c.do("BLPOP", "topics:"+topic, "1e-320"); !r.null {
+		t.Fatalf("tiny timeout: %s", r)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("a 1e-320 s timeout took %v", d)
+	}
+	c.expect("(error) CONS Cannot parse ack: '"+topic+":0:9223372036854775807'", "RPUSH", "acks", topic+":0:9223372036854775807")
+}
+
+// TestHostileMonitor: a monitor that never reads and commands with very many
+// non-printable arguments do not grow memory, and commands of clients that
+// have not authenticated are not shown. Before, one such monitor and 10 huge
+// unknown commands took 2 GB of RSS (here 30 commands of 4 MB made 16 MB
+// lines each).
+func TestHostileMonitor(t *testing.T) {
+	p := startBinary(t, "--requirepass", "pw", "--flight-addr", "off")
+	watcher := dialRESP(t, p.resp)
+	watcher.expect("OK", "AUTH", "pw")
+	watcher.expect("OK", "MONITOR")
+	anon := dialRESP(t, p.resp)
+	anon.expect("(error) NOAUTH Authentication required.", "ECHO", "guess-1")
+	client := dialRESP(t, p.resp)
+	client.expect("OK", "AUTH", "pw")
+	client.expect(`"SEEN"`, "ECHO", "SEEN")
+	line := watcher.read(10 * time.Second)
+	if !strings.Contains(line.str, `"ECHO" "SEEN"`) {
+		t.Fatalf("monitor line %s", line)
+	}
+	if strings.Contains(line.str, "guess-1") {
+		t.Fatalf("a command before AUTH was shown: %s", line)
+	}
+	// One line stays bounded however many arguments a command has.
+	args := make([]string, 1000)
+	for i := range args {
+		args[i] = "\x01\x02"
+	}
+	client.do(append([]string{"ECHO"}, args...)...)
+	if l := watcher.read(10 * time.Second); len(l.str) > 9<<10 || !strings.Contains(l.str, "more arguments)") {
+		t.Fatalf("a 1000-argument line is %d bytes: %.200s", len(l.str), l.str)
+	}
+
+	// A second monitor that never reads.
+	stuck := dialRESP(t, p.resp)
+	stuck.expect("OK", "AUTH", "pw")
+	stuck.expect("OK", "MONITOR")
+	base := rssKiB(t, p.pid)
+	arg := strings.Repeat("\x00", 200)
+	var cmd strings.Builder
+	fmt.Fprintf(&cmd, "*%d\r\n$7\r\nUNKNOWN\r\n", 20001)
+	for range 20000 {
+		fmt.Fprintf(&cmd, "$%d\r\n%s\r\n", len(arg), arg)
+	}
+	for range 30 {
+		client.sendRaw(cmd.String())
+		if r := client.read(30 * time.Second); !r.isErr("ERR unknown command") {
+			t.Fatalf("unknown command: %s", r)
+		}
+	}
+	if grown := rssKiB(t, p.pid) - base; grown > 200<<10 {
+		t.Errorf("RSS grew by %d KiB with a monitor that does not read", grown)
+	}
+	client.expect("PONG", "PING")
+}
+
+// TestHostileProducerMemory: a producing connection's producer no longer
+// allocates confluent-kafka-go's 1,000,000-entry channels. Before, each
+// cost ~32 MB of Go heap (50 producing connections: HeapInuse 1.6 GB).
+func TestHostileProducerMemory(t *testing.T) {
+	p := startBinary(t, "--flight-addr", "off")
+	topic := newTopic(t, 1)
+	before := p.metricValue(t, "go_memstats_heap_inuse_bytes")
+	const conns = 50
+	var cs []*respConn
+	for range conns {
+		c := dialRESP(t, p.resp)
+		c.expect("(integer) 1", "RPUSHX", "topics:"+topic, "m")
+		cs = append(cs, c)
+	}
+	after := p.metricValue(t, "go_memstats_heap_inuse_bytes")
+	if perConn := (after - before) / conns; perConn > 1<<20 {
+		t.Fatalf("each producing connection holds %.0f bytes of Go heap", perConn)
+	}
+	for _, c := range cs {
+		c.expect("(integer) 0", "DUMP", "10000")
+	}
+}
+
+// TestHostileTenants: an ACL user sees only its own user's connections in
+// CLIENT LIST, and no other tenant's names in INFO or HGETALL stats.
+func TestHostileTenants(t *testing.T) {
+	topic := newTopic(t, 1)
+	users := writeUsers(t, `{"users": {
+		"alice": {"password": "`+acl.HashPassword("a-pw")+`", "consume": ["`+topic+`"], "groups": ["alice-*"]},
+		"bob": {"password": "`+acl.HashPassword("b-pw")+`", "consume": ["`+topic+`"], "groups": ["bob-*"]}}}`)
+	p := startBinary(t, "--requirepass", "admin-pw", "--acl-file", users, "--flight-addr", "off")
+	bob := dialRESP(t, p.resp)
+	bob.expect("OK", "AUTH", "bob", "b-pw")
+	bob.expect("OK", "CLIENT", "SETNAME", "bob-secret-group:worker")
+	if r := bob.do("BLPOP", "topics:"+topic, "0.1"); !r.null {
+		t.Fatalf("bob BLPOP: %s", r)
+	}
+	alice := dialRESP(t, p.resp)
+	alice.expect("OK", "AUTH", "alice", "a-pw")
+	alice.expect("OK", "CLIENT", "SETNAME", "alice-g:w")
+	alice2 := dialRESP(t, p.resp)
+	alice2.expect("OK", "AUTH", "alice", "a-pw")
+	list := alice.do("CLIENT", "LIST").str
+	if strings.Contains(list, "bob") || strings.Count(list, "\n") != 2 || !strings.Contains(list, "name=alice-g:w") {
+		t.Errorf("alice's CLIENT LIST:\n%s", list)
+	}
+	for _, cmd := range [][]string{{"INFO", "everything"}, {"HGETALL", "stats"}} {
+		if r := alice.do(cmd...); strings.Contains(r.String(), "bob") {
+			t.Errorf("%v shows bob's names to alice: %s", cmd, r)
+		}
+	}
+	admin := dialRESP(t, p.resp)
+	admin.expect("OK", "AUTH", "admin-pw")
+	if list := admin.do("CLIENT", "LIST").str; !strings.Contains(list, "name=bob-secret-group:worker") || !strings.Contains(list, "name=alice-g:w") {
+		t.Errorf("the administrator's CLIENT LIST:\n%s", list)
+	}
+}
+
+// TestHostileAuthGuessing: failed AUTHs from one address are slowed (10 at
+// once, then 10 a second), however many connections they come over; the
+// right password is not slowed. Before, 2000 wrong passwords took 10 ms.
+func TestHostileAuthGuessing(t *testing.T) {
+	p := startBinary(t, "--requirepass", "right", "--flight-addr", "off")
+	var wg sync.WaitGroup
+	start := time.Now()
+	const conns, each = 5, 10
+	errs := make(chan string, conns*each)
+	for range conns {
+		c := dialRESP(t, p.resp)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				c.send("AUTH", "wrong")
+				r, err := c.tryRead(30 * time.Second)
+				if err != nil || !r.isErr("WRONGPASS") {
+					errs <- fmt.Sprintf("wrong AUTH: %v %v", r, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	if d := time.Since(start); d < 3*time.Second {
+		t.Errorf("%d wrong passwords took %v, want at least 3 s", conns*each, d)
+	}
+	ok := dialRESP(t, p.resp)
+	start = time.Now()
+	ok.expect("OK", "AUTH", "right")
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("the right password took %v", d)
+	}
+}
+
+// TestHostileTLSRefusal: over --max-clients, the refusal no longer waits in
+// the accept loop for a TLS handshake a silent client never starts; before,
+// new clients timed out until that socket closed.
+func TestHostileTLSRefusal(t *testing.T) {
+	certFile, keyFile, pool := writeTestCert(t)
+	p := startBinary(t, "--tls-cert", certFile, "--tls-key", keyFile, "--max-clients", "1", "--flight-addr", "off")
+	// startBinary's readiness probe may still hold the one slot briefly.
+	var first *respConn
+	waitFor(t, 10*time.Second, "the first TLS client served", func() bool {
+		c, err := dialTLS(t, p.resp, &tls.Config{RootCAs: pool})
+		if err != nil {
+			return false
+		}
+		c.send("PING")
+		r, err := c.tryRead(2 * time.Second)
+		if err != nil || r.String() != "PONG" {
+			return false
+		}
+		first = c
+		return true
+	})
+	silent, err := net.DialTimeout("tcp", p.resp, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close() // never starts a handshake
+	time.Sleep(200 * time.Millisecond)
+	first.conn.Close()
+	waitFor(t, 10*time.Second, "a new TLS client served while a silent one is refused", func() bool {
+		c, err := dialTLS(t, p.resp, &tls.Config{RootCAs: pool})
+		if err != nil {
+			return false
+		}
+		defer c.conn.Close()
+		c.send("PING")
+		r, err := c.tryRead(time.Second)
+		return err == nil && r.String() == "PONG"
+	})
+}
