@@ -20,14 +20,18 @@ const (
 	plainTargetKB    = 20e3 / 1024
 )
 
-// benchMemory is P5: rafka's RSS per idle consumer connection and per idle
-// plain connection, each on a fresh rafka process.
+// benchMemory is P5: rafka's RSS per idle consumer connection, per idle
+// plain connection and per idle producing connection (with its Go heap),
+// each on a fresh rafka process.
 func (b *bench) benchMemory(ctx context.Context) error {
 	if err := b.memoryConsumers(ctx, b.count(1000)); err != nil {
 		return fmt.Errorf("consumer connections: %w", err)
 	}
 	if err := b.memoryPlain(ctx, b.count(10_000)); err != nil {
 		return fmt.Errorf("plain connections: %w", err)
+	}
+	if err := b.memoryProducers(ctx, b.count(1000)); err != nil {
+		return fmt.Errorf("producing connections: %w", err)
 	}
 	return nil
 }
