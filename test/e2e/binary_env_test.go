@@ -44,8 +44,9 @@ func startBinary(t *testing.T, args ...string) *rafkaProc {
 		t.Fatal(err)
 	}
 	p.pid = cmd.Process.Pid
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	exited := make(chan struct{}) // closed when the process has ended, with exitErr set
+	var exitErr error
+	go func() { exitErr = cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
@@ -64,8 +65,8 @@ func startBinary(t *testing.T, args ...string) *rafkaProc {
 	})
 	waitFor(t, 30*time.Second, "rafka binary serving", func() bool {
 		select {
-		case err := <-exited:
-			t.Fatalf("rafka exited at start: %v", err)
+		case <-exited:
+			t.Fatalf("rafka exited at start: %v", exitErr)
 		default:
 		}
 		return tryDial(p.resp) && tryDial(p.metrics)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"crypto/tls"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -53,10 +54,11 @@ func TestRequirePass(t *testing.T) {
 	}
 }
 
-// dialTLS connects a RESP client over TLS.
+// dialTLS connects a RESP client over TLS; connecting and the handshake
+// take 10 s at most.
 func dialTLS(t *testing.T, addr string, cfg *tls.Config) (*respConn, error) {
 	t.Helper()
-	conn, err := tls.Dial("tcp", addr, cfg)
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", addr, cfg)
 	if err != nil {
 		return nil, err
 	}
