@@ -132,12 +132,13 @@ func (s *Server) handle(conn redcon.Conn, cmd redcon.Command) {
 	}
 	defer s.recoverPanic(c, cmd)
 	s.stats.Inc(stats.Commands)
-	// Commands of clients that have not authenticated are not shown: they
-	// are anyone's bytes (and may be password guesses).
-	if s.monitors.active() && s.authorized(c) {
+	command := s.lookup(cmd.Args[0])
+	// As in Redis, a command refused for want of AUTH is not shown: it is
+	// anyone's bytes. What runs before AUTH (AUTH and HELLO, redacted; PING,
+	// QUIT) is.
+	if s.monitors.active() && (s.authorized(c) || command != nil && command.noAuth) {
 		s.monitors.publish(c, redactSecrets(cmd.Args))
 	}
-	command := s.lookup(cmd.Args[0])
 	if command == nil {
 		c.writeError(errUnknownCommand(string(cmd.Args[0]), cmd.Args[1:]))
 		return

@@ -23,12 +23,13 @@ func TestProducerSpawnError(t *testing.T) {
 
 // TestFatalConsumerError: a static group member fenced by another member
 // with the same group.instance.id gets librdkafka's fatal error, answered
-// as `CONS Poll <reason>`.
+// as `CONS Poll <reason>`. (A client may not set group.instance.id in its
+// JSON; here the operator's configuration gives every consumer the same.)
 func TestFatalConsumerError(t *testing.T) {
-	ts := startServer(t)
+	ts := startServer(t, func(c *server.Config) { c.Consumer["group.instance.id"] = "static-1" })
 	topic := newTopic(t, 1)
 	group := uniqueName(t, "g")
-	key := `topics:` + topic + `:{"group.instance.id":"static-1"}`
+	key := `topics:` + topic
 	first := ts.dial(t)
 	first.expect("OK", "CLIENT", "SETNAME", group+":first")
 	waitFor(t, 20*time.Second, "first member joined", func() bool {
