@@ -25,6 +25,7 @@ import (
 
 	"rafka/acl"
 	"rafka/arrowflight"
+	"rafka/authlimit"
 	"rafka/config"
 	"rafka/consumer"
 	"rafka/embedded"
@@ -78,7 +79,11 @@ func newFlagSet(o *options, set *config.Settings, out io.Writer) *flag.FlagSet {
 	fs.Int64Var(&set.MaxArgs, "max-args", set.MaxArgs, fmt.Sprintf("most arguments of one command (default %d)", d.MaxArgs))
 	fs.Int64Var(&set.MaxInlineBytes, "max-inline-bytes", set.MaxInlineBytes, fmt.Sprintf("longest inline command line (default %d)", d.MaxInlineBytes))
 	fs.Int64Var(&set.MaxCommandBytes, "max-command-bytes", set.MaxCommandBytes, fmt.Sprintf("largest command, all its arguments together (default %d)", d.MaxCommandBytes))
+	fs.IntVar(&set.MaxBatchBytes, "max-batch-bytes", set.MaxBatchBytes, fmt.Sprintf("ceiling of ARROW.BLPOP MAXBYTES and Flight max_batch_bytes (default %d)", d.MaxBatchBytes))
+	fs.Int64Var(&set.MonitorBufferBytes, "monitor-buffer-bytes", set.MonitorBufferBytes, fmt.Sprintf("bytes of lines waiting for one MONITOR client before lines are dropped (default %d)", d.MonitorBufferBytes))
+	fs.Float64Var(&set.AuthFailuresPerSecond, "auth-failures-per-second", set.AuthFailuresPerSecond, fmt.Sprintf("failed logins one address gets a second, after as many at once (default %g)", d.AuthFailuresPerSecond))
 	fs.Var(&set.IdleTimeout, "idle-timeout", "close connections idle this long (default 0: never)")
+	fs.Var(&set.AuthTimeout, "auth-timeout", "with a password or ACL file, close connections not authenticated this long after connecting (default "+d.AuthTimeout.String()+"; 0: never)")
 	fs.Var(&set.ProducerCloseTimeout, "producer-close-timeout", "flush limit when a connection's producer closes (default "+d.ProducerCloseTimeout.String()+")")
 	fs.Var(&set.ShutdownTimeout, "shutdown-timeout", "limit of the whole shutdown (default "+d.ShutdownTimeout.String()+")")
 	fs.StringVar(&set.FlightAddr, "flight-addr", set.FlightAddr, "Arrow Flight listen address, or off (default "+d.FlightAddr+")")
@@ -236,6 +241,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	st := stats.New()
 	metrics := stats.NewMetrics(st)
+	logins := server.NewLoginLimiter(settings) // RESP and Flight count one host's failures together
 	srv := server.New(server.Config{
 		Settings: settings,
 		Consumer: consumerProps,
@@ -247,6 +253,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		Metrics:  metrics,
 		TLS:      tlsConfig,
 		ACL:      users,
+		Logins:   logins,
 	})
 	ln, err := srv.Listen()
 	if err != nil {
@@ -257,7 +264,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 
 	var fl *flightListener
 	if settings.FlightEnabled() {
-		fl, err = startFlight(settings, consumerProps, producerProps, users, st, metrics, log)
+		fl, err = startFlight(settings, consumerProps, producerProps, users, logins, st, metrics, log)
 		if err != nil {
 			return err
 		}
@@ -326,21 +333,23 @@ func (f *flightListener) serve() error { return f.svc.Serve(f.ln) }
 // startFlight opens the Arrow Flight listener; users, when not nil, are the
 // ACL users, who authenticate with Basic credentials and get their own
 // permissions.
-func startFlight(s config.Settings, consumerProps, producerProps config.Properties, users *acl.List, st *stats.Stats, metrics *stats.Metrics, log zerolog.Logger) (*flightListener, error) {
+func startFlight(s config.Settings, consumerProps, producerProps config.Properties, users *acl.List, logins *authlimit.Limiter, st *stats.Stats, metrics *stats.Metrics, log zerolog.Logger) (*flightListener, error) {
 	svc, err := arrowflight.New(arrowflight.Config{
-		Advertise:  s.FlightAdvertise,
-		Tokens:     s.FlightTokens,
-		Users:      flightUsers(s),
-		ACL:        users,
-		TLSCert:    s.FlightTLSCert,
-		TLSKey:     s.FlightTLSKey,
-		MaxStreams: s.FlightMaxStreams,
-		Consumer:   consumerProps,
-		Producer:   producerProps,
-		Version:    version,
-		Stats:      st,
-		Observer:   metrics,
-		Log:        log.With().Str("component", "flight").Logger(),
+		Advertise:     s.FlightAdvertise,
+		Tokens:        s.FlightTokens,
+		Users:         flightUsers(s),
+		ACL:           users,
+		TLSCert:       s.FlightTLSCert,
+		TLSKey:        s.FlightTLSKey,
+		MaxStreams:    s.FlightMaxStreams,
+		MaxBatchBytes: s.MaxBatchBytes,
+		AuthLimiter:   logins,
+		Consumer:      consumerProps,
+		Producer:      producerProps,
+		Version:       version,
+		Stats:         st,
+		Observer:      metrics,
+		Log:           log.With().Str("component", "flight").Logger(),
 	})
 	if err != nil {
 		return nil, err

@@ -24,6 +24,11 @@ import (
 // stays valid.
 const tokenLifetime = 12 * time.Hour
 
+// maxIssued bounds the live issued tokens (a few MB): a user with valid
+// credentials cannot grow the table without bound by logging in again and
+// again.
+const maxIssued = 100_000
+
 // handshakeMethod is the Flight call that exchanges Basic credentials for a
 // bearer token.
 const handshakeMethod = "/arrow.flight.protocol.FlightService/Handshake"
@@ -137,69 +142,69 @@ func authorization(ctx context.Context) (scheme, credential string) {
 }
 
 // bearer returns ctx with the caller of the call's bearer token. A call
-// without credentials is refused at once; a host that sent too many wrong
-// tokens waits before its next token is checked, as for passwords (a
-// static token may be guessable).
+// without credentials is refused at once. A token issued by a handshake (192
+// random bits) is looked up first; any other token is a login attempt, held
+// to the host's allowance of failed logins as a password is (a static token
+// may be guessable).
 func (a *authenticator) bearer(ctx context.Context) (context.Context, error) {
 	scheme, token := authorization(ctx)
 	if !strings.EqualFold(scheme, "Bearer") || token == "" {
 		return nil, status.Error(codes.Unauthenticated, "authenticate first: send authorization: Bearer <token>, or use the Basic handshake")
 	}
-	if err := a.gate(ctx); err != nil {
+	if who := a.lookupIssued(token); who != nil {
+		return context.WithValue(ctx, callerKey{}, who), nil
+	}
+	attempt, err := a.begin(ctx)
+	if err != nil {
 		return nil, err
 	}
-	who := a.lookup(token)
-	if who == nil {
-		a.failed(ctx)
+	if !a.isStatic(token) {
+		attempt.Failed()
 		return nil, status.Error(codes.Unauthenticated, "invalid bearer token")
 	}
-	return context.WithValue(ctx, callerKey{}, who), nil
+	attempt.Succeeded()
+	return context.WithValue(ctx, callerKey{}, a.static), nil
 }
 
 // handshake checks the call's Basic credentials and issues a bearer token.
-// A host that sent too many wrong passwords waits before they are checked.
+// A host that has spent its allowance of failed logins is refused without a
+// check.
 func (a *authenticator) handshake(ctx context.Context) (string, error) {
 	scheme, cred := authorization(ctx)
 	if !strings.EqualFold(scheme, "Basic") || cred == "" {
 		return "", status.Error(codes.Unauthenticated, "a handshake needs Basic credentials: authorization: Basic <base64 user:password>")
 	}
-	raw, err := base64.RawStdEncoding.DecodeString(strings.TrimRight(cred, "="))
-	user, password, ok := strings.Cut(string(raw), ":")
-	if err := a.gate(ctx); err != nil {
+	attempt, err := a.begin(ctx)
+	if err != nil {
 		return "", err
 	}
+	raw, derr := base64.RawStdEncoding.DecodeString(strings.TrimRight(cred, "="))
+	user, password, ok := strings.Cut(string(raw), ":")
 	var who *caller
-	if err == nil && ok {
+	if derr == nil && ok {
 		who = a.check(user, password)
 	}
 	if who == nil {
-		a.failed(ctx)
+		attempt.Failed()
 		return "", status.Error(codes.Unauthenticated, "invalid username or password")
 	}
+	attempt.Succeeded()
 	return a.issue(who)
 }
 
-// peerHost is the host of the call's peer, the unit failed logins are
-// counted by.
-func peerHost(ctx context.Context) string {
+// begin claims a login attempt of the call's peer host, or refuses the call
+// while that host has spent its allowance of failed logins.
+func (a *authenticator) begin(ctx context.Context) (authlimit.Attempt, error) {
+	host := "unknown"
 	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
-		return authlimit.Host(p.Addr.String())
+		host = authlimit.Host(p.Addr.String())
 	}
-	return "unknown"
-}
-
-// gate waits while the call's host has spent its allowance of failed
-// logins, before its credentials are checked: a right guess is not answered
-// sooner than a wrong one.
-func (a *authenticator) gate(ctx context.Context) error {
-	if err := a.limit.Wait(ctx, peerHost(ctx)); err != nil {
-		return status.FromContextError(err).Err()
+	attempt, ok, retry := a.limit.Begin(host)
+	if !ok {
+		return attempt, status.Errorf(codes.ResourceExhausted, "too many failed logins from this address; retry in %d ms", max(retry.Milliseconds(), 1))
 	}
-	return nil
+	return attempt, nil
 }
-
-// failed records a failed login of the call's host.
-func (a *authenticator) failed(ctx context.Context) { a.limit.Failed(peerHost(ctx)) }
 
 // check returns the caller of valid Basic credentials, nil otherwise. A
 // --flight-user is looked up first; New refuses a name that is in both
@@ -235,18 +240,26 @@ func (a *authenticator) issue(who *caller) (string, error) {
 			delete(a.issued, t)
 		}
 	}
+	if len(a.issued) >= maxIssued {
+		return "", status.Errorf(codes.ResourceExhausted, "%d bearer tokens are live; retry later", maxIssued)
+	}
 	a.issued[token] = issuedToken{caller: who, expires: now.Add(tokenLifetime)}
 	return token, nil
 }
 
-// lookup returns the caller of a bearer token, a static one or one issued
-// by a handshake, nil when the token is not valid.
-func (a *authenticator) lookup(token string) *caller {
+// isStatic reports whether token is one of the static bearer tokens.
+func (a *authenticator) isStatic(token string) bool {
 	for _, t := range a.tokens {
 		if subtle.ConstantTimeCompare([]byte(t), []byte(token)) == 1 {
-			return a.static
+			return true
 		}
 	}
+	return false
+}
+
+// lookupIssued returns the caller of a token issued by a handshake, nil
+// when it is not one (or has expired).
+func (a *authenticator) lookupIssued(token string) *caller {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if it, ok := a.issued[token]; ok && time.Now().Before(it.expires) {

@@ -123,7 +123,7 @@ func (b *batchWriter) close() error {
 // DoGet streams one ticket: a partition range (bounded or follow), or a
 // group read.
 func (s *Service) DoGet(tkt *flight.Ticket, stream flight.FlightService_DoGetServer) error {
-	t, err := decodeTicket(tkt.GetTicket())
+	t, err := decodeTicket(tkt.GetTicket(), s.maxBatchBytes())
 	if err != nil {
 		return err
 	}

@@ -17,7 +17,7 @@ import (
 // GetFlightInfo returns the schema and one endpoint per partition (one for
 // group mode), each with a self-contained ticket.
 func (s *Service) GetFlightInfo(ctx context.Context, d *flight.FlightDescriptor) (*flight.FlightInfo, error) {
-	r, err := parseDescriptor(d)
+	r, err := parseDescriptor(d, s.maxBatchBytes())
 	if err != nil {
 		return nil, err
 	}
@@ -136,7 +136,7 @@ func (s *Service) schema(columns []string) (*arrow.Schema, error) {
 
 // GetSchema returns the (projected) schema for a descriptor.
 func (s *Service) GetSchema(ctx context.Context, d *flight.FlightDescriptor) (*flight.SchemaResult, error) {
-	r, err := parseDescriptor(d)
+	r, err := parseDescriptor(d, s.maxBatchBytes())
 	if err != nil {
 		return nil, err
 	}
@@ -175,7 +175,7 @@ func (s *Service) ListFlights(c *flight.Criteria, stream flight.FlightService_Li
 		}
 		d := &flight.FlightDescriptor{Type: flight.DescriptorPATH, Path: []string{t}}
 		r := &request{readOptions: readOptions{Topic: t}}
-		if err := r.validate(); err != nil {
+		if err := r.validate(s.maxBatchBytes()); err != nil {
 			return status.Errorf(codes.Internal, "%v", err)
 		}
 		info, err := s.flightInfo(d, r)

@@ -25,10 +25,12 @@ const (
 	defaultBatchBytes = 3670016 // 3.5 MiB
 	maxBatchRows      = 1 << 20
 	minBatchBytes     = 1024
-	maxBatchBytes     = 16 << 20 // one batch is built in memory at a time per stream
-	defaultIdle       = 2000     // ms, group mode
-	maxIdleMs         = 10 * 60 * 1000
-	maxMaxRecords     = 1 << 53 // the largest integer every JSON reader keeps exact
+	// DefaultMaxBatchBytes is the default ceiling of max_batch_bytes: one
+	// batch is built in memory at a time per stream.
+	DefaultMaxBatchBytes = 16 << 20
+	defaultIdle          = 2000 // ms, group mode
+	maxIdleMs            = 10 * 60 * 1000
+	maxMaxRecords        = 1 << 53 // the largest integer every JSON reader keeps exact
 )
 
 // readOptions are the fields a CMD descriptor and the tickets made from it
@@ -45,9 +47,10 @@ type readOptions struct {
 	IdleMs        int64    `json:"idle_ms,omitempty"`
 }
 
-// check validates every field against the limits above. It does not apply
-// defaults: a descriptor's are applied before, a ticket always carries them.
-func (o *readOptions) check() error {
+// check validates every field against the limits above and the server's
+// ceiling of max_batch_bytes. It does not apply defaults: a descriptor's are
+// applied before, a ticket always carries them.
+func (o *readOptions) check(maxBatchBytes int) error {
 	if o.Topic == "" {
 		return errors.New(`"topic" is required`)
 	}
@@ -97,7 +100,8 @@ type request struct {
 }
 
 // parseDescriptor reads a PATH or CMD descriptor.
-func parseDescriptor(d *flight.FlightDescriptor) (*request, error) {
+// maxBatchBytes is the server's ceiling of max_batch_bytes.
+func parseDescriptor(d *flight.FlightDescriptor, maxBatchBytes int) (*request, error) {
 	if d == nil {
 		return nil, status.Error(codes.InvalidArgument, "missing flight descriptor")
 	}
@@ -117,21 +121,21 @@ func parseDescriptor(d *flight.FlightDescriptor) (*request, error) {
 	default:
 		return nil, status.Errorf(codes.InvalidArgument, "unsupported descriptor type %v", d.Type)
 	}
-	if err := r.validate(); err != nil {
+	if err := r.validate(maxBatchBytes); err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
 	return &r, nil
 }
 
 // validate applies the defaults and checks the request.
-func (r *request) validate() error {
+func (r *request) validate(maxBatchBytes int) error {
 	if r.MaxBatchRows == 0 {
 		r.MaxBatchRows = defaultBatchRows
 	}
 	if r.MaxBatchBytes == 0 {
-		r.MaxBatchBytes = defaultBatchBytes
+		r.MaxBatchBytes = min(defaultBatchBytes, maxBatchBytes)
 	}
-	if err := r.check(); err != nil {
+	if err := r.check(maxBatchBytes); err != nil {
 		return err
 	}
 	if r.Group != "" && (len(r.Start) > 0 || len(r.End) > 0 || len(r.Partitions) > 0) {

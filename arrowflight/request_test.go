@@ -67,7 +67,7 @@ func TestDecodeTicketLimits(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = decodeTicket(b)
+			_, err = decodeTicket(b, DefaultMaxBatchBytes)
 			if c.ok && err != nil {
 				t.Fatalf("decodeTicket(%s): %v", b, err)
 			}
@@ -106,7 +106,7 @@ func TestParseDescriptorLimits(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = parseDescriptor(&flight.FlightDescriptor{Type: flight.DescriptorCMD, Cmd: b})
+			_, err = parseDescriptor(&flight.FlightDescriptor{Type: flight.DescriptorCMD, Cmd: b}, DefaultMaxBatchBytes)
 			if c.ok && err != nil {
 				t.Fatalf("parseDescriptor(%s): %v", b, err)
 			}

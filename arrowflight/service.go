@@ -49,6 +49,10 @@ type Config struct {
 	TLSCert, TLSKey string
 	// MaxStreams bounds concurrent streaming calls. Default 64.
 	MaxStreams int
+	// MaxBatchBytes is the ceiling of a read's max_batch_bytes, checked
+	// for descriptors and again for every ticket. Default
+	// DefaultMaxBatchBytes.
+	MaxBatchBytes int
 	// Consumer and Producer are the librdkafka properties of reads and of
 	// DoPut.
 	Consumer, Producer config.Properties
@@ -131,6 +135,14 @@ func New(cfg Config) (*Service, error) {
 	s.grpc = grpc.NewServer(opts...)
 	flight.RegisterFlightServiceServer(s.grpc, s)
 	return s, nil
+}
+
+// maxBatchBytes is the ceiling of a read's max_batch_bytes.
+func (s *Service) maxBatchBytes() int {
+	if s.cfg.MaxBatchBytes > 0 {
+		return s.cfg.MaxBatchBytes
+	}
+	return DefaultMaxBatchBytes
 }
 
 // Serve serves Flight on ln until Shutdown.

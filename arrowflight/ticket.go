@@ -33,7 +33,8 @@ func (t *ticket) encode() []byte {
 
 // decodeTicket reads a ticket and checks every field as its descriptor was
 // checked: the client holds the ticket and may have edited it.
-func decodeTicket(b []byte) (*ticket, error) {
+// maxBatchBytes is the server's ceiling of max_batch_bytes.
+func decodeTicket(b []byte, maxBatchBytes int) (*ticket, error) {
 	var t ticket
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
@@ -43,7 +44,7 @@ func decodeTicket(b []byte) (*ticket, error) {
 	if t.V != ticketVersion {
 		return nil, status.Errorf(codes.InvalidArgument, "ticket version %d is not supported (want %d)", t.V, ticketVersion)
 	}
-	if err := t.check(); err != nil {
+	if err := t.check(maxBatchBytes); err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "ticket: %v", err)
 	}
 	if t.Group == "" && (t.Start < 0 || (t.End < t.Start && t.End != followEnd)) {

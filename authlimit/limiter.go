@@ -1,10 +1,9 @@
-// Package authlimit slows repeated failed logins from one address, so a
-// client cannot try thousands of passwords a second over RESP AUTH or a
-// Flight handshake, however many connections it opens.
+// Package authlimit limits failed logins per client address, so a client
+// cannot try thousands of passwords a second over RESP AUTH or a Flight
+// handshake, however many connections it opens.
 package authlimit
 
 import (
-	"context"
 	"net"
 	"sync"
 	"time"
@@ -12,7 +11,7 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// Defaults: after a burst of failures an address gets one more try every
+// Defaults: an address may fail 10 logins at once, then one more every
 // 100 ms; at most this many addresses are remembered.
 const (
 	DefaultRate     = 10 // failed logins per second per address, after the burst
@@ -20,92 +19,98 @@ const (
 	DefaultMaxAddrs = 65536
 )
 
-// Limiter counts failed logins per host and makes a host that failed too
-// often wait before its next login is checked. It is safe for concurrent
-// use.
+// Limiter counts failed logins per host. A login is checked only while its
+// host has allowance left; every check claims one unit, which a successful
+// login gives back. So however many attempts a host sends in parallel, at
+// most the allowance of them is checked, and a right guess among them is
+// answered no sooner than the wrong ones. It is safe for concurrent use.
 type Limiter struct {
 	every    rate.Limit
 	burst    int
 	maxAddrs int
 
 	mu    sync.Mutex
-	addrs map[string]*rate.Limiter
+	addrs map[string]*host
 }
 
-// New returns a limiter allowing burst failures from one address at once and
-// perSecond a second after that; it remembers at most maxAddrs addresses.
+// host is one host's allowance and its logins being checked.
+type host struct {
+	lim     *rate.Limiter
+	pending int // logins begun, neither succeeded nor failed yet
+}
+
+// New returns a limiter allowing burst failed logins from one host at once
+// and perSecond a second after that; it remembers at most maxAddrs hosts.
 func New(perSecond float64, burst, maxAddrs int) *Limiter {
-	return &Limiter{every: rate.Limit(perSecond), burst: burst, maxAddrs: maxAddrs, addrs: map[string]*rate.Limiter{}}
+	return &Limiter{every: rate.Limit(perSecond), burst: max(burst, 1), maxAddrs: maxAddrs, addrs: map[string]*host{}}
 }
 
-// Host returns the host part of a "host:port" address (the whole string
-// when it has no port): the unit failures are counted by.
+// Host returns the unit failures are counted by for a "host:port" address:
+// the IPv4 address, or the /64 network of an IPv6 address (one machine
+// usually holds a whole /64). An address without a port is used whole.
 func Host(addr string) string {
-	if h, _, err := net.SplitHostPort(addr); err == nil {
-		return h
+	h, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		h = addr
 	}
-	return addr
+	if ip := net.ParseIP(h); ip != nil && ip.To4() == nil {
+		return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
+	}
+	return h
 }
 
-// Wait waits while host has spent its allowance of failed logins, or until
-// ctx ends. Call it before checking credentials, so that a right password
-// is answered no sooner than a wrong one: were only failures slowed, a
-// client sending guesses in parallel would learn the right one at once.
-// Hosts that have not failed lately never wait.
-func (l *Limiter) Wait(ctx context.Context, host string) error {
-	d := l.delay(host)
-	if d <= 0 {
-		return nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+// Attempt is one login's claim on its host's allowance; exactly one of
+// Succeeded and Failed must be called.
+type Attempt struct {
+	l *Limiter
+	h *host
 }
 
-// delay is how long host must wait until it has an allowance again.
-func (l *Limiter) delay(host string) time.Duration {
+// Succeeded gives the claim back: only failed logins count.
+func (a Attempt) Succeeded() {
+	a.l.mu.Lock()
+	a.h.pending--
+	a.l.mu.Unlock()
+}
+
+// Failed spends the claim.
+func (a Attempt) Failed() {
+	a.l.mu.Lock()
+	a.h.pending--
+	a.h.lim.Reserve()
+	a.l.mu.Unlock()
+}
+
+// Begin claims the allowance for one login of name (see Host). When the
+// host has spent it, counting the logins still being checked, ok is false
+// and retry says when it may try again; the login must then be refused
+// without being checked.
+func (l *Limiter) Begin(name string) (a Attempt, ok bool, retry time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	lim, ok := l.addrs[host]
-	if !ok {
-		return 0
-	}
-	tokens := lim.TokensAt(time.Now())
-	if tokens >= 1 {
-		return 0
-	}
-	return time.Duration((1 - tokens) / float64(l.every) * float64(time.Second))
-}
-
-// Failed records a failed login from host; it spends one of its
-// allowance, going into debt past it (the next Wait lasts longer).
-func (l *Limiter) Failed(host string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	lim, ok := l.addrs[host]
-	if !ok {
+	h, found := l.addrs[name]
+	if !found {
 		if len(l.addrs) >= l.maxAddrs {
 			l.pruneLocked()
 		}
-		lim = rate.NewLimiter(l.every, l.burst)
-		l.addrs[host] = lim
+		h = &host{lim: rate.NewLimiter(l.every, l.burst)}
+		l.addrs[name] = h
 	}
-	lim.Reserve()
+	if left := h.lim.TokensAt(time.Now()) - float64(h.pending); left < 1 {
+		return Attempt{}, false, time.Duration((1 - left) / float64(l.every) * float64(time.Second))
+	}
+	h.pending++
+	return Attempt{l: l, h: h}, true, 0
 }
 
-// pruneLocked forgets the addresses whose allowance is whole again (they
-// would get the same treatment as a new address); if every address is
-// still being slowed, it forgets them all rather than grow without bound.
+// pruneLocked forgets the hosts whose allowance is whole again (they would
+// get the same treatment as a new host); if every host is still limited, it
+// forgets them all rather than grow without bound.
 func (l *Limiter) pruneLocked() {
 	now := time.Now()
-	for h, lim := range l.addrs {
-		if lim.TokensAt(now) >= float64(l.burst) {
-			delete(l.addrs, h)
+	for name, h := range l.addrs {
+		if h.pending == 0 && h.lim.TokensAt(now) >= float64(l.burst) {
+			delete(l.addrs, name)
 		}
 	}
 	if len(l.addrs) >= l.maxAddrs {

@@ -1,43 +1,62 @@
 package authlimit
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
 )
 
-func TestWaitAfterFailures(t *testing.T) {
+func TestBeginLimitsFailures(t *testing.T) {
 	l := New(10, 3, 100)
-	if d := l.delay("10.0.0.1"); d != 0 {
-		t.Fatalf("an address that never failed waits %v", d)
+	var checking []Attempt
+	for i := range 3 {
+		a, ok, _ := l.Begin("10.0.0.1")
+		if !ok {
+			t.Fatalf("login %d within the allowance refused", i)
+		}
+		checking = append(checking, a)
 	}
-	for range 3 {
-		l.Failed("10.0.0.1")
+	// Three are being checked: a fourth in parallel is not.
+	if _, ok, _ := l.Begin("10.0.0.1"); ok {
+		t.Fatal("a login past the allowance, counting those being checked, was allowed")
 	}
-	// The burst is spent: the next login of that address waits ~100ms, the
-	// one after a further failure ~200ms; other addresses do not wait.
-	if d := l.delay("10.0.0.1"); d < 50*time.Millisecond || d > 150*time.Millisecond {
-		t.Fatalf("after the burst the next login waits %v, want about 100ms", d)
+	for _, a := range checking {
+		a.Failed()
 	}
-	l.Failed("10.0.0.1")
-	if d := l.delay("10.0.0.1"); d < 150*time.Millisecond || d > 250*time.Millisecond {
-		t.Fatalf("one failure past the burst: the next login waits %v, want about 200ms", d)
+	_, ok, retry := l.Begin("10.0.0.1")
+	if ok || retry < 50*time.Millisecond || retry > 150*time.Millisecond {
+		t.Fatalf("past the allowance: ok=%v retry=%v, want refused for about 100ms", ok, retry)
 	}
-	if d := l.delay("10.0.0.2"); d != 0 {
-		t.Fatalf("another address waits %v, want 0", d)
+	// A refusal costs nothing: the next is refused for no longer.
+	if _, ok, retry2 := l.Begin("10.0.0.1"); ok || retry2 > retry {
+		t.Fatalf("second refusal: ok=%v retry=%v after %v", ok, retry2, retry)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if err := l.Wait(ctx, "10.0.0.1"); err == nil {
-		t.Fatal("Wait with an ended context returned nil")
+	if _, ok, _ := l.Begin("10.0.0.2"); !ok {
+		t.Fatal("another host refused")
+	}
+	time.Sleep(retry + 20*time.Millisecond)
+	if _, ok, _ := l.Begin("10.0.0.1"); !ok {
+		t.Fatal("refused after the allowance came back")
+	}
+}
+
+func TestSucceededGivesBack(t *testing.T) {
+	l := New(1, 2, 100)
+	for i := range 100 {
+		a, ok, _ := l.Begin("10.0.0.1")
+		if !ok {
+			t.Fatalf("successful login %d refused", i)
+		}
+		a.Succeeded()
 	}
 }
 
 func TestAddressesBounded(t *testing.T) {
 	l := New(1, 1, 10)
 	for i := range 1000 {
-		l.Failed(fmt.Sprintf("10.0.%d.%d", i/256, i%256))
+		if a, ok, _ := l.Begin(fmt.Sprintf("10.0.%d.%d", i/256, i%256)); ok {
+			a.Failed()
+		}
 	}
 	if n := len(l.addrs); n > 10 {
 		t.Fatalf("%d addresses remembered, want at most 10", n)
@@ -47,7 +66,9 @@ func TestAddressesBounded(t *testing.T) {
 func TestHost(t *testing.T) {
 	for _, c := range []struct{ in, want string }{
 		{"127.0.0.1:6380", "127.0.0.1"},
-		{"[::1]:1", "::1"},
+		{"[::1]:1", "::/64"},
+		{"[2001:db8:1:2:aaaa::1]:5000", "2001:db8:1:2::/64"},
+		{"[2001:db8:1:2:bbbb::9]:5001", "2001:db8:1:2::/64"},
 		{"pipe", "pipe"},
 	} {
 		if got := Host(c.in); got != c.want {

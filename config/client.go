@@ -16,9 +16,11 @@ import (
 // kafka.ConfigMap key is cut at its first NUL byte by the C layer, so only
 // exact matching is safe: "debug\x00" reaches librdkafka as "debug".)
 
-// valueCheck checks one property's value; server holds the server's own
-// consumer properties, which bound the memory a client may ask for.
-type valueCheck func(name, value string, server Properties) error
+// valueCheck checks one property's value and returns it as librdkafka is to
+// receive it (integers in canonical decimal: librdkafka reads "0180" as
+// octal); server holds the server's own consumer properties, which bound
+// the memory a client may ask for.
+type valueCheck func(name, value string, server Properties) (string, error)
 
 // clientProperties is the allow-list of the per-connection JSON.
 var clientProperties = map[string]valueCheck{
@@ -28,8 +30,9 @@ var clientProperties = map[string]valueCheck{
 	"check.crcs":                    boolean,
 	"partition.assignment.strategy": listOf("range", "roundrobin", "cooperative-sticky"),
 	"session.timeout.ms":            intRange(1, 3_600_000),
-	"heartbeat.interval.ms":         intRange(1, 3_600_000),
-	"max.poll.interval.ms":          intRange(1, 86_400_000),
+	// Heartbeats go to the shared cluster: not more often than ten a second.
+	"heartbeat.interval.ms": intRange(100, 3_600_000),
+	"max.poll.interval.ms":  intRange(1, 86_400_000),
 	// Commits go to the shared cluster: not more often than ten a second.
 	"auto.commit.interval.ms": intRange(100, 86_400_000),
 	"fetch.wait.max.ms":       intRange(10, 10_000),
@@ -58,78 +61,99 @@ var librdkafkaDefaults = Properties{
 // sorted (for the README and error messages).
 func ClientPropertyNames() []string { return slices.Sorted(maps.Keys(clientProperties)) }
 
+// aliases are librdkafka's other names of the same property: a bound on
+// one is a bound on both.
+var aliases = map[string]string{
+	"max.partition.fetch.bytes": "fetch.message.max.bytes",
+	"fetch.message.max.bytes":   "max.partition.fetch.bytes",
+}
+
 // CheckClientProperties returns an error for the first property (in name
 // order) of a connection's JSON that is not on the allow-list or whose value
-// is out of bounds; server are the server's consumer properties.
+// is out of bounds; server are the server's consumer properties. The values
+// of props are rewritten as librdkafka is to read them.
 func CheckClientProperties(props, server Properties) error {
 	for _, name := range slices.Sorted(maps.Keys(props)) {
 		check, ok := clientProperties[name]
 		if !ok {
 			return fmt.Errorf("%q may not be set per connection (allowed: %s)", name, strings.Join(ClientPropertyNames(), ", "))
 		}
-		if err := check(name, props[name], server); err != nil {
+		if alias, ok := aliases[name]; ok && props[alias] != "" {
+			return fmt.Errorf("%s and %s are one property: set one", name, alias)
+		}
+		v, err := check(name, props[name], server)
+		if err != nil {
 			return err
 		}
+		props[name] = v
 	}
 	return nil
 }
 
 func oneOf(values ...string) valueCheck {
-	return func(name, v string, _ Properties) error {
+	return func(name, v string, _ Properties) (string, error) {
 		if !slices.Contains(values, v) {
-			return fmt.Errorf("%s must be one of %s, got %q", name, strings.Join(values, ", "), v)
+			return "", fmt.Errorf("%s must be one of %s, got %q", name, strings.Join(values, ", "), v)
 		}
-		return nil
+		return v, nil
 	}
 }
 
 func listOf(values ...string) valueCheck {
 	one := oneOf(values...)
-	return func(name, v string, server Properties) error {
-		for _, item := range strings.Split(v, ",") {
-			if err := one(name, strings.TrimSpace(item), server); err != nil {
-				return err
+	return func(name, v string, server Properties) (string, error) {
+		items := strings.Split(v, ",")
+		for i, item := range items {
+			item, err := one(name, strings.TrimSpace(item), server)
+			if err != nil {
+				return "", err
 			}
+			items[i] = item
 		}
-		return nil
+		return strings.Join(items, ","), nil
 	}
 }
 
-func boolean(name, v string, _ Properties) error {
+func boolean(name, v string, _ Properties) (string, error) {
 	if v != "true" && v != "false" {
-		return fmt.Errorf("%s must be true or false, got %q", name, v)
+		return "", fmt.Errorf("%s must be true or false, got %q", name, v)
 	}
-	return nil
+	return v, nil
 }
 
-// parseInt reads a decimal integer in [lo, hi].
-func parseInt(name, v string, lo, hi int64) error {
+// parseInt reads a decimal integer in [lo, hi] and returns it in canonical
+// form.
+func parseInt(name, v string, lo, hi int64) (string, error) {
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || n < lo || n > hi {
-		return fmt.Errorf("%s must be an integer from %d to %d, got %q", name, lo, hi, v)
+		return "", fmt.Errorf("%s must be an integer from %d to %d, got %q", name, lo, hi, v)
 	}
-	return nil
+	return strconv.FormatInt(n, 10), nil
 }
 
 func intRange(lo, hi int64) valueCheck {
-	return func(name, v string, _ Properties) error { return parseInt(name, v, lo, hi) }
+	return func(name, v string, _ Properties) (string, error) { return parseInt(name, v, lo, hi) }
 }
 
-// atMostServer bounds a size by the server's own value of the property
-// (librdkafka's default when the server does not set it).
+// atMostServer bounds a size by the server's own value of the property, or
+// of its alias (librdkafka's default when the server sets neither).
 func atMostServer(lo int64) valueCheck {
-	return func(name, v string, server Properties) error {
+	return func(name, v string, server Properties) (string, error) {
 		ceiling := server[name]
+		if ceiling == "" {
+			ceiling = server[aliases[name]]
+		}
 		if ceiling == "" {
 			ceiling = librdkafkaDefaults[name]
 		}
 		hi, err := strconv.ParseInt(ceiling, 10, 64)
 		if err != nil {
-			return fmt.Errorf("%s may not be set per connection: the server's value %q is not an integer", name, ceiling)
+			return "", fmt.Errorf("%s may not be set per connection: the server's value %q is not an integer", name, ceiling)
 		}
-		if err := parseInt(name, v, lo, hi); err != nil {
-			return fmt.Errorf("%w (the server's bound)", err)
+		out, err := parseInt(name, v, lo, hi)
+		if err != nil {
+			return "", fmt.Errorf("%w (the server's bound)", err)
 		}
-		return nil
+		return out, nil
 	}
 }

@@ -39,6 +39,9 @@ func TestCheckClientProperties(t *testing.T) {
 		{Properties{"session.timeout.ms": "1e3"}, "session.timeout.ms must be an integer"},
 		{Properties{"auto.commit.interval.ms": "1"}, "auto.commit.interval.ms must be an integer from 100"},
 		{Properties{"partition.assignment.strategy": "range,evil"}, "partition.assignment.strategy must be one of"},
+		{Properties{"heartbeat.interval.ms": "1"}, "heartbeat.interval.ms must be an integer from 100"},
+		// Aliases share one bound and may not both be set (found in review).
+		{Properties{"max.partition.fetch.bytes": "1048576", "fetch.message.max.bytes": "1"}, "are one property"},
 	}
 	for _, tt := range tests {
 		err := CheckClientProperties(tt.props, server)
@@ -51,11 +54,30 @@ func TestCheckClientProperties(t *testing.T) {
 	}
 }
 
+// TestClientPropertiesCanonical: integers reach librdkafka in canonical
+// decimal; librdkafka reads "0180" as octal 1 (found in review).
+func TestClientPropertiesCanonical(t *testing.T) {
+	props := Properties{"auto.commit.interval.ms": "0180", "fetch.wait.max.ms": "0900", "partition.assignment.strategy": "range, roundrobin"}
+	if err := CheckClientProperties(props, Properties{}); err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]string{"auto.commit.interval.ms": "180", "fetch.wait.max.ms": "900", "partition.assignment.strategy": "range,roundrobin"} {
+		if props[k] != want {
+			t.Errorf("%s = %q, want %q", k, props[k], want)
+		}
+	}
+	// The alias's server value bounds it.
+	err := CheckClientProperties(Properties{"max.partition.fetch.bytes": "1048576"}, Properties{"fetch.message.max.bytes": "65536"})
+	if err == nil || !strings.Contains(err.Error(), "from 1 to 65536") {
+		t.Errorf("alias bound: %v", err)
+	}
+}
+
 func TestClientPropertiesBoundedByDefaults(t *testing.T) {
 	// Every size a client may set has a ceiling, from the server or from
 	// librdkafka's defaults.
 	for name := range clientProperties {
-		if err := clientProperties[name](name, "999999999999", Properties{}); err == nil {
+		if _, err := clientProperties[name](name, "999999999999", Properties{}); err == nil {
 			t.Errorf("%s accepts 999999999999 with no server setting", name)
 		}
 	}

@@ -34,9 +34,23 @@ type Settings struct {
 	// MaxCommandBytes bounds the sum of one command's arguments, refused
 	// before they are buffered. Default 64 MiB.
 	MaxCommandBytes int64 `json:"max_command_bytes"`
+	// MaxBatchBytes is the ceiling of ARROW.BLPOP's MAXBYTES and of a
+	// Flight read's max_batch_bytes. Default 16 MiB.
+	MaxBatchBytes int `json:"max_batch_bytes"`
+	// MonitorBufferBytes bounds the lines waiting for one MONITOR client;
+	// past it lines are dropped. Default 1 MiB.
+	MonitorBufferBytes int64 `json:"monitor_buffer_bytes"`
+	// AuthFailuresPerSecond is how many failed logins (AUTH, Flight
+	// handshakes and bearer tokens) one address gets a second, after as
+	// many at once. Default 10.
+	AuthFailuresPerSecond float64 `json:"auth_failures_per_second"`
 	// IdleTimeout closes a connection that sent nothing for this long.
 	// Default 0 (never).
 	IdleTimeout Duration `json:"idle_timeout"`
+	// AuthTimeout closes a connection that has not authenticated this long
+	// after it connected, when authentication is required: connections
+	// that never log in cannot hold every slot. Default 10s; 0 never.
+	AuthTimeout Duration `json:"auth_timeout"`
 	// ProducerCloseTimeout bounds the flush of a connection's producer when
 	// the connection ends. Default 5s.
 	ProducerCloseTimeout Duration `json:"producer_close_timeout"`
@@ -93,19 +107,23 @@ const maxStatsInterval = 24 * time.Hour
 // DefaultSettings returns the settings used when nothing is configured.
 func DefaultSettings() Settings {
 	return Settings{
-		Port:                 6380,
-		DataDir:              "./rafka-data",
-		MaxClients:           10000,
-		FlightAddr:           "127.0.0.1:8815",
-		FlightMaxStreams:     64,
-		MaxBulkBytes:         32 << 20,
-		MaxArgs:              1 << 20,
-		MaxInlineBytes:       64 << 10,
-		MaxCommandBytes:      64 << 20,
-		ProducerCloseTimeout: Duration(5 * time.Second),
-		ShutdownTimeout:      Duration(30 * time.Second),
-		LogLevel:             "info",
-		LogFormat:            "console",
+		Port:                  6380,
+		DataDir:               "./rafka-data",
+		MaxClients:            10000,
+		FlightAddr:            "127.0.0.1:8815",
+		FlightMaxStreams:      64,
+		MaxBulkBytes:          32 << 20,
+		MaxArgs:               1 << 20,
+		MaxInlineBytes:        64 << 10,
+		MaxCommandBytes:       64 << 20,
+		MaxBatchBytes:         16 << 20,
+		MonitorBufferBytes:    1 << 20,
+		AuthFailuresPerSecond: 10,
+		ProducerCloseTimeout:  Duration(5 * time.Second),
+		AuthTimeout:           Duration(10 * time.Second),
+		ShutdownTimeout:       Duration(30 * time.Second),
+		LogLevel:              "info",
+		LogFormat:             "console",
 	}
 }
 
@@ -118,8 +136,16 @@ func (s Settings) Validate() error {
 		return fmt.Errorf("max clients must be at least 1, got %d", s.MaxClients)
 	case s.MaxBulkBytes < 1 || s.MaxArgs < 1 || s.MaxInlineBytes < 1 || s.MaxCommandBytes < 1:
 		return fmt.Errorf("max bulk bytes, max args, max inline bytes and max command bytes must be at least 1")
+	case s.MaxBatchBytes < 1024:
+		return fmt.Errorf("max batch bytes must be at least 1024, got %d", s.MaxBatchBytes)
+	case s.MonitorBufferBytes < 1:
+		return fmt.Errorf("monitor buffer bytes must be at least 1")
+	case !(s.AuthFailuresPerSecond > 0):
+		return fmt.Errorf("auth failures per second must be positive")
 	case s.IdleTimeout < 0:
 		return fmt.Errorf("idle timeout must not be negative")
+	case s.AuthTimeout < 0:
+		return fmt.Errorf("auth timeout must not be negative")
 	case s.ProducerCloseTimeout < 0:
 		return fmt.Errorf("producer close timeout must not be negative")
 	case s.ShutdownTimeout <= 0:
@@ -209,8 +235,20 @@ func (s Settings) Overlay(o Settings) Settings {
 	if o.MaxCommandBytes != 0 {
 		s.MaxCommandBytes = o.MaxCommandBytes
 	}
+	if o.MaxBatchBytes != 0 {
+		s.MaxBatchBytes = o.MaxBatchBytes
+	}
+	if o.MonitorBufferBytes != 0 {
+		s.MonitorBufferBytes = o.MonitorBufferBytes
+	}
+	if o.AuthFailuresPerSecond != 0 {
+		s.AuthFailuresPerSecond = o.AuthFailuresPerSecond
+	}
 	if o.IdleTimeout != 0 {
 		s.IdleTimeout = o.IdleTimeout
+	}
+	if o.AuthTimeout != 0 {
+		s.AuthTimeout = o.AuthTimeout
 	}
 	if o.ProducerCloseTimeout != 0 {
 		s.ProducerCloseTimeout = o.ProducerCloseTimeout

@@ -45,6 +45,14 @@ func destroyFatal(kc *kafka.Consumer) error {
 	if rk.IsNil() {
 		return fmt.Errorf("kafka.Consumer is already closed")
 	}
+	// With go.logs.channel.enable a goroutine of the library polls the
+	// handle's log queue: destroying under it would be a use after free.
+	if logs := h.FieldByName("logs"); !logs.IsValid() || logs.Kind() != reflect.Chan || !logs.IsNil() {
+		return fmt.Errorf("kafka.Consumer forwards logs to a channel; its handle cannot be destroyed safely")
+	}
+	if events := reflect.ValueOf(kc).Elem().FieldByName("eventsChanEnable"); !events.IsValid() || events.Kind() != reflect.Bool || events.Bool() {
+		return fmt.Errorf("kafka.Consumer reads events into a channel; its handle cannot be destroyed safely")
+	}
 	// The same steps as the library's own Close after the fix: mark it
 	// closed, free the queue and the topic handles, destroy without the
 	// consumer close.

@@ -31,14 +31,15 @@ const (
 	arrowMaxCount        = 1_000_000
 	arrowDefaultMaxBytes = 4 << 20
 	arrowDefaultLinger   = 5 * time.Millisecond
-	// arrowMaxBytes and arrowMaxLinger bound what one reply may hold and
-	// how long it may gather: a client cannot make the server build a
-	// reply of any size.
-	arrowMaxBytes  = 16 << 20
+	// arrowMaxLinger bounds how long a reply may gather; its size is
+	// bounded by the server's max batch bytes: a client cannot make the
+	// server build a reply of any size.
 	arrowMaxLinger = 10_000 // ms
 )
 
-func parseArrowOptions(args [][]byte) (arrowOptions, error) {
+// parseArrowOptions reads ARROW.BLPOP's options; maxBytes is the ceiling of
+// MAXBYTES.
+func parseArrowOptions(args [][]byte, maxBytes int) (arrowOptions, error) {
 	o := arrowOptions{count: arrowDefaultCount, maxBytes: arrowDefaultMaxBytes, linger: arrowDefaultLinger, compression: arrowenc.CompressionNone}
 	for i := 0; i < len(args); i++ {
 		name := strings.ToUpper(string(args[i]))
@@ -60,8 +61,8 @@ func parseArrowOptions(args [][]byte) (arrowOptions, error) {
 			o.count = n
 		case "MAXBYTES":
 			n, err := strconv.Atoi(val)
-			if err != nil || n < 1 || n > arrowMaxBytes {
-				return o, errf("MAXBYTES must be an integer from 1 to %d", arrowMaxBytes)
+			if err != nil || n < 1 || n > maxBytes {
+				return o, errf("MAXBYTES must be an integer from 1 to %d", maxBytes)
 			}
 			o.maxBytes = n
 		case "LINGER":
@@ -101,7 +102,7 @@ func cmdArrowBLPop(s *Server, c *client, args [][]byte) error {
 	if err != nil {
 		return err
 	}
-	opts, err := parseArrowOptions(args[nkeys+2:])
+	opts, err := parseArrowOptions(args[nkeys+2:], s.cfg.Settings.MaxBatchBytes)
 	if err != nil {
 		return err
 	}

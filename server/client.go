@@ -27,10 +27,13 @@ type client struct {
 	created time.Time
 	// log carries the connection's id, address and, once named, its name
 	// and group; written under mu by the connection's goroutine.
-	log    zerolog.Logger
-	resp3  atomic.Bool // set by HELLO
-	authed atomic.Bool // AUTH succeeded (matters with --requirepass or an ACL)
-	user   *acl.User   // the ACL user, nil for the default user; connection goroutine only
+	log   zerolog.Logger
+	resp3 atomic.Bool // set by HELLO
+	// authTimer closes the connection if it has not authenticated in time
+	// (set in accept when authentication is required).
+	authTimer *time.Timer
+	authed    atomic.Bool // AUTH succeeded (matters with --requirepass or an ACL)
+	user      *acl.User   // the ACL user, nil for the default user; connection goroutine only
 
 	// Owned by the connection's goroutine: ARROW.BLPOP's reusable encoder
 	// (for the columns in arrowCols) and reply buffer.

@@ -71,18 +71,21 @@ func cmdAuth(s *Server, c *client, args [][]byte) error {
 }
 
 // authenticate checks AUTH's arguments ([username] password) and, on
-// success, marks c authenticated as that user. An address that sent too
-// many wrong passwords waits before its next AUTH is even checked: a client
-// cannot try passwords faster than the limiter allows, however many
-// connections it opens, and a right guess is not answered sooner.
+// success, marks c authenticated as that user. An address that has spent
+// its allowance of wrong passwords is refused without a check until it has
+// allowance again: a client cannot try passwords faster than the limiter
+// allows, however many connections it opens, and a right guess among
+// parallel ones is answered no sooner than the wrong ones.
 func (s *Server) authenticate(c *client, creds [][]byte) error {
-	host := authlimit.Host(c.addr)
-	if err := s.authFailures.Wait(s.ctx, host); err != nil {
-		return errServerShutdown
+	attempt, ok, retry := s.logins.Begin(authlimit.Host(c.addr))
+	if !ok {
+		return errTooManyLogins(retry)
 	}
 	err := s.checkCredentials(c, creds)
 	if err == errWrongPass {
-		s.authFailures.Failed(host)
+		attempt.Failed()
+	} else {
+		attempt.Succeeded()
 	}
 	return err
 }
@@ -253,6 +256,12 @@ func checkID(name string) error {
 func (s *Server) setName(c *client, name string) error {
 	if err := checkID(name); err != nil {
 		return err
+	}
+	// Names live in one table: an ACL user may hold only names of groups
+	// it may join, so it can neither squat another tenant's names nor learn
+	// which of them are in use.
+	if group, _, _ := strings.Cut(name, ":"); c.user != nil && !c.user.CanJoin(group) {
+		return errNoPerm(c.userName(), "join group", group)
 	}
 	if err := s.clients.setName(c, name); err != nil {
 		return err

@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // replyError is an error whose text is sent to the client as is: the first
@@ -44,11 +45,22 @@ var (
 	errInternal       = errf("internal error")
 )
 
-func errInvalidTopic(err error) error       { return prodErr("Invalid topic: %v", err) }
-func errCannotParseTopics(arg string) error { return consErr("Cannot parse topics from `%s`", arg) }
+// clip shortens client input echoed in an error reply to n bytes, as Redis
+// does: a reply must not carry megabytes the client sent.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
+
+func errInvalidTopic(err error) error { return prodErr("Invalid topic: %v", err) }
+func errCannotParseTopics(arg string) error {
+	return consErr("Cannot parse topics from `%s`", clip(arg, 256))
+}
 
 func errConfigParse(json string, err error) error {
-	return consErr("Error parsing configuration from '%s'; %s", json, err)
+	return consErr("Error parsing configuration from '%s'; %s", clip(json, 1024), err)
 }
 
 func errConsumerRegistered(id, cid, newCID string) error {
@@ -57,7 +69,7 @@ func errConsumerRegistered(id, cid, newCID string) error {
 
 func errConsumerCreate(err error) error { return consErr("Failed to create consumer: %s", err) }
 func errPoll(err error) error           { return consErr("Poll %s", err) }
-func errCannotParseAck(v string) error  { return consErr("Cannot parse ack: '%s'", v) }
+func errCannotParseAck(v string) error  { return consErr("Cannot parse ack: '%s'", clip(v, 256)) }
 func errNoConsumer(id string) error     { return consErr("No consumer registered for Client %s", id) }
 func errIDTaken(id string) error        { return consErr("id %s is already taken", id) }
 func errIDAlreadySet(id string) error   { return consErr("Client ID is already set to %s", id) }
@@ -65,9 +77,15 @@ func errRPUSHXArgs(n int) error         { return prodErr("RPUSHX accepts 2 argum
 func errSpawnProducer(err error) error  { return prodErr("Error spawning producer: %s", err) }
 func errProduce(err error) error        { return prodErr("%s", err) }
 func errDumpArgs(n int) error           { return prodErr("DUMP accepts 1 argument, got %d", n) }
-func errExpectedStats(key string) error { return errf("Expected key to be 'stats', got %s", key) }
+func errExpectedStats(key string) error {
+	return errf("Expected key to be 'stats', got %s", clip(key, 256))
+}
 func errExpectedTopics(arg string) error {
-	return errf("Expected argument to be 'topics:', got %s", arg)
+	return errf("Expected argument to be 'topics:', got %s", clip(arg, 256))
+}
+
+func errTooManyLogins(retry time.Duration) error {
+	return errf("too many failed logins from this address; retry in %d ms", max(retry.Milliseconds(), 1))
 }
 
 func errNotAssigned(topic string, partition int32) error {
@@ -88,15 +106,13 @@ func errUnknownSubcommand(sub string) error { return errf("unknown subcommand '%
 // (for example to fall back from HELLO).
 func errUnknownCommand(name string, args [][]byte) error {
 	var b strings.Builder
-	if len(name) > 128 { // as Redis: the name is the client's, of any size
-		name = name[:128]
-	}
-	fmt.Fprintf(&b, "unknown command '%s', with args beginning with: ", name)
+	// As Redis: the name and arguments are the client's, of any size.
+	fmt.Fprintf(&b, "unknown command '%s', with args beginning with: ", clip(name, 128))
 	for _, a := range args {
 		if b.Len() > 512 {
 			break
 		}
-		fmt.Fprintf(&b, "'%s' ", a)
+		fmt.Fprintf(&b, "'%s' ", clip(string(a), 128))
 	}
 	return errf("%s", b.String())
 }

@@ -2,6 +2,8 @@ package server
 
 import (
 	"errors"
+	"math"
+	"strconv"
 	"sync/atomic"
 )
 
@@ -34,8 +36,12 @@ const (
 	unauthMaxBulk = 16384
 )
 
-// maxHeaderLine bounds a `*<n>` or `$<n>` line.
+// maxHeaderLine bounds a `*<n>` or `$<n>` line (sign, digits and CR).
 const maxHeaderLine = 32
+
+// maxHeaderValue is the largest length a header may state: past it the
+// next digit could overflow.
+const maxHeaderValue = (math.MaxInt64 - 9) / 10
 
 type scanState uint8
 
@@ -46,12 +52,14 @@ const (
 	scanBulkHeader                  // expecting `$<n>\r\n`
 	scanBulkLen                     // inside the digits of `$<n>\r\n`
 	scanBulkBody                    // skipping a bulk's bytes and its CRLF
-	scanOff                         // malformed input: the RESP parser reports it
 )
 
 // requestScanner follows the RESP framing of the incoming byte stream
 // without buffering it, so that an argument over a limit is refused before
-// the parser buffers it.
+// the parser buffers it. It reads headers as redcon does (strconv.Atoi of
+// the line, so a sign and leading zeros are allowed) and refuses, as a
+// protocol error, whatever it cannot follow: a stream it stopped following
+// would reach redcon with no limit at all.
 type requestScanner struct {
 	maxBulk, maxArgs, maxInline int64
 	// maxCommand bounds the sum of one command's bulk lengths.
@@ -62,7 +70,10 @@ type requestScanner struct {
 	state    scanState
 	cmdBytes int64 // bulk bytes of the current command so far
 	num      int64 // the number being read, or the line length so far
-	digits   int
+	line     int   // bytes of the header line so far
+	digits   int   // digits of the header line so far
+	negative bool  // the header has a '-' sign
+	cr       bool  // the header line's CR was seen
 	args     int64 // bulk arguments left in the current command
 	skip     int64 // bytes left of the current bulk (with its CRLF)
 }
@@ -76,7 +87,8 @@ func (s *requestScanner) scan(p []byte) (int, error) {
 		case scanStart:
 			switch b {
 			case '*':
-				s.state, s.num, s.digits, s.cmdBytes = scanArrayLen, 0, 0, 0
+				s.startHeader(scanArrayLen)
+				s.cmdBytes = 0
 			case '\r', '\n':
 			default:
 				s.state, s.num = scanInline, 1
@@ -94,29 +106,14 @@ func (s *requestScanner) scan(p []byte) (int, error) {
 				return i, errInlineTooLong
 			}
 		case scanArrayLen, scanBulkLen:
-			switch {
-			case b >= '0' && b <= '9':
-				s.num = s.num*10 + int64(b-'0')
-				s.digits++
-				if s.digits > maxHeaderLine {
-					s.state = scanOff
-				}
-			case b == '-' && s.digits == 0:
-				s.state = scanOff // negative lengths are the parser's to refuse
-			case b == '\r':
-			case b == '\n':
-				if err := s.endNumber(); err != nil {
-					return i, err
-				}
-			default:
-				s.state = scanOff
+			if err := s.headerByte(b); err != nil {
+				return i, err
 			}
 		case scanBulkHeader:
 			if b != '$' {
-				s.state = scanOff
-				continue
+				return i, &limitError{text: "Protocol error: expected '$', got " + strconv.QuoteRuneToASCII(rune(b))}
 			}
-			s.state, s.num, s.digits = scanBulkLen, 0, 0
+			s.startHeader(scanBulkLen)
 		case scanBulkBody:
 			n := int64(len(p) - i)
 			if n > s.skip {
@@ -127,16 +124,56 @@ func (s *requestScanner) scan(p []byte) (int, error) {
 			if s.skip == 0 {
 				s.nextArg()
 			}
-		case scanOff:
-			return len(p), nil
 		}
 	}
 	return len(p), nil
 }
 
-// malformed reports whether the stream stopped being valid RESP (the
-// parser answers that with its own protocol error).
-func (s *requestScanner) malformed() bool { return s.state == scanOff }
+// startHeader begins a `*<n>` or `$<n>` line.
+func (s *requestScanner) startHeader(state scanState) {
+	s.state, s.num, s.line, s.digits, s.negative, s.cr = state, 0, 0, 0, false, false
+}
+
+// headerByte takes one byte of a header line after its '*' or '$'.
+func (s *requestScanner) headerByte(b byte) error {
+	s.line++
+	switch {
+	case s.line > maxHeaderLine:
+		return s.malformed()
+	case s.cr && b != '\n':
+		return s.malformed()
+	case b >= '0' && b <= '9':
+		if s.num > maxHeaderValue {
+			return s.malformed()
+		}
+		s.num = s.num*10 + int64(b-'0')
+		s.digits++
+	case (b == '+' || b == '-') && s.line == 1:
+		s.negative = b == '-'
+	case b == '\r':
+		s.cr = true
+	case b == '\n':
+		if !s.cr || s.digits == 0 {
+			return s.malformed()
+		}
+		if err := s.endNumber(); err != nil {
+			s.line-- // the line's end is scanned again after AUTH
+			return err
+		}
+	default:
+		return s.malformed()
+	}
+	return nil
+}
+
+// malformed is the protocol error of a header the scanner cannot follow,
+// in redcon's words.
+func (s *requestScanner) malformed() error {
+	if s.state == scanArrayLen {
+		return errTooManyArgs
+	}
+	return errBulkTooBig
+}
 
 // locked reports whether the connection has yet to authenticate.
 func (s *requestScanner) locked() bool { return s.authed != nil && !s.authed.Load() }
@@ -145,16 +182,18 @@ func (s *requestScanner) locked() bool { return s.authed != nil && !s.authed.Loa
 // state is left as it was, so that the line's end can be scanned again
 // (after AUTH, for the unauthenticated limits).
 func (s *requestScanner) endNumber() error {
+	if s.negative && s.num != 0 {
+		return s.malformed()
+	}
 	if s.state == scanArrayLen {
 		if s.num > s.maxArgs {
 			return errTooManyArgs
 		}
+		if s.num <= 0 {
+			return errTooManyArgs // redcon refuses an empty command
+		}
 		if s.num > unauthMaxArgs && s.locked() {
 			return errUnauthArgs
-		}
-		if s.num <= 0 {
-			s.state = scanStart
-			return nil
 		}
 		s.args = s.num
 		s.state = scanBulkHeader

@@ -17,9 +17,6 @@ const (
 	// further lines are dropped (and counted): a monitor never blocks
 	// another connection.
 	monitorBuffer = 4096
-	// monitorQueueBytes bounds the bytes of the lines waiting for one
-	// monitor; past it lines are dropped (and counted).
-	monitorQueueBytes = 1 << 20
 	// monitorArgMax truncates long arguments (payloads) in monitor lines.
 	monitorArgMax = 256
 	// monitorLineMax bounds one line: the arguments that do not fit are
@@ -34,14 +31,17 @@ const (
 // monitors are the connections in MONITOR mode.
 type monitors struct {
 	stats *stats.Stats
-	n     atomic.Int32
+	// maxQueued bounds the bytes of the lines waiting for one monitor;
+	// past it lines are dropped (and counted).
+	maxQueued int64
+	n         atomic.Int32
 
 	mu  sync.RWMutex
 	set map[*monitor]struct{}
 }
 
-func newMonitors(st *stats.Stats) *monitors {
-	return &monitors{stats: st, set: map[*monitor]struct{}{}}
+func newMonitors(st *stats.Stats, maxQueued int64) *monitors {
+	return &monitors{stats: st, maxQueued: maxQueued, set: map[*monitor]struct{}{}}
 }
 
 // active reports whether any monitor is connected: the only cost monitors
@@ -57,7 +57,7 @@ func (ms *monitors) publish(c *client, args [][]byte) {
 		if m.c == c {
 			continue
 		}
-		if m.queued.Add(int64(len(line))) > monitorQueueBytes {
+		if m.queued.Add(int64(len(line))) > ms.maxQueued {
 			m.queued.Add(-int64(len(line)))
 			ms.stats.Inc(stats.MonitorDropped)
 			continue

@@ -73,7 +73,6 @@ type netConn struct {
 	stats   *stats.Stats
 	scanner requestScanner // only the reading goroutine touches it
 	refused bool           // a limit error was answered
-	counted bool           // malformed input was counted
 
 	mu      sync.Mutex
 	pending []byte // read by a watch, not yet returned by Read
@@ -148,14 +147,7 @@ func (c *netConn) releaseHeldLocked() {
 
 // checkLimits scans bytes just read from the socket; it returns how many of
 // them are within the limits.
-func (c *netConn) checkLimits(p []byte) (int, error) {
-	ok, err := c.scanner.scan(p)
-	if !c.counted && c.scanner.malformed() {
-		c.counted = true
-		c.stats.Inc(stats.ErrorsProtocol)
-	}
-	return ok, err
-}
+func (c *netConn) checkLimits(p []byte) (int, error) { return c.scanner.scan(p) }
 
 // refuse answers a request over a limit with its protocol error, once; the
 // connection is then closed by the caller of Read.
@@ -202,7 +194,16 @@ func (c *netConn) watch(gone func()) (stop func()) {
 		defer close(done)
 		buf := make([]byte, 4096)
 		for {
-			n, err := c.Conn.Read(buf)
+			// Read no more than the buffer may still take: a client
+			// pipelining blocking commands must not grow it 4 KiB at
+			// every wait.
+			c.mu.Lock()
+			room := maxWatchBuffer - len(c.pending)
+			c.mu.Unlock()
+			if room <= 0 {
+				return
+			}
+			n, err := c.Conn.Read(buf[:min(len(buf), room)])
 			c.stats.Add(stats.NetBytesIn, int64(n))
 			ok, serr := c.checkLimits(buf[:n])
 			c.mu.Lock()
@@ -215,7 +216,6 @@ func (c *netConn) watch(gone func()) (stop func()) {
 				gone()
 				return
 			}
-			full := len(c.pending) >= maxWatchBuffer
 			c.mu.Unlock()
 			if err != nil {
 				mu.Lock()
@@ -227,9 +227,6 @@ func (c *netConn) watch(gone func()) (stop func()) {
 					c.mu.Unlock()
 					gone()
 				}
-				return
-			}
-			if full {
 				return
 			}
 		}

@@ -46,6 +46,27 @@ type Config struct {
 	// ACL, when set, holds the users of AUTH <user> <password> and their
 	// permissions; authentication is then required.
 	ACL *acl.List
+	// Logins limits failed logins per client address; nil means one of
+	// the server's own with Settings.AuthFailuresPerSecond. Sharing it with
+	// the Flight service counts a host's failures on both.
+	Logins *authlimit.Limiter
+}
+
+func (c Config) logins() *authlimit.Limiter {
+	if c.Logins != nil {
+		return c.Logins
+	}
+	return NewLoginLimiter(c.Settings)
+}
+
+// NewLoginLimiter returns the limiter of failed logins the settings ask for:
+// AuthFailuresPerSecond at once and per second, per address.
+func NewLoginLimiter(s config.Settings) *authlimit.Limiter {
+	rate := s.AuthFailuresPerSecond
+	if rate <= 0 {
+		rate = authlimit.DefaultRate
+	}
+	return authlimit.New(rate, max(int(rate), 1), authlimit.DefaultMaxAddrs)
 }
 
 func (c Config) allocator() memory.Allocator {
@@ -64,10 +85,10 @@ type Server struct {
 	clients  *registry
 	monitors *monitors
 	meta     *metadata
-	// authFailures slows failed AUTH attempts per client address.
-	authFailures *authlimit.Limiter
-	started      time.Time
-	nextID       atomic.Int64
+	// logins limits failed AUTH attempts per client address.
+	logins  *authlimit.Limiter
+	started time.Time
+	nextID  atomic.Int64
 
 	rc   *redcon.Server
 	addr net.Addr
@@ -81,20 +102,36 @@ type Server struct {
 	background sync.WaitGroup // consumer and producer closes
 }
 
-// New builds a server; Serve starts it.
+// New builds a server; Serve starts it. Limits left at zero in
+// cfg.Settings take their defaults.
 func New(cfg Config) *Server {
+	d := config.DefaultSettings()
+	for _, l := range []struct {
+		v *int64
+		d int64
+	}{
+		{&cfg.Settings.MaxCommandBytes, d.MaxCommandBytes},
+		{&cfg.Settings.MonitorBufferBytes, d.MonitorBufferBytes},
+	} {
+		if *l.v <= 0 {
+			*l.v = l.d
+		}
+	}
+	if cfg.Settings.MaxBatchBytes <= 0 {
+		cfg.Settings.MaxBatchBytes = d.MaxBatchBytes
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
-		cfg:          cfg,
-		log:          cfg.Log,
-		stats:        cfg.Stats,
-		clients:      newRegistry(),
-		monitors:     newMonitors(cfg.Stats),
-		meta:         newMetadata(cfg.General),
-		authFailures: authlimit.New(authlimit.DefaultRate, authlimit.DefaultBurst, authlimit.DefaultMaxAddrs),
-		started:      time.Now(),
-		ctx:          ctx,
-		cancel:       cancel,
+		cfg:      cfg,
+		log:      cfg.Log,
+		stats:    cfg.Stats,
+		clients:  newRegistry(),
+		monitors: newMonitors(cfg.Stats, cfg.Settings.MonitorBufferBytes),
+		meta:     newMetadata(cfg.General),
+		logins:   cfg.logins(),
+		started:  time.Now(),
+		ctx:      ctx,
+		cancel:   cancel,
 	}
 	s.commands = commandTable()
 	return s
@@ -161,6 +198,14 @@ func (s *Server) accept(conn redcon.Conn) bool {
 	if nc != nil && s.authRequired() {
 		// The reading goroutine starts after accept returns.
 		nc.scanner.authed = &c.authed
+		if d := time.Duration(s.cfg.Settings.AuthTimeout); d > 0 {
+			c.authTimer = time.AfterFunc(d, func() {
+				if !c.authed.Load() {
+					s.log.Debug().Int64("conn", c.id).Str("addr", c.addr).Dur("after", d).Msg("closing a connection that did not authenticate")
+					_ = nc.Close()
+				}
+			})
+		}
 	}
 	conn.SetContext(c)
 	s.clients.add(c)
@@ -206,6 +251,9 @@ func (s *Server) teardown(c *client) {
 	c.tornDown = true
 	cons, prod := c.consumer, c.producer
 	c.mu.Unlock()
+	if c.authTimer != nil {
+		c.authTimer.Stop()
+	}
 	if cons != nil {
 		s.background.Add(1)
 		go func() {

@@ -144,8 +144,11 @@ func TestACL(t *testing.T) {
 
 	w := ts.dial(t)
 	w.expect("OK", "AUTH", "alice", "wonderland")
-	w.expect("OK", "CLIENT", "SETNAME", "etl:w")
-	w.expect("(error) NOPERM User alice has no permissions to join group 'etl'", "BLPOP", "topics:"+topic, "0.1")
+	// A group alice may not join is refused at SETNAME: she can neither take
+	// another tenant's names nor learn which are in use.
+	w.expect("(error) NOPERM User alice has no permissions to join group 'etl'", "CLIENT", "SETNAME", "etl:w")
+	w.expect("(error) NOPERM User alice has no permissions to join group 'etl'", "HELLO", "2", "SETNAME", "etl:w")
+	w.expect("(nil)", "CLIENT", "GETNAME")
 	w2 := ts.dial(t)
 	w2.expect("OK", "AUTH", "alice", "wonderland")
 	w2.expect("OK", "CLIENT", "SETNAME", group+":w")
