@@ -106,20 +106,9 @@ type Server struct {
 // cfg.Settings take their defaults.
 func New(cfg Config) *Server {
 	d := config.DefaultSettings()
-	for _, l := range []struct {
-		v *int64
-		d int64
-	}{
-		{&cfg.Settings.MaxCommandBytes, d.MaxCommandBytes},
-		{&cfg.Settings.MonitorBufferBytes, d.MonitorBufferBytes},
-	} {
-		if *l.v <= 0 {
-			*l.v = l.d
-		}
-	}
-	if cfg.Settings.MaxBatchBytes <= 0 {
-		cfg.Settings.MaxBatchBytes = d.MaxBatchBytes
-	}
+	defaultIfUnset(&cfg.Settings.MaxCommandBytes, d.MaxCommandBytes)
+	defaultIfUnset(&cfg.Settings.MonitorBufferBytes, d.MonitorBufferBytes)
+	defaultIfUnset(&cfg.Settings.MaxBatchBytes, d.MaxBatchBytes)
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		cfg:      cfg,
@@ -135,6 +124,14 @@ func New(cfg Config) *Server {
 	}
 	s.commands = commandTable()
 	return s
+}
+
+// defaultIfUnset sets *v to d when it is not positive: settings built by
+// hand get the safe default rather than no bound (or a bound of zero).
+func defaultIfUnset[T int | int64](v *T, d T) {
+	if *v <= 0 {
+		*v = d
+	}
 }
 
 // Listen opens the RESP listener on the configured host and port.

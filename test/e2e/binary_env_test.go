@@ -18,6 +18,26 @@ import (
 type rafkaProc struct {
 	resp, flight, metrics string // host:port of each listener
 	pid                   int
+	cmd                   *exec.Cmd
+	exited                chan struct{} // closed when the process has ended, with exitErr set
+	exitErr               error
+}
+
+// terminate sends SIGTERM and returns how long the process took to exit and
+// its exit error, failing the test after timeout.
+func (p *rafkaProc) terminate(t *testing.T, timeout time.Duration) (time.Duration, error) {
+	t.Helper()
+	start := time.Now()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.exited:
+		return time.Since(start), p.exitErr
+	case <-time.After(timeout):
+		t.Fatalf("rafka did not exit within %v of SIGTERM", timeout)
+		return 0, nil
+	}
 }
 
 // startBinary builds rafka and runs it against the test brokers with args
@@ -43,17 +63,15 @@ func startBinary(t *testing.T, args ...string) *rafkaProc {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p.pid = cmd.Process.Pid
-	exited := make(chan struct{}) // closed when the process has ended, with exitErr set
-	var exitErr error
-	go func() { exitErr = cmd.Wait(); close(exited) }()
+	p.pid, p.cmd, p.exited = cmd.Process.Pid, cmd, make(chan struct{})
+	go func() { p.exitErr = cmd.Wait(); close(p.exited) }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
-		case <-exited:
+		case <-p.exited:
 		case <-time.After(25 * time.Second):
 			_ = cmd.Process.Kill()
-			<-exited
+			<-p.exited
 			t.Error("rafka did not exit within 25 s of SIGTERM")
 		}
 		logFile.Close()
@@ -65,8 +83,8 @@ func startBinary(t *testing.T, args ...string) *rafkaProc {
 	})
 	waitFor(t, 30*time.Second, "rafka binary serving", func() bool {
 		select {
-		case <-exited:
-			t.Fatalf("rafka exited at start: %v", exitErr)
+		case <-p.exited:
+			t.Fatalf("rafka exited at start: %v", p.exitErr)
 		default:
 		}
 		return tryDial(p.resp) && tryDial(p.metrics)

@@ -1,16 +1,13 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -203,34 +200,7 @@ func TestFlightHostileShutdown(t *testing.T) {
 	}
 	produceDirect(t, topic, 0, values...)
 
-	bin := buildRafka(t)
-	p := &rafkaProc{
-		resp:    fmt.Sprintf("127.0.0.1:%d", freePort(t)),
-		flight:  fmt.Sprintf("127.0.0.1:%d", freePort(t)),
-		metrics: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
-	}
-	_, port, _ := strings.Cut(p.resp, ":")
-	var log bytes.Buffer
-	proc := exec.Command(bin, "--host", "127.0.0.1", "--port", port, "--brokers", env.brokers,
-		"--flight-addr", p.flight, "--metrics-addr", p.metrics, "--shutdown-timeout", "20s")
-	proc.Stdout, proc.Stderr = &log, &log
-	if err := proc.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- proc.Wait() }()
-	stopped := false
-	t.Cleanup(func() {
-		if !stopped {
-			_ = proc.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("rafka log:\n%s", log.String()) // the process has exited: log is complete
-		}
-	})
-	waitFor(t, 30*time.Second, "rafka binary serving", func() bool { return tryDial(p.flight) && tryDial(p.metrics) })
-
+	p := startBinary(t)
 	// A static window of 64 KiB (no BDP growth): the server's Send blocks
 	// as soon as the client has 64 KiB it did not read.
 	c, err := flight.NewClientWithMiddleware(p.flight, nil, nil, grpc.WithTransportCredentials(insecure.NewCredentials()),
@@ -256,24 +226,14 @@ func TestFlightHostileShutdown(t *testing.T) {
 	})
 	time.Sleep(time.Second) // the DoGet reads its 12.5 MiB in far less, then blocks sending
 
-	start := time.Now()
-	if err := proc.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
+	took, err := p.terminate(t, 10*time.Second) // --shutdown-timeout is 20 s
+	if err != nil {
+		t.Errorf("rafka exited after SIGTERM with %v, want status 0", err)
 	}
-	select {
-	case err := <-exited:
-		stopped = true
-		if err != nil {
-			t.Errorf("rafka exited after SIGTERM with %v, want status 0", err)
-		}
-		took := time.Since(start)
-		if took > 5*time.Second {
-			t.Errorf("rafka took %v to exit after SIGTERM, want under 5 s (--shutdown-timeout is 20 s)", took)
-		}
-		t.Logf("rafka exited %v after SIGTERM", took)
-	case <-time.After(10 * time.Second):
-		t.Fatal("rafka did not exit within 10 s of SIGTERM (--shutdown-timeout is 20 s)")
+	if took > 5*time.Second {
+		t.Errorf("rafka took %v to exit after SIGTERM, want under 5 s (--shutdown-timeout is 20 s)", took)
 	}
+	t.Logf("rafka exited %v after SIGTERM", took)
 }
 
 // TestFlightHostileAuthThrottle: failed Basic handshakes and bearer tokens
