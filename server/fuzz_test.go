@@ -55,7 +55,7 @@ func FuzzRequestScanner(f *testing.F) {
 		for i := 0; i < len(stream) && gotErr == nil; i += step {
 			_, gotErr = parts.scan(stream[i:min(i+step, len(stream))])
 		}
-		if gotErr != wantErr {
+		if !sameLimit(gotErr, wantErr) {
 			t.Fatalf("whole: %v, in pieces of %d: %v", wantErr, step, gotErr)
 		}
 	})
