@@ -31,7 +31,7 @@ func newCluster(props config.Properties) (*cluster, error) {
 	// This handle is never polled: statistics events would pile up in its
 	// queue.
 	p[config.StatsIntervalProperty] = "0"
-	kc, err := kafka.NewConsumer(configMap(p))
+	kc, err := kafka.NewConsumer(p.ConfigMap())
 	if err != nil {
 		return nil, fmt.Errorf("create metadata handle: %w", err)
 	}
@@ -39,14 +39,6 @@ func newCluster(props config.Properties) (*cluster, error) {
 }
 
 func (c *cluster) close() { _ = c.meta.Close() }
-
-func configMap(p config.Properties) *kafka.ConfigMap {
-	m := make(kafka.ConfigMap, len(p))
-	for k, v := range p {
-		m[k] = v
-	}
-	return &m
-}
 
 // topics returns every non-internal topic name, sorted.
 func (c *cluster) topics() ([]string, error) {
@@ -130,7 +122,7 @@ func (c *cluster) newReader() (*kafka.Consumer, error) {
 	p["enable.auto.offset.store"] = "false"
 	p["enable.partition.eof"] = "true"
 	p["auto.offset.reset"] = "earliest"
-	kc, err := kafka.NewConsumer(configMap(p))
+	kc, err := kafka.NewConsumer(p.ConfigMap())
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "create reader: %v", err)
 	}
@@ -145,7 +137,7 @@ func (c *cluster) newGroupReader(group string) (*kafka.Consumer, error) {
 	p[config.StatsIntervalProperty] = "0" // reads report no statistics
 	p["enable.auto.offset.store"] = "false"
 	p["auto.offset.reset"] = "earliest"
-	kc, err := kafka.NewConsumer(configMap(p))
+	kc, err := kafka.NewConsumer(p.ConfigMap())
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "create group reader: %v", err)
 	}

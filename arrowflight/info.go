@@ -12,6 +12,7 @@ import (
 
 	"rafka/acl"
 	"rafka/arrowenc"
+	"rafka/topic"
 )
 
 // GetFlightInfo returns the schema and one endpoint per partition (one for
@@ -162,8 +163,8 @@ func (s *Service) ListFlights(c *flight.Criteria, stream flight.FlightService_Li
 	if glob == "" {
 		glob = "*"
 	}
-	if _, err := path.Match(glob, ""); err != nil {
-		return status.Errorf(codes.InvalidArgument, "criteria: bad glob %q", glob)
+	if err := topic.CheckGlob(glob); err != nil {
+		return status.Errorf(codes.InvalidArgument, "criteria: %v", err)
 	}
 	topics, err := s.cluster.topics()
 	if err != nil {

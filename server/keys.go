@@ -11,6 +11,7 @@ import (
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
 	"rafka/config"
+	"rafka/topic"
 )
 
 // metadataTimeoutMs bounds one metadata request of KEYS.
@@ -30,11 +31,7 @@ func newMetadata(props config.Properties) *metadata { return &metadata{props: pr
 // clientLocked returns the admin client, created on first use; m.mu is held.
 func (m *metadata) clientLocked() (*kafka.AdminClient, error) {
 	if m.admin == nil {
-		cm := kafka.ConfigMap{}
-		for k, v := range m.props {
-			cm[k] = v
-		}
-		a, err := kafka.NewAdminClient(&cm)
+		a, err := kafka.NewAdminClient(m.props.ConfigMap())
 		if err != nil {
 			return nil, fmt.Errorf("create metadata client: %w", err)
 		}
@@ -96,6 +93,9 @@ func cmdKeys(s *Server, c *client, args [][]byte) error {
 	pattern, ok := bytes.CutPrefix(args[1], topicsPrefix)
 	if !ok {
 		return errExpectedTopics(string(args[1]))
+	}
+	if err := topic.CheckGlob(string(pattern)); err != nil {
+		return errf("%s", err)
 	}
 	names, err := s.meta.topics()
 	if err != nil {

@@ -4,7 +4,10 @@
 // nor an ACL pattern named.
 package topic
 
-import "fmt"
+import (
+	"fmt"
+	"path"
+)
 
 // MaxLength is the longest topic name Kafka accepts.
 const MaxLength = 249
@@ -31,4 +34,23 @@ func Check(name string) error {
 // legal reports whether b may appear in a topic name.
 func legal(b byte) bool {
 	return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '.' || b == '_' || b == '-'
+}
+
+// MaxGlob is the longest topic pattern a client may send (KEYS, Flight
+// ListFlights): matching costs about the pattern's length times the name's
+// for every topic, so a pattern of megabytes would be a cheap way to burn
+// the server's CPU. Four times the longest name leaves room for escapes and
+// character classes.
+const MaxGlob = 4 * MaxLength
+
+// CheckGlob returns an error unless glob is a well-formed pattern (path.Match
+// syntax: `*`, `?`, `[...]`, `\` escapes) of at most MaxGlob bytes.
+func CheckGlob(glob string) error {
+	if len(glob) > MaxGlob {
+		return fmt.Errorf("pattern is longer than %d bytes", MaxGlob)
+	}
+	if _, err := path.Match(glob, ""); err != nil {
+		return fmt.Errorf("bad pattern %q: %w", glob, err)
+	}
+	return nil
 }

@@ -32,3 +32,21 @@ func TestCheck(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckGlob(t *testing.T) {
+	for _, c := range []struct {
+		glob string
+		ok   bool
+	}{
+		{"*", true},
+		{"orders-[a-c]?", true},
+		{`logs\*`, true},
+		{"[", false},
+		{strings.Repeat("*a", MaxGlob/2), true},
+		{strings.Repeat("*a", MaxGlob/2+1), false},
+	} {
+		if err := CheckGlob(c.glob); (err == nil) != c.ok {
+			t.Errorf("CheckGlob(%.40q) = %v, want ok=%v", c.glob, err, c.ok)
+		}
+	}
+}

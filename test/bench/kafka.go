@@ -107,12 +107,7 @@ func (k *kafkaEnv) storedCount(topic string) (int64, error) {
 // producers (config.producerDefaults plus the brokers), so the raw baseline
 // runs with the same settings.
 func producerConfig(brokers string) *kafka.ConfigMap {
-	props := (&config.File{}).ProducerProperties(brokers)
-	m := make(kafka.ConfigMap, len(props))
-	for k, v := range props {
-		m[k] = v
-	}
-	return &m
+	return (&config.File{}).ProducerProperties(brokers).ConfigMap()
 }
 
 // rawConsumerConfig is a plain librdkafka group consumer: librdkafka's
@@ -132,13 +127,9 @@ func rawConsumerConfig(brokers, group, reset string) *kafka.ConfigMap {
 // gateway.
 func rafkaConsumerConfig(brokers, group, reset string) *kafka.ConfigMap {
 	props := (&config.File{}).ConsumerProperties(brokers)
-	m := make(kafka.ConfigMap, len(props)+2)
-	for k, v := range props {
-		m[k] = v
-	}
-	m["group.id"] = group
-	m["auto.offset.reset"] = reset
-	return &m
+	props["group.id"] = group
+	props["auto.offset.reset"] = reset
+	return props.ConfigMap()
 }
 
 // produceRaw produces n messages of value to topic with one librdkafka

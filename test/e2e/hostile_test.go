@@ -201,7 +201,7 @@ func TestHostilePreAuthLimits(t *testing.T) {
 
 // TestHostileArrowAndTimeouts: ARROW.BLPOP's sizes are bounded; BLPOP
 // timeouts are plain decimals and a tiny one is not "forever"; an ack whose
-// offset+1 overflows is refused.
+// offset+1 overflows is refused; a KEYS pattern is bounded.
 func TestHostileArrowAndTimeouts(t *testing.T) {
 	p := startBinary(t, "--flight-addr", "off")
 	topic := newTopic(t, 1)
@@ -221,6 +221,8 @@ func TestHostileArrowAndTimeouts(t *testing.T) {
 		t.Errorf("a 1e-320 s timeout took %v", d)
 	}
 	c.expect("(error) CONS Cannot parse ack: '"+topic+":0:9223372036854775807'", "RPUSH", "acks", topic+":0:9223372036854775807")
+	// A KEYS pattern costs its length times each topic name's: bounded.
+	c.expect("(error) ERR pattern is longer than 996 bytes", "KEYS", "topics:"+strings.Repeat("*a", 1000))
 }
 
 // TestHostileMonitor: commands of clients that have not authenticated are
