@@ -200,7 +200,9 @@ const method = `- **P1 produce.** Baseline: one confluent-kafka-go producer with
 - **P5 memory.** Each part on a fresh rafka process (--max-clients 20000). VmRSS from
   /proc/<pid>/status before, and after the connections were made and sat idle: 1000
   connections each with CLIENT SETNAME g<i>:w and one BLPOP topics:<t> 0.1 (1000 groups, each
-  with its own librdkafka consumer), and 10,000 plain connections that sent one PING.
-  Per connection = (RSS − baseline) / count.
+  with its own librdkafka consumer), 10,000 plain connections that sent one PING, and 1000
+  connections that each produced one message with RPUSHX (each with its producer). Per
+  connection = (RSS − baseline) / count; for the producing connections also Go heap in use
+  (go_memstats_heap_inuse_bytes from /metrics) and threads, the same way.
 - **Micro-benchmarks.** ` + "`go test -run xxx -bench . -benchmem ./arrowenc ./server`" + `, as printed.
 `
