@@ -49,6 +49,10 @@ var producerDefaults = Properties{
 	// channel, so it needs none.
 	"go.events.channel.size":  "1000",
 	"go.produce.channel.size": "1",
+	// Keys land where Kafka's Java producer puts them (murmur2 of the key;
+	// librdkafka's own default, consistent_random, uses CRC32), so messages
+	// produced through rafka and by Java producers keep one order per key.
+	"partitioner": "murmur2_random",
 }
 
 // ConsumerProperties returns the properties for a consumer: defaults, then

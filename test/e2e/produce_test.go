@@ -1,10 +1,13 @@
 package e2e
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // TestProduce covers RPUSHX: the reply counts messages; keys (including keys
@@ -129,5 +132,35 @@ func TestDump(t *testing.T) {
 	c.expect("(integer) 0", "DUMP", "10000")
 	if got := ts.stat(t, "producer.delivered"); got != "1000" {
 		t.Errorf("after DUMP, producer.delivered = %s, want 1000", got)
+	}
+}
+
+// TestKeyedPlacementJavaCompatible: a key lands on the partition Kafka's Java
+// producer picks (murmur2 of the key, high bit cleared, modulo the partition
+// count). The expected partitions come from franz-go's Kafka-compatible
+// partitioner, not from librdkafka.
+func TestKeyedPlacementJavaCompatible(t *testing.T) {
+	ts := startServer(t)
+	const partitions = 8
+	topic := newTopic(t, partitions)
+	c := ts.dial(t)
+	java := kgo.StickyKeyPartitioner(nil).ForTopic(topic)
+	want := map[string]int32{}
+	for i := range 40 {
+		key := fmt.Sprintf("customer-%d", i)
+		c.expect("(integer) 1", "RPUSHX", "topics:"+topic+":"+key, key)
+		want[key] = int32(java.Partition(&kgo.Record{Key: []byte(key)}, partitions))
+	}
+	c.expect("(integer) 0", "DUMP", "10000")
+	spread := map[int32]bool{}
+	for _, m := range readAll(t, topic, len(want)) {
+		key := string(m.Key)
+		if got := m.TopicPartition.Partition; got != want[key] {
+			t.Errorf("key %s on partition %d, the Java producer's is %d", key, got, want[key])
+		}
+		spread[m.TopicPartition.Partition] = true
+	}
+	if len(spread) < 4 {
+		t.Errorf("40 keys landed on only %d of %d partitions", len(spread), partitions)
 	}
 }
