@@ -40,6 +40,16 @@ func (p *rafkaProc) terminate(t *testing.T, timeout time.Duration) (time.Duratio
 	}
 }
 
+// writeUsers writes an ACL users file and returns its path.
+func writeUsers(t *testing.T, users string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "users.json")
+	if err := os.WriteFile(path, []byte(users), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 // startBinary builds rafka and runs it against the test brokers with args
 // after the listener flags. When the test ends it gets SIGTERM (then
 // SIGKILL after 25 s), and its log is shown if the test failed.

@@ -216,11 +216,7 @@ func TestClientArrowFlightAuth(t *testing.T) {
 	topic := newTopic(t, 2)
 	produceDirect(t, topic, 0, "a", "b")
 	produceDirect(t, topic, 1, "c")
-	aclFile := filepath.Join(t.TempDir(), "users.json")
-	users := `{"users": {"reader": {"password": "` + acl.HashPassword("rd-pw") + `", "consume": ["` + topic + `"]}}}`
-	if err := os.WriteFile(aclFile, []byte(users), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	aclFile := writeUsers(t, `{"users": {"reader": {"password": "`+acl.HashPassword("rd-pw")+`", "consume": ["`+topic+`"]}}}`)
 	p := startBinary(t, "--requirepass", "pw-for-all", "--acl-file", aclFile)
 	for _, cred := range [][2]string{{"default", "pw-for-all"}, {"reader", "rd-pw"}} {
 		runArrowCheck(t, python, "auth", "--flight", "grpc+tcp://"+p.flight, "--topic", topic,

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -143,11 +141,8 @@ func TestFlightHostilePartition(t *testing.T) {
 func TestFlightHostileGroup(t *testing.T) {
 	topic := newTopic(t, 1)
 	produceDirect(t, topic, 0, "g0")
-	aclFile := filepath.Join(t.TempDir(), "users.json")
-	if err := os.WriteFile(aclFile, []byte(`{"users": {"carol": {"password": "`+acl.HashPassword("pw")+`",
-		"consume": ["`+topic+`"], "groups": ["*-carol"]}}}`), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	aclFile := writeUsers(t, `{"users": {"carol": {"password": "`+acl.HashPassword("pw")+`",
+		"consume": ["`+topic+`"], "groups": ["*-carol"]}}}`)
 	p := startBinary(t, "--acl-file", aclFile, "--flight-token", "admin-token")
 	c, err := flight.NewClientWithMiddleware(p.flight, nil, nil, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {

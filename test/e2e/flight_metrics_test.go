@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,11 +25,8 @@ import (
 func TestFlightRPCMetrics(t *testing.T) {
 	topic, other := newTopic(t, 1), newTopic(t, 1)
 	produceDirect(t, topic, 0, "r0", "r1", "r2")
-	aclFile := filepath.Join(t.TempDir(), "users.json")
-	if err := os.WriteFile(aclFile, []byte(`{"users": {"alice": {"password": "`+acl.HashPassword("wonderland")+`",
-		"consume": ["`+topic+`"]}}}`), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	aclFile := writeUsers(t, `{"users": {"alice": {"password": "`+acl.HashPassword("wonderland")+`",
+		"consume": ["`+topic+`"]}}}`)
 	p := startBinary(t, "--acl-file", aclFile, "--flight-token", "admin-token")
 	c, err := flight.NewClientWithMiddleware(p.flight, nil, nil, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {

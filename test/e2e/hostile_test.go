@@ -43,16 +43,6 @@ func bulkCommand(args ...string) string {
 	return b.String()
 }
 
-// writeUsers writes an ACL users file and returns its path.
-func writeUsers(t *testing.T, users string) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "users.json")
-	if err := os.WriteFile(path, []byte(users), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 // TestHostileConsumerJSON: the BLPOP JSON is an allow-list matched by exact
 // spelling. Before, a NUL after a refused name passed (librdkafka cuts keys
 // at NUL): the consumer connected to the client's own listener with the
