@@ -84,9 +84,13 @@ func (tf *testFlight) shutdown(t *testing.T) {
 }
 
 // client returns a Go Flight client with default limits (4 MiB messages).
-func (tf *testFlight) client(t *testing.T) flight.Client {
+func (tf *testFlight) client(t *testing.T) flight.Client { return dialFlight(t, tf.addr) }
+
+// dialFlight returns a plaintext Go Flight client of addr (default limits,
+// 4 MiB messages, unless opts say otherwise), closed when the test ends.
+func dialFlight(t *testing.T, addr string, opts ...grpc.DialOption) flight.Client {
 	t.Helper()
-	c, err := flight.NewClientWithMiddleware(tf.addr, nil, nil, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	c, err := flight.NewClientWithMiddleware(addr, nil, nil, append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
@@ -144,11 +143,7 @@ func TestFlightHostileGroup(t *testing.T) {
 	aclFile := writeUsers(t, `{"users": {"carol": {"password": "`+acl.HashPassword("pw")+`",
 		"consume": ["`+topic+`"], "groups": ["*-carol"]}}}`)
 	p := startBinary(t, "--acl-file", aclFile, "--flight-token", "admin-token")
-	c, err := flight.NewClientWithMiddleware(p.flight, nil, nil, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialFlight(t, p.flight)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	carol, err := c.AuthenticateBasicToken(ctx, "carol", "pw")
@@ -198,12 +193,7 @@ func TestFlightHostileShutdown(t *testing.T) {
 	p := startBinary(t)
 	// A static window of 64 KiB (no BDP growth): the server's Send blocks
 	// as soon as the client has 64 KiB it did not read.
-	c, err := flight.NewClientWithMiddleware(p.flight, nil, nil, grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithInitialWindowSize(64<<10), grpc.WithInitialConnWindowSize(64<<10))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialFlight(t, p.flight, grpc.WithInitialWindowSize(64<<10), grpc.WithInitialConnWindowSize(64<<10))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	info, err := c.GetFlightInfo(ctx, cmd(t, map[string]any{"topic": topic, "end": "follow"}))

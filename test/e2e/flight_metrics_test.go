@@ -8,11 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/memory"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
@@ -28,11 +25,7 @@ func TestFlightRPCMetrics(t *testing.T) {
 	aclFile := writeUsers(t, `{"users": {"alice": {"password": "`+acl.HashPassword("wonderland")+`",
 		"consume": ["`+topic+`"]}}}`)
 	p := startBinary(t, "--acl-file", aclFile, "--flight-token", "admin-token")
-	c, err := flight.NewClientWithMiddleware(p.flight, nil, nil, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialFlight(t, p.flight)
 	base, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	admin := metadata.AppendToOutgoingContext(base, "authorization", "Bearer admin-token")
@@ -114,11 +107,7 @@ func TestFlightRequirePass(t *testing.T) {
 	topic := newTopic(t, 1)
 	produceDirect(t, topic, 0, "r0")
 	p := startBinary(t, "--requirepass", "pw-for-all")
-	c, err := flight.NewClientWithMiddleware(p.flight, nil, nil, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialFlight(t, p.flight)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if _, err := c.GetFlightInfo(ctx, pathDesc(topic)); status.Code(err) != codes.Unauthenticated {

@@ -19,7 +19,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"rafka/arrowflight"
 )
@@ -85,11 +84,7 @@ func TestFlightTLS(t *testing.T) {
 		t.Fatalf("TLS read: %v %v", rows, err)
 	}
 
-	plain, err := flight.NewClientWithMiddleware(tf.addr, nil, nil, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer plain.Close()
+	plain := dialFlight(t, tf.addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if _, err := plain.GetFlightInfo(ctx, pathDesc(topic)); err == nil {
