@@ -25,12 +25,9 @@ const (
 	defaultBatchBytes = 3670016 // 3.5 MiB
 	maxBatchRows      = 1 << 20
 	minBatchBytes     = 1024
-	// DefaultMaxBatchBytes is the default ceiling of max_batch_bytes: one
-	// batch is built in memory at a time per stream.
-	DefaultMaxBatchBytes = 16 << 20
-	defaultIdle          = 2000 // ms, group mode
-	maxIdleMs            = 10 * 60 * 1000
-	maxMaxRecords        = 1 << 53 // the largest integer every JSON reader keeps exact
+	defaultIdle       = 2000 // ms, group mode
+	maxIdleMs         = 10 * 60 * 1000
+	maxMaxRecords     = 1 << 53 // the largest integer every JSON reader keeps exact
 )
 
 // readOptions are the fields a CMD descriptor and the tickets made from it

@@ -9,6 +9,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"rafka/config"
 )
 
 // validTicket is the JSON of a ticket GetFlightInfo would issue.
@@ -67,7 +69,7 @@ func TestDecodeTicketLimits(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = decodeTicket(b, DefaultMaxBatchBytes)
+			_, err = decodeTicket(b, config.DefaultSettings().MaxBatchBytes)
 			if c.ok && err != nil {
 				t.Fatalf("decodeTicket(%s): %v", b, err)
 			}
@@ -106,7 +108,7 @@ func TestParseDescriptorLimits(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = parseDescriptor(&flight.FlightDescriptor{Type: flight.DescriptorCMD, Cmd: b}, DefaultMaxBatchBytes)
+			_, err = parseDescriptor(&flight.FlightDescriptor{Type: flight.DescriptorCMD, Cmd: b}, config.DefaultSettings().MaxBatchBytes)
 			if c.ok && err != nil {
 				t.Fatalf("parseDescriptor(%s): %v", b, err)
 			}

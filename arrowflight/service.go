@@ -41,17 +41,18 @@ type Config struct {
 	// exchanged for a bearer token bound to the user, whose calls are
 	// limited to the topics and groups the file allows.
 	ACL *acl.List
-	// AuthLimiter slows failed handshakes and bearer tokens per peer
-	// host; nil means one of the service's own with authlimit's defaults.
-	// Sharing the RESP listener's limiter counts a host's failures on both.
+	// AuthLimiter limits failed handshakes and static bearer tokens per
+	// peer host; nil means one of the service's own with authlimit's
+	// defaults. Sharing the RESP listener's limiter counts a host's
+	// failures on both.
 	AuthLimiter *authlimit.Limiter
 	// TLSCert and TLSKey enable TLS when both are set.
 	TLSCert, TLSKey string
 	// MaxStreams bounds concurrent streaming calls. Default 64.
 	MaxStreams int
 	// MaxBatchBytes is the ceiling of a read's max_batch_bytes, checked
-	// for descriptors and again for every ticket. Default
-	// DefaultMaxBatchBytes.
+	// for descriptors and again for every ticket. Default: the settings'
+	// default (config.Settings.MaxBatchBytes).
 	MaxBatchBytes int
 	// Consumer and Producer are the librdkafka properties of reads and of
 	// DoPut.
@@ -142,7 +143,7 @@ func (s *Service) maxBatchBytes() int {
 	if s.cfg.MaxBatchBytes > 0 {
 		return s.cfg.MaxBatchBytes
 	}
-	return DefaultMaxBatchBytes
+	return config.DefaultSettings().MaxBatchBytes
 }
 
 // Serve serves Flight on ln until Shutdown.

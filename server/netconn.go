@@ -103,7 +103,7 @@ func (c *netConn) Read(p []byte) (int, error) {
 	c.mu.Unlock()
 	n, err := c.Conn.Read(p)
 	c.stats.Add(stats.NetBytesIn, int64(n))
-	ok, serr := c.checkLimits(p[:n])
+	ok, serr := c.scanner.scan(p[:n])
 	if serr != nil {
 		if ok > 0 {
 			// Hand over the commands before the violation first. An
@@ -138,16 +138,12 @@ func (c *netConn) releaseHeldLocked() {
 		c.readErr = heldErr
 		return
 	}
-	ok, serr := c.checkLimits(held)
+	ok, serr := c.scanner.scan(held)
 	c.pending = append(held[:ok:ok], c.pending...)
 	if serr != nil {
 		c.readErr = serr
 	}
 }
-
-// checkLimits scans bytes just read from the socket; it returns how many of
-// them are within the limits.
-func (c *netConn) checkLimits(p []byte) (int, error) { return c.scanner.scan(p) }
 
 // refuse answers a request over a limit with its protocol error, once; the
 // connection is then closed by the caller of Read.
@@ -205,7 +201,7 @@ func (c *netConn) watch(gone func()) (stop func()) {
 			}
 			n, err := c.Conn.Read(buf[:min(len(buf), room)])
 			c.stats.Add(stats.NetBytesIn, int64(n))
-			ok, serr := c.checkLimits(buf[:n])
+			ok, serr := c.scanner.scan(buf[:n])
 			c.mu.Lock()
 			c.pending = append(c.pending, buf[:ok]...)
 			if serr != nil {
