@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"rafka/authlimit"
 )
 
 // Settings are the server's own settings. They come from the "rafka" section
@@ -118,7 +120,7 @@ func DefaultSettings() Settings {
 		MaxCommandBytes:       64 << 20,
 		MaxBatchBytes:         16 << 20,
 		MonitorBufferBytes:    1 << 20,
-		AuthFailuresPerSecond: 10,
+		AuthFailuresPerSecond: authlimit.DefaultRate,
 		ProducerCloseTimeout:  Duration(5 * time.Second),
 		AuthTimeout:           Duration(10 * time.Second),
 		ShutdownTimeout:       Duration(30 * time.Second),
