@@ -35,6 +35,13 @@ func threads(t *testing.T) int {
 	return 0
 }
 
+// ownsAny reports whether the consumer has been assigned a partition.
+func (c *Consumer) ownsAny() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.assigned) > 0
+}
+
 // TestFencedConsumerReleased: a consumer fenced by another member with the
 // same group.instance.id is fatal; Close returns promptly and frees its
 // librdkafka threads instead of leaving a handle polled forever (issue 9).
@@ -80,7 +87,16 @@ func TestFencedConsumerReleased(t *testing.T) {
 	for round := range 3 {
 		p := props("a")
 		first := newConsumer(p)
-		time.Sleep(time.Second) // let it join
+		// The member that joins later fences the earlier one: the first
+		// must own its partition before the second starts (real Kafka
+		// delays a new group's first rebalance by 3 s).
+		joined := time.Now().Add(30 * time.Second)
+		for !first.ownsAny() {
+			if time.Now().After(joined) {
+				t.Fatalf("round %d: the first consumer was not assigned its partition", round)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 		p["client.id"] = "b"
 		second := newConsumer(p)
 
