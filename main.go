@@ -84,7 +84,9 @@ func newFlagSet(o *options, set *config.Settings, out io.Writer) *flag.FlagSet {
 	fs.Float64Var(&set.AuthFailuresPerSecond, "auth-failures-per-second", set.AuthFailuresPerSecond, fmt.Sprintf("failed logins one address gets a second, after as many at once (default %g)", d.AuthFailuresPerSecond))
 	fs.Var(&set.IdleTimeout, "idle-timeout", "close connections idle this long (default 0: never)")
 	fs.Var(&set.AuthTimeout, "auth-timeout", "with a password or ACL file, close connections not authenticated this long after connecting (default "+d.AuthTimeout.String()+"; 0: never)")
-	fs.Var(&set.ProducerCloseTimeout, "producer-close-timeout", "flush limit when a connection's producer closes (default "+d.ProducerCloseTimeout.String()+")")
+	fs.Var(&set.ProducerCloseTimeout, "producer-close-timeout", "how long a closing connection's outstanding messages are waited for (default "+d.ProducerCloseTimeout.String()+")")
+	fs.Int64Var(&set.MaxOutstandingMessages, "max-outstanding-messages", set.MaxOutstandingMessages, fmt.Sprintf("a connection with more messages awaiting delivery is not read until they are delivered (default %d)", d.MaxOutstandingMessages))
+	fs.Int64Var(&set.MaxOutstandingBytes, "max-outstanding-bytes", set.MaxOutstandingBytes, fmt.Sprintf("a connection with more message bytes awaiting delivery is not read until they are delivered (default %d)", d.MaxOutstandingBytes))
 	fs.Var(&set.ShutdownTimeout, "shutdown-timeout", "limit of the whole shutdown (default "+d.ShutdownTimeout.String()+")")
 	fs.StringVar(&set.FlightAddr, "flight-addr", set.FlightAddr, "Arrow Flight listen address, or off (default "+d.FlightAddr+")")
 	fs.StringVar(&set.FlightAdvertise, "flight-advertise", set.FlightAdvertise, "host:port put in Flight endpoint locations (default none)")
@@ -242,10 +244,15 @@ func run(args []string, stdout, stderr io.Writer) error {
 	st := stats.New()
 	metrics := stats.NewMetrics(st)
 	logins := server.NewLoginLimiter(settings) // RESP and Flight count one host's failures together
+	// One producer for every connection and DoPut call, each accounted on
+	// its own; closed once both services have shut down.
+	prod := producer.New(producerProps, producer.LimitsOf(settings), st, log)
+	closeTimeout := time.Duration(settings.ProducerCloseTimeout)
+	defer func() { prod.Close(closeTimeout) }() // when start-up fails; a no-op after shutdown
 	srv := server.New(server.Config{
 		Settings: settings,
 		Consumer: consumerProps,
-		Producer: producerProps,
+		Producer: prod,
 		General:  file.GeneralProperties(settings.Brokers),
 		Version:  version,
 		Stats:    st,
@@ -264,7 +271,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 
 	var fl *flightListener
 	if settings.FlightEnabled() {
-		fl, err = startFlight(settings, consumerProps, producerProps, users, logins, st, metrics, log)
+		fl, err = startFlight(settings, consumerProps, prod, users, logins, st, metrics, log)
 		if err != nil {
 			return err
 		}
@@ -314,12 +321,25 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		errs <- fl.svc.Shutdown(ctx)
 	}()
-	if err := errors.Join(<-errs, <-errs); err != nil {
+	err = errors.Join(<-errs, <-errs)
+	// The connections' accounts are closed: what is still queued gets the
+	// close timeout (within the shutdown's) before it is purged.
+	if left := time.Until(deadline(ctx)); left < closeTimeout {
+		closeTimeout = max(left, 0)
+	}
+	prod.Close(closeTimeout)
+	if err != nil {
 		log.Error().Err(err).Msg("shutdown incomplete")
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	log.Info().Msg("shutdown complete")
 	return nil
+}
+
+// deadline is ctx's deadline (it has one).
+func deadline(ctx context.Context) time.Time {
+	d, _ := ctx.Deadline()
+	return d
 }
 
 // flightListener is the running Flight service and its listener.
@@ -333,7 +353,7 @@ func (f *flightListener) serve() error { return f.svc.Serve(f.ln) }
 // startFlight opens the Arrow Flight listener; users, when not nil, are the
 // ACL users, who authenticate with Basic credentials and get their own
 // permissions.
-func startFlight(s config.Settings, consumerProps, producerProps config.Properties, users *acl.List, logins *authlimit.Limiter, st *stats.Stats, metrics *stats.Metrics, log zerolog.Logger) (*flightListener, error) {
+func startFlight(s config.Settings, consumerProps config.Properties, prod *producer.Producer, users *acl.List, logins *authlimit.Limiter, st *stats.Stats, metrics *stats.Metrics, log zerolog.Logger) (*flightListener, error) {
 	svc, err := arrowflight.New(arrowflight.Config{
 		Advertise:     s.FlightAdvertise,
 		Tokens:        s.FlightTokens,
@@ -345,7 +365,7 @@ func startFlight(s config.Settings, consumerProps, producerProps config.Properti
 		MaxBatchBytes: s.MaxBatchBytes,
 		AuthLimiter:   logins,
 		Consumer:      consumerProps,
-		Producer:      producerProps,
+		Producer:      prod,
 		Version:       version,
 		Stats:         st,
 		Observer:      metrics,

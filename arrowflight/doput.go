@@ -216,11 +216,10 @@ func (s *Service) DoPut(stream flight.FlightService_DoPutServer) error {
 	if _, err := s.cluster.partitions(topic); err != nil {
 		return err
 	}
-	prod, release, err := s.put.acquire()
-	if err != nil {
-		return err
-	}
-	defer release()
+	acct := s.cfg.Producer.NewAccount()
+	// A call cut short leaves its messages to the shared producer; the
+	// ones still outstanding are counted as unflushed.
+	defer acct.Close(ctx, 0)
 	var produced int64
 	for rd.Next() {
 		rec := rd.RecordBatch()
@@ -228,7 +227,7 @@ func (s *Service) DoPut(stream flight.FlightService_DoPutServer) error {
 		s.stats.Add(stats.FlightPutRows, rec.NumRows())
 		s.stats.Add(stats.FlightPutBytes, recordBytes(rec))
 		msgs := cols.messages(&topic, rec)
-		n, err := prod.SendAndWait(ctx, msgs)
+		n, err := acct.SendAndWait(ctx, msgs)
 		produced += int64(n)
 		if err != nil {
 			return status.Errorf(codes.Unavailable, "produce to %s failed after %d delivered messages: %v", topic, produced, err)

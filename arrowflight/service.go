@@ -54,9 +54,11 @@ type Config struct {
 	// for descriptors and again for every ticket. Default: the settings'
 	// default (config.Settings.MaxBatchBytes).
 	MaxBatchBytes int
-	// Consumer and Producer are the librdkafka properties of reads and of
-	// DoPut.
-	Consumer, Producer config.Properties
+	// Consumer is the librdkafka properties of reads.
+	Consumer config.Properties
+	// Producer is the shared producer DoPut produces through (each call
+	// with its own account); the caller closes it after Shutdown.
+	Producer *producer.Producer
 	// Version is recorded in the schema metadata.
 	Version string
 	Stats   *stats.Stats
@@ -81,8 +83,6 @@ type Service struct {
 
 	ctx    context.Context // ends when shutdown starts: open streams end
 	cancel context.CancelFunc
-
-	put *putProducer // DoPut's producer
 }
 
 // New builds the service; Serve starts it.
@@ -114,7 +114,6 @@ func New(cfg Config) (*Service, error) {
 		cfg: cfg, mem: mem, stats: cfg.Stats, log: cfg.Log, cluster: cl,
 		streams: make(chan struct{}, cfg.MaxStreams), ctx: ctx, cancel: cancel,
 	}
-	s.put = s.newPutProducer()
 	var opts []grpc.ServerOption
 	if cfg.TLSCert != "" || cfg.TLSKey != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
@@ -192,17 +191,7 @@ func (s *Service) Shutdown(ctx context.Context) error {
 		}
 	}
 	s.cluster.close()
-	s.put.close(ctx)
 	return err
-}
-
-// newPutProducer returns DoPut's shared producer, made on first use.
-func (s *Service) newPutProducer() *putProducer {
-	log := s.log.With().Str("role", "flight-producer").Logger()
-	return &putProducer{
-		newProducer: func() (*producer.Producer, error) { return producer.New(s.cfg.Producer, s.stats, log) },
-		log:         func(err error) { log.Warn().Err(err).Msg("producer in a fatal state; replacing it") },
-	}
 }
 
 // recoverUnary keeps a bug in one call from taking the process down.

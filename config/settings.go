@@ -53,9 +53,15 @@ type Settings struct {
 	// after it connected, when authentication is required: connections
 	// that never log in cannot hold every slot. Default 10s; 0 never.
 	AuthTimeout Duration `json:"auth_timeout"`
-	// ProducerCloseTimeout bounds the flush of a connection's producer when
-	// the connection ends. Default 5s.
+	// ProducerCloseTimeout bounds how long a connection's outstanding
+	// messages are waited for when the connection ends. Default 5s.
 	ProducerCloseTimeout Duration `json:"producer_close_timeout"`
+	// MaxOutstandingMessages and MaxOutstandingBytes bound one connection's
+	// (or DoPut's) messages enqueued on the shared producer and not yet
+	// reported: past either, the connection is not read until its
+	// deliveries catch up. Defaults 10000 and 16 MiB.
+	MaxOutstandingMessages int64 `json:"max_outstanding_messages"`
+	MaxOutstandingBytes    int64 `json:"max_outstanding_bytes"`
 	// ShutdownTimeout bounds the whole shutdown. Default 30s.
 	ShutdownTimeout Duration `json:"shutdown_timeout"`
 	// FlightAddr is the Arrow Flight listen address; "off" disables it.
@@ -109,23 +115,25 @@ const maxStatsInterval = 24 * time.Hour
 // DefaultSettings returns the settings used when nothing is configured.
 func DefaultSettings() Settings {
 	return Settings{
-		Port:                  6380,
-		DataDir:               "./rafka-data",
-		MaxClients:            10000,
-		FlightAddr:            "127.0.0.1:8815",
-		FlightMaxStreams:      64,
-		MaxBulkBytes:          32 << 20,
-		MaxArgs:               1 << 20,
-		MaxInlineBytes:        64 << 10,
-		MaxCommandBytes:       64 << 20,
-		MaxBatchBytes:         16 << 20,
-		MonitorBufferBytes:    1 << 20,
-		AuthFailuresPerSecond: authlimit.DefaultRate,
-		ProducerCloseTimeout:  Duration(5 * time.Second),
-		AuthTimeout:           Duration(10 * time.Second),
-		ShutdownTimeout:       Duration(30 * time.Second),
-		LogLevel:              "info",
-		LogFormat:             "console",
+		Port:                   6380,
+		DataDir:                "./rafka-data",
+		MaxClients:             10000,
+		FlightAddr:             "127.0.0.1:8815",
+		FlightMaxStreams:       64,
+		MaxBulkBytes:           32 << 20,
+		MaxArgs:                1 << 20,
+		MaxInlineBytes:         64 << 10,
+		MaxCommandBytes:        64 << 20,
+		MaxBatchBytes:          16 << 20,
+		MonitorBufferBytes:     1 << 20,
+		AuthFailuresPerSecond:  authlimit.DefaultRate,
+		ProducerCloseTimeout:   Duration(5 * time.Second),
+		MaxOutstandingMessages: 10000,
+		MaxOutstandingBytes:    16 << 20,
+		AuthTimeout:            Duration(10 * time.Second),
+		ShutdownTimeout:        Duration(30 * time.Second),
+		LogLevel:               "info",
+		LogFormat:              "console",
 	}
 }
 
@@ -150,6 +158,8 @@ func (s Settings) Validate() error {
 		return fmt.Errorf("auth timeout must not be negative")
 	case s.ProducerCloseTimeout < 0:
 		return fmt.Errorf("producer close timeout must not be negative")
+	case s.MaxOutstandingMessages < 1 || s.MaxOutstandingBytes < 1:
+		return fmt.Errorf("max outstanding messages and max outstanding bytes must be at least 1")
 	case s.ShutdownTimeout <= 0:
 		return fmt.Errorf("shutdown timeout must be positive")
 	case s.KafkaStatsInterval < 0 || (s.KafkaStatsInterval > 0 && time.Duration(s.KafkaStatsInterval) < time.Millisecond) ||
@@ -254,6 +264,12 @@ func (s Settings) Overlay(o Settings) Settings {
 	}
 	if o.ProducerCloseTimeout != 0 {
 		s.ProducerCloseTimeout = o.ProducerCloseTimeout
+	}
+	if o.MaxOutstandingMessages != 0 {
+		s.MaxOutstandingMessages = o.MaxOutstandingMessages
+	}
+	if o.MaxOutstandingBytes != 0 {
+		s.MaxOutstandingBytes = o.MaxOutstandingBytes
 	}
 	if o.ShutdownTimeout != 0 {
 		s.ShutdownTimeout = o.ShutdownTimeout

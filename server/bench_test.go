@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	"rafka/config"
 	"rafka/embedded"
+	"rafka/producer"
 	"rafka/stats"
 )
 
@@ -41,13 +43,15 @@ func benchServer(b *testing.B, brokers string) (*Server, *benchConn) {
 	b.Helper()
 	file := &config.File{General: config.Properties{}, Consumer: config.Properties{}, Producer: config.Properties{}}
 	settings := config.DefaultSettings()
+	st := stats.New()
+	prod := producer.New(file.ProducerProperties(brokers), producer.LimitsOf(settings), st, zerolog.Nop())
 	s := New(Config{
 		Settings: settings,
 		Consumer: file.ConsumerProperties(brokers),
-		Producer: file.ProducerProperties(brokers),
+		Producer: prod,
 		General:  file.GeneralProperties(brokers),
 		Version:  "bench",
-		Stats:    stats.New(),
+		Stats:    st,
 		Log:      zerolog.Nop(),
 	})
 	conn := &benchConn{Writer: redcon.NewWriter(io.Discard)}
@@ -57,6 +61,7 @@ func benchServer(b *testing.B, brokers string) (*Server, *benchConn) {
 	b.Cleanup(func() {
 		s.teardown(conn.ctx.(*client))
 		s.background.Wait()
+		prod.Close(0)
 	})
 	return s, conn
 }
@@ -104,7 +109,7 @@ func BenchmarkRPUSHX(b *testing.B) {
 	cmd := redcon.Command{Args: [][]byte{[]byte("RPUSHX"), []byte("topics:bench"), bytes.Repeat([]byte("v"), 100)}}
 	s.handle(conn, cmd) // create the producer and the topic
 	c := conn.ctx.(*client)
-	c.producer.Flush(10 * time.Second)
+	c.account.Wait(context.Background(), 10*time.Second)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -112,14 +117,14 @@ func BenchmarkRPUSHX(b *testing.B) {
 		if i%100 == 99 {
 			_ = conn.Flush()
 		}
-		if i%50000 == 49999 {
-			b.StopTimer() // keep librdkafka's queue from filling up
-			c.producer.Flush(10 * time.Second)
+		if i%5000 == 4999 {
+			b.StopTimer() // stay under the outstanding limit (no backpressure waits)
+			c.account.Wait(context.Background(), 10*time.Second)
 			b.StartTimer()
 		}
 	}
 	b.StopTimer()
-	if left := c.producer.Flush(10 * time.Second); left != 0 {
+	if left := c.account.Wait(context.Background(), 10*time.Second); left != 0 {
 		b.Fatalf("%d messages undelivered", left)
 	}
 	if errs := s.stats.Get(stats.ErrorsProducer); errs != 0 {

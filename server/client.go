@@ -35,6 +35,11 @@ type client struct {
 	authed    atomic.Bool // AUTH succeeded (matters with --requirepass or an ACL)
 	user      *acl.User   // the ACL user, nil for the default user; connection goroutine only
 
+	// account is the connection's messages on the shared producer, made by
+	// its first produce command. Only the connection's goroutine sets it
+	// (under mu, for CLIENT LIST); it reads it without.
+	account *producer.Account
+
 	// Owned by the connection's goroutine: ARROW.BLPOP's reusable encoder
 	// (for the columns in arrowCols) and reply buffer.
 	arrowEnc  *arrowenc.Encoder
@@ -47,8 +52,7 @@ type client struct {
 	lastActive time.Time
 	consumer   *consumer.Consumer
 	consumerID string // "<id>|<topics>", as the classic gateway names it
-	producer   *producer.Producer
-	monitoring bool // the connection is detached and serves MONITOR
+	monitoring bool   // the connection is detached and serves MONITOR
 	tornDown   bool
 	aclUser    string // name of the ACL user, "" for the default user (user's copy for other goroutines)
 }

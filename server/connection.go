@@ -34,17 +34,15 @@ func cmdEcho(s *Server, c *client, args [][]byte) error {
 }
 
 // QUIT: the id is released before +OK is written, so the client can
-// reconnect with the same name the moment it reads the reply; the producer
-// is flushed (up to the close timeout) before the socket is closed.
+// reconnect with the same name the moment it reads the reply; the
+// connection's outstanding messages get up to the close timeout before the
+// socket is closed.
 func cmdQuit(s *Server, c *client, args [][]byte) error {
 	s.clients.release(c)
 	c.conn.WriteString("OK")
 	_ = redcon.BaseWriter(c.conn).Flush()
-	c.mu.Lock()
-	prod := c.producer
-	c.mu.Unlock()
-	if prod != nil {
-		prod.Flush(time.Duration(s.cfg.Settings.ProducerCloseTimeout))
+	if c.account != nil {
+		c.account.Wait(s.ctx, time.Duration(s.cfg.Settings.ProducerCloseTimeout))
 	}
 	return c.conn.Close()
 }
@@ -293,7 +291,12 @@ func (c *client) info() string {
 	if cmd == "" {
 		cmd = "NULL"
 	}
-	return fmt.Sprintf("id=%d addr=%s laddr=%s name=%s age=%d idle=%d flags=%s db=0 cmd=%s resp=%d",
+	var outstanding, failed int64
+	if c.account != nil {
+		outstanding, failed = c.account.Outstanding(), c.account.Failed()
+	}
+	return fmt.Sprintf("id=%d addr=%s laddr=%s name=%s age=%d idle=%d flags=%s db=0 cmd=%s resp=%d prod-outstanding=%d prod-failed=%d",
 		c.id, c.addr, laddr, c.name, int(now.Sub(c.created).Seconds()),
-		int(now.Sub(c.lastActive).Seconds()), flags, cmd, map[bool]int{false: 2, true: 3}[c.resp3.Load()])
+		int(now.Sub(c.lastActive).Seconds()), flags, cmd, map[bool]int{false: 2, true: 3}[c.resp3.Load()],
+		outstanding, failed)
 }

@@ -1,9 +1,12 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
+
+	"rafka/producer"
 )
 
 // replyError is an error whose text is sent to the client as is: the first
@@ -75,8 +78,13 @@ func errIDTaken(id string) error        { return consErr("id %s is already taken
 func errIDAlreadySet(id string) error   { return consErr("Client ID is already set to %s", id) }
 func errRPUSHXArgs(n int) error         { return prodErr("RPUSHX accepts 2 arguments, got %d", n) }
 func errSpawnProducer(err error) error  { return prodErr("Error spawning producer: %s", err) }
-func errProduce(err error) error        { return prodErr("%s", err) }
-func errDumpArgs(n int) error           { return prodErr("DUMP accepts 1 argument, got %d", n) }
+func errProduce(err error) error {
+	if ce, ok := errors.AsType[*producer.CreateError](err); ok {
+		return errSpawnProducer(ce.Err)
+	}
+	return prodErr("%s", err)
+}
+func errDumpArgs(n int) error { return prodErr("DUMP accepts 1 argument, got %d", n) }
 func errExpectedStats(key string) error {
 	return errf("Expected key to be 'stats', got %s", clip(key, 256))
 }

@@ -2,8 +2,7 @@ package server
 
 import (
 	"bytes"
-	"context"
-	"errors"
+	"math"
 	"strconv"
 	"time"
 
@@ -32,16 +31,18 @@ func parseTopicKey(arg []byte) (topic, key []byte, ok bool) {
 }
 
 // RPUSHX topics:<topic>[:<key>] <message> [<message> ...]
-// Enqueues the messages; replies with how many were enqueued.
+// Enqueues the messages; replies with how many were enqueued. A connection
+// left with more outstanding messages than the limits is not read further
+// until its deliveries catch up (backpressure, not errors).
 func cmdRPushX(s *Server, c *client, args [][]byte) error {
 	if len(args) < 3 {
 		return errRPUSHXArgs(len(args) - 1)
 	}
-	p, topic, key, err := s.produceTarget(c, args[1])
+	a, topic, key, err := s.produceTarget(c, args[1])
 	if err != nil {
 		return err
 	}
-	n, err := p.Produce(topic, key, args[2:])
+	n, err := a.Produce(s.ctx, topic, key, args[2:])
 	if err != nil {
 		if n > 0 {
 			c.log.Warn().Err(err).Int("enqueued", n).Msg("produce stopped part-way")
@@ -49,19 +50,26 @@ func cmdRPushX(s *Server, c *client, args [][]byte) error {
 		return errProduce(err)
 	}
 	c.conn.WriteInt(n)
+	if a.Saturated() {
+		// The replies so far go out; the connection's next command is
+		// not read until its messages are delivered (or fail).
+		ctx, done := c.block(s.ctx)
+		_ = a.Throttle(ctx)
+		done()
+	}
 	return nil
 }
 
 // rpushTopics is `RPUSH topics:<topic>[:<key>] <message> [...]`, the durable
 // produce: the reply comes once Kafka acknowledged every message.
 func rpushTopics(s *Server, c *client, args [][]byte) error {
-	p, topic, key, err := s.produceTarget(c, args[1])
+	a, topic, key, err := s.produceTarget(c, args[1])
 	if err != nil {
 		return err
 	}
-	ctx, done := c.block(context.Background())
+	ctx, done := c.block(s.ctx)
 	defer done()
-	n, err := p.ProduceAndWait(ctx, topic, key, args[2:])
+	n, err := a.ProduceAndWait(ctx, topic, key, args[2:])
 	if err != nil {
 		return errProduce(err)
 	}
@@ -69,8 +77,8 @@ func rpushTopics(s *Server, c *client, args [][]byte) error {
 	return nil
 }
 
-// DUMP <timeoutMs>: flush this connection's producer; reply with how many
-// messages are still not delivered.
+// DUMP <timeoutMs>: wait for this connection's outstanding messages; reply
+// with how many are still not delivered.
 func cmdDump(s *Server, c *client, args [][]byte) error {
 	if len(args) != 2 {
 		return errDumpArgs(len(args) - 1)
@@ -79,20 +87,26 @@ func cmdDump(s *Server, c *client, args [][]byte) error {
 	if err != nil || ms < 0 {
 		return errNaN
 	}
-	c.mu.Lock()
-	p := c.producer
-	c.mu.Unlock()
-	if p == nil {
+	a := c.account
+	if a == nil {
 		c.conn.WriteInt(0)
 		return nil
 	}
-	c.conn.WriteInt(p.Flush(time.Duration(ms) * time.Millisecond))
+	if a.Outstanding() > 0 {
+		ctx, done := c.block(s.ctx)
+		left := a.Wait(ctx, time.Duration(min(ms, math.MaxInt64/int64(time.Millisecond)))*time.Millisecond)
+		done()
+		c.conn.WriteInt64(left)
+		return nil
+	}
+	c.conn.WriteInt(0)
 	return nil
 }
 
 // produceTarget parses a `topics:<topic>[:<key>]` argument, checks the
-// connection may produce there and returns its producer.
-func (s *Server) produceTarget(c *client, arg []byte) (p *producer.Producer, topic, key []byte, err error) {
+// connection may produce there and returns its account on the shared
+// producer, made on first use.
+func (s *Server) produceTarget(c *client, arg []byte) (a *producer.Account, topic, key []byte, err error) {
 	topic, key, ok := parseTopicKey(arg)
 	if !ok {
 		return nil, nil, nil, errTopicKeyShape
@@ -103,57 +117,11 @@ func (s *Server) produceTarget(c *client, arg []byte) (p *producer.Producer, top
 	if err := c.canProduce(topic); err != nil {
 		return nil, nil, nil, err
 	}
-	if p, err = s.producerFor(c); err != nil {
-		return nil, nil, nil, err
+	if c.account == nil {
+		a := s.cfg.Producer.NewAccount()
+		c.mu.Lock() // CLIENT LIST of other connections reads it
+		c.account = a
+		c.mu.Unlock()
 	}
-	return p, topic, key, nil
+	return c.account, topic, key, nil
 }
-
-// producerFor returns the connection's producer, creating it on first use
-// and replacing one that has hit a fatal error (its undelivered messages
-// already failed with that error and were counted). Once the connection is
-// torn down, teardown owns the producer and no new one is made.
-func (s *Server) producerFor(c *client) (*producer.Producer, error) {
-	c.mu.Lock()
-	p, closed := c.producer, c.tornDown
-	if p != nil && !closed {
-		fatal := p.Fatal()
-		if fatal == nil {
-			c.mu.Unlock()
-			return p, nil
-		}
-		c.producer = nil
-		c.mu.Unlock()
-		c.log.Warn().Err(fatal).Msg("producer in a fatal state; replacing it")
-		// librdkafka fails the queued messages at once; the short flush
-		// only lets their reports drain.
-		p.Close(time.Second)
-	} else {
-		c.mu.Unlock()
-	}
-	if closed {
-		return nil, errSpawnProducer(errConnClosed)
-	}
-	props := s.cfg.Producer.Clone()
-	if name := c.getName(); name != "" {
-		props["client.id"] = memberName(name)
-	} else if props["client.id"] == "" {
-		props["client.id"] = "rafka"
-	}
-	p, err := producer.New(props, s.stats, c.log.With().Str("role", "producer").Logger())
-	if err != nil {
-		return nil, errSpawnProducer(err)
-	}
-	c.mu.Lock()
-	if c.tornDown {
-		c.mu.Unlock()
-		p.Close(0)
-		return nil, errSpawnProducer(errConnClosed)
-	}
-	c.producer = p
-	c.mu.Unlock()
-	return p, nil
-}
-
-// errConnClosed is why no producer is made for a connection being closed.
-var errConnClosed = errors.New("connection closed")

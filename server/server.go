@@ -20,6 +20,7 @@ import (
 	"rafka/acl"
 	"rafka/authlimit"
 	"rafka/config"
+	"rafka/producer"
 	"rafka/stats"
 )
 
@@ -28,9 +29,13 @@ type Config struct {
 	// Settings are the server's own settings (listen address, limits,
 	// timeouts).
 	Settings config.Settings
-	// Consumer, Producer and General are the librdkafka properties of
-	// consumers, producers and the shared metadata handle.
-	Consumer, Producer, General config.Properties
+	// Consumer and General are the librdkafka properties of consumers and
+	// of the shared metadata handle.
+	Consumer, General config.Properties
+	// Producer is the shared producer every connection's produce commands
+	// go through, each connection with its own account. The caller closes
+	// it after Shutdown.
+	Producer *producer.Producer
 	// Version is reported by INFO and HELLO.
 	Version string
 	// Stats receives every counter.
@@ -237,7 +242,8 @@ func (s *Server) closed(conn redcon.Conn, err error) {
 
 // teardown ends a connection: the id is released at once, the consumer is
 // closed in the background (committing stored offsets, leaving the group)
-// and the producer is flushed for up to the close timeout and closed.
+// and the connection's outstanding messages get up to the close timeout to
+// be delivered before its account closes.
 func (s *Server) teardown(c *client) {
 	s.clients.remove(c)
 	c.mu.Lock()
@@ -246,7 +252,7 @@ func (s *Server) teardown(c *client) {
 		return
 	}
 	c.tornDown = true
-	cons, prod := c.consumer, c.producer
+	cons, acct := c.consumer, c.account
 	c.mu.Unlock()
 	if c.authTimer != nil {
 		c.authTimer.Stop()
@@ -260,12 +266,10 @@ func (s *Server) teardown(c *client) {
 			}
 		}()
 	}
-	if prod != nil {
-		s.background.Add(1)
-		go func() {
-			defer s.background.Done()
-			prod.Close(time.Duration(s.cfg.Settings.ProducerCloseTimeout))
-		}()
+	if acct != nil {
+		s.background.Go(func() {
+			acct.Close(context.Background(), time.Duration(s.cfg.Settings.ProducerCloseTimeout))
+		})
 	}
 	if c.arrowEnc != nil {
 		c.arrowEnc.Release()

@@ -17,47 +17,48 @@ type Counter int
 // The counters. Gauges (values that go up and down) are marked as such and
 // survive a reset.
 const (
-	ProducerUnflushed      Counter = iota // producer.unflushed.messages
-	ProducerDeliveryErrors                // producer.delivery.errors
-	ProducerUnknownEvents                 // producer.unknown.events
-	ConnectionsCurrent                    // connections.current (gauge)
-	ConnectionsTotal                      // connections.total
-	ConnectionsRejected                   // connections.rejected
-	ConsumersCurrent                      // consumers.current (gauge)
-	ConsumersCreated                      // consumers.created
-	ProducersCurrent                      // producers.current (gauge)
-	ProducersCreated                      // producers.created
-	ProducerMessages                      // producer.messages
-	ProducerBytes                         // producer.bytes
-	ProducerDelivered                     // producer.delivered
-	ProducerEnqueueErrors                 // producer.enqueue.errors
-	ConsumerMessages                      // consumer.messages
-	ConsumerBytes                         // consumer.bytes
-	ConsumerAcks                          // consumer.acks
-	ConsumerAckErrors                     // consumer.ack.errors
-	BlpopCalls                            // blpop.calls
-	BlpopTimeouts                         // blpop.timeouts
-	Commands                              // commands
-	NetBytesIn                            // net.bytes.in
-	NetBytesOut                           // net.bytes.out
-	ErrorsProtocol                        // errors.protocol
-	ErrorsCommand                         // errors.command
-	ErrorsConsumer                        // errors.consumer
-	ErrorsProducer                        // errors.producer
-	ErrorsPanic                           // errors.panic
-	MonitorDropped                        // monitor.dropped
-	ArrowBlpopCalls                       // arrow.blpop.calls
-	ArrowBlpopRows                        // arrow.blpop.rows
-	ArrowBlpopTimeouts                    // arrow.blpop.timeouts
-	FlightCalls                           // flight.calls
-	FlightRows                            // flight.rows
-	FlightBytes                           // flight.bytes
-	FlightStreams                         // flight.streams.current (gauge)
-	FlightRejected                        // flight.rejected
-	FlightGetBatches                      // flight.get.batches
-	FlightPutRows                         // flight.put.rows
-	FlightPutBytes                        // flight.put.bytes
-	FlightPutBatches                      // flight.put.batches
+	ProducerUnflushed         Counter = iota // producer.unflushed.messages
+	ProducerDeliveryErrors                   // producer.delivery.errors
+	ProducerUnknownEvents                    // producer.unknown.events
+	ConnectionsCurrent                       // connections.current (gauge)
+	ConnectionsTotal                         // connections.total
+	ConnectionsRejected                      // connections.rejected
+	ConsumersCurrent                         // consumers.current (gauge)
+	ConsumersCreated                         // consumers.created
+	ProducersCurrent                         // producers.current (gauge)
+	ProducersCreated                         // producers.created
+	ProducerMessages                         // producer.messages
+	ProducerBytes                            // producer.bytes
+	ProducerDelivered                        // producer.delivered
+	ProducerEnqueueErrors                    // producer.enqueue.errors
+	ProducerBackpressureWaits                // producer.backpressure.waits
+	ConsumerMessages                         // consumer.messages
+	ConsumerBytes                            // consumer.bytes
+	ConsumerAcks                             // consumer.acks
+	ConsumerAckErrors                        // consumer.ack.errors
+	BlpopCalls                               // blpop.calls
+	BlpopTimeouts                            // blpop.timeouts
+	Commands                                 // commands
+	NetBytesIn                               // net.bytes.in
+	NetBytesOut                              // net.bytes.out
+	ErrorsProtocol                           // errors.protocol
+	ErrorsCommand                            // errors.command
+	ErrorsConsumer                           // errors.consumer
+	ErrorsProducer                           // errors.producer
+	ErrorsPanic                              // errors.panic
+	MonitorDropped                           // monitor.dropped
+	ArrowBlpopCalls                          // arrow.blpop.calls
+	ArrowBlpopRows                           // arrow.blpop.rows
+	ArrowBlpopTimeouts                       // arrow.blpop.timeouts
+	FlightCalls                              // flight.calls
+	FlightRows                               // flight.rows
+	FlightBytes                              // flight.bytes
+	FlightStreams                            // flight.streams.current (gauge)
+	FlightRejected                           // flight.rejected
+	FlightGetBatches                         // flight.get.batches
+	FlightPutRows                            // flight.put.rows
+	FlightPutBytes                           // flight.put.bytes
+	FlightPutBatches                         // flight.put.batches
 	numCounters
 )
 
@@ -76,6 +77,7 @@ var names = [numCounters]string{
 	"producer.bytes",
 	"producer.delivered",
 	"producer.enqueue.errors",
+	"producer.backpressure.waits",
 	"consumer.messages",
 	"consumer.bytes",
 	"consumer.acks",

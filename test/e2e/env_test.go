@@ -20,6 +20,7 @@ import (
 
 	"rafka/config"
 	"rafka/embedded"
+	"rafka/producer"
 	"rafka/server"
 	"rafka/stats"
 )
@@ -84,7 +85,6 @@ func startServer(t testing.TB, edit ...func(*server.Config)) *testServer {
 	cfg := server.Config{
 		Settings: settings,
 		Consumer: file.ConsumerProperties(env.brokers),
-		Producer: file.ProducerProperties(env.brokers),
 		General:  file.GeneralProperties(env.brokers),
 		Version:  "test",
 		Stats:    stats.New(),
@@ -93,6 +93,7 @@ func startServer(t testing.TB, edit ...func(*server.Config)) *testServer {
 	if _, fuzzing := t.(*testing.F); fuzzing {
 		cfg.Log = zerolog.Nop() // a fuzz target's inputs may not log through the F
 	}
+	cfg.Producer = testProducer(cfg, file.ProducerProperties(env.brokers))
 	for _, e := range edit {
 		e(&cfg)
 	}
@@ -103,8 +104,17 @@ func startServer(t testing.TB, edit ...func(*server.Config)) *testServer {
 	}
 	go func() { _ = srv.Serve(ln) }()
 	ts := &testServer{srv: srv, addr: ln.Addr().String(), stats: cfg.Stats}
-	t.Cleanup(func() { ts.shutdown(t) })
+	t.Cleanup(func() {
+		ts.shutdown(t)
+		cfg.Producer.Close(5 * time.Second)
+	})
 	return ts
+}
+
+// testProducer is the shared producer of a test server with cfg's
+// settings, stats and log, producing with props.
+func testProducer(cfg server.Config, props config.Properties) *producer.Producer {
+	return producer.New(props, producer.LimitsOf(cfg.Settings), cfg.Stats, cfg.Log)
 }
 
 // shutdown stops the server (once).
@@ -154,9 +164,15 @@ func newTopic(t testing.TB, partitions int) string {
 
 func createTopic(t testing.TB, topic string, partitions int) {
 	t.Helper()
+	createTopicWith(t, topic, partitions, nil)
+}
+
+// createTopicWith creates a topic with the given topic configuration.
+func createTopicWith(t testing.TB, topic string, partitions int, topicConfig map[string]string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	res, err := env.admin.CreateTopics(ctx, []kafka.TopicSpecification{{Topic: topic, NumPartitions: partitions, ReplicationFactor: 1}})
+	res, err := env.admin.CreateTopics(ctx, []kafka.TopicSpecification{{Topic: topic, NumPartitions: partitions, ReplicationFactor: 1, Config: topicConfig}})
 	if err != nil {
 		t.Fatalf("create topic %s: %v", topic, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"rafka/config"
 	"rafka/server"
 )
 
@@ -13,7 +14,11 @@ import (
 // so this server is built in-process with a configuration main would
 // refuse.)
 func TestProducerSpawnError(t *testing.T) {
-	ts := startServer(t, func(c *server.Config) { c.Producer["no.such.producer.property"] = "1" })
+	ts := startServer(t, func(c *server.Config) {
+		props := (&config.File{}).ProducerProperties(env.brokers)
+		props["no.such.producer.property"] = "1"
+		c.Producer = testProducer(*c, props)
+	})
 	c := ts.dial(t)
 	r := c.do("RPUSHX", "topics:x", "v")
 	if !r.isErr("PROD Error spawning producer: ") || !strings.Contains(r.str, "No such configuration property") {

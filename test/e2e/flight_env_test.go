@@ -21,6 +21,7 @@ import (
 
 	"rafka/arrowflight"
 	"rafka/config"
+	"rafka/producer"
 	"rafka/stats"
 )
 
@@ -42,12 +43,15 @@ func startFlight(t *testing.T, edit ...func(*arrowflight.Config)) *testFlight {
 	t.Helper()
 	file := &config.File{General: config.Properties{}, Consumer: testConsumerProps.Clone(), Producer: config.Properties{}}
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	st := stats.New()
+	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
+	prod := producer.New(file.ProducerProperties(env.brokers), producer.LimitsOf(config.DefaultSettings()), st, log)
 	cfg := arrowflight.Config{
 		Consumer:  file.ConsumerProperties(env.brokers),
-		Producer:  file.ProducerProperties(env.brokers),
+		Producer:  prod,
 		Version:   "test",
-		Stats:     stats.New(),
-		Log:       zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
+		Stats:     st,
+		Log:       log,
 		Allocator: mem,
 	}
 	for _, e := range edit {
@@ -65,6 +69,7 @@ func startFlight(t *testing.T, edit ...func(*arrowflight.Config)) *testFlight {
 	tf := &testFlight{svc: svc, addr: ln.Addr().String(), stats: cfg.Stats, mem: mem}
 	t.Cleanup(func() {
 		tf.shutdown(t)
+		prod.Close(5 * time.Second)
 		mem.AssertSize(t, 0)
 	})
 	return tf

@@ -1,0 +1,330 @@
+package producer
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"rafka/stats"
+)
+
+// queueFullRetry is how long a produce waits before enqueueing again when
+// librdkafka's queue (shared by every account) is full and none of the
+// account's own messages is outstanding to wake it sooner.
+const queueFullRetry = 5 * time.Millisecond
+
+// Account is the messages of one connection or one Flight call on the
+// shared producer: how many are outstanding, how many failed. Produce,
+// ProduceAndWait and SendAndWait may be called from one goroutine at a
+// time; the counters may be read from any.
+type Account struct {
+	p *Producer
+
+	outstanding atomic.Int64 // enqueued, not yet reported
+	bytes       atomic.Int64 // value bytes of the outstanding messages
+	failed      atomic.Int64 // delivery reports with an error
+	closed      atomic.Bool
+
+	// wake gets a token after a report while waiters > 0.
+	wake    chan struct{}
+	waiters atomic.Int32
+
+	// Reused by Produce (one caller at a time): librdkafka copies what it
+	// needs, so neither the message nor the topic name is allocated again
+	// for every message.
+	scratch kafka.Message
+	topic   *string
+}
+
+// delivery is the opaque of one message: the account to settle its report
+// on and, for the calls that wait, their batch.
+type delivery struct {
+	acct  *Account
+	batch *batch
+	size  int64
+}
+
+// settle applies one delivery report to the account (and batch).
+func (d *delivery) settle(err error) {
+	a := d.acct
+	if err != nil {
+		a.failed.Add(1)
+	}
+	a.bytes.Add(-d.size)
+	a.outstanding.Add(-1)
+	if d.batch != nil {
+		d.batch.settle(err)
+	}
+	if a.waiters.Load() > 0 {
+		select {
+		case a.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// batch is the messages of one call waiting for all their reports.
+// pending starts at 1, the caller's seal: each enqueue adds one, each
+// report and the seal (wait) take one, and done closes at zero.
+type batch struct {
+	pending  atomic.Int64
+	failed   atomic.Int64
+	firstErr atomic.Pointer[error]
+	done     chan struct{}
+}
+
+func newBatch() *batch {
+	b := &batch{done: make(chan struct{})}
+	b.pending.Store(1)
+	return b
+}
+
+func (b *batch) settle(err error) {
+	if err != nil {
+		b.failed.Add(1)
+		b.firstErr.CompareAndSwap(nil, &err)
+	}
+	if b.pending.Add(-1) == 0 {
+		close(b.done)
+	}
+}
+
+// wait seals the batch and waits for the reports of its messages.
+func (b *batch) wait(ctx context.Context) error {
+	if b.pending.Add(-1) == 0 {
+		close(b.done)
+	}
+	select {
+	case <-b.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Outstanding returns how many of the account's messages are enqueued and
+// not yet reported.
+func (a *Account) Outstanding() int64 { return a.outstanding.Load() }
+
+// Failed returns how many of the account's messages have failed delivery.
+func (a *Account) Failed() int64 { return a.failed.Load() }
+
+// Saturated reports whether the account is over one of the producer's
+// limits: its user should send nothing more until Throttle returns.
+func (a *Account) Saturated() bool {
+	l := a.p.limits
+	return (l.Messages > 0 && a.outstanding.Load() > l.Messages) ||
+		(l.Bytes > 0 && a.bytes.Load() > l.Bytes)
+}
+
+// Throttle waits until the account is within the producer's limits again,
+// or ctx ends.
+func (a *Account) Throttle(ctx context.Context) error {
+	if !a.Saturated() {
+		return nil
+	}
+	a.p.stats.Inc(stats.ProducerBackpressureWaits)
+	return a.waitWhile(ctx, a.Saturated)
+}
+
+// Wait waits up to timeout (or until ctx ends) for every outstanding
+// message of the account to be reported and returns how many still are
+// not. While it waits, the shared producer sends without lingering, as a
+// flush would.
+func (a *Account) Wait(ctx context.Context, timeout time.Duration) int64 {
+	if a.outstanding.Load() == 0 {
+		return 0
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if in := a.p.current.Load(); in != nil {
+		defer in.hurry()()
+	}
+	_ = a.waitWhile(ctx, func() bool { return a.outstanding.Load() > 0 })
+	return a.outstanding.Load()
+}
+
+// Close waits like Wait and closes the account: what is still outstanding
+// is counted in producer.unflushed.messages and returned. Those messages
+// stay in the shared producer and may still be delivered (or fail) before
+// librdkafka's message.timeout.ms; their reports are counted in
+// producer.delivered or producer.delivery.errors as usual.
+func (a *Account) Close(ctx context.Context, timeout time.Duration) int64 {
+	a.Wait(ctx, timeout)
+	a.closed.Store(true)
+	left := a.outstanding.Load()
+	if left > 0 {
+		a.p.stats.Add(stats.ProducerUnflushed, left)
+		a.p.log.Warn().Int64("messages", left).Msg("connection closed with undelivered messages")
+	}
+	return left
+}
+
+// waitWhile waits while busy holds, checking again after every report of
+// the account's messages, or until ctx ends. settle changes the counters
+// before it looks for waiters, and a waiter registers before it checks
+// busy, so no report's wake-up is missed.
+func (a *Account) waitWhile(ctx context.Context, busy func() bool) error {
+	a.waiters.Add(1)
+	defer a.waiters.Add(-1)
+	for busy() {
+		select {
+		case <-a.wake:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// pause waits for the next report of the account's messages, at most d, or
+// until ctx ends.
+func (a *Account) pause(ctx context.Context, d time.Duration) error {
+	a.waiters.Add(1)
+	defer a.waiters.Add(-1)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-a.wake:
+	case <-t.C:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return nil
+}
+
+// Produce enqueues each value to topic, keyed by key when key is not nil.
+// While librdkafka's queue is full it waits (until ctx ends) instead of
+// failing. It returns how many were enqueued and the first enqueue error.
+func (a *Account) Produce(ctx context.Context, topic, key []byte, values [][]byte) (int, error) {
+	msg := &a.scratch
+	*msg = kafka.Message{
+		TopicPartition: kafka.TopicPartition{Topic: a.topicName(topic), Partition: kafka.PartitionAny},
+		Key:            key,
+	}
+	defer func() { msg.Key, msg.Value, msg.Opaque = nil, nil, nil }()
+	return a.enqueue(ctx, msg, values, nil)
+}
+
+// ProduceAndWait enqueues each value like Produce and waits until Kafka has
+// acknowledged all of them (per the producer's acks setting). It returns
+// the first failure. Waiting is bounded by librdkafka's message.timeout.ms
+// and by ctx; the account keeps counting the messages if ctx ends first.
+func (a *Account) ProduceAndWait(ctx context.Context, topic, key []byte, values [][]byte) (int, error) {
+	msg := &a.scratch
+	*msg = kafka.Message{
+		TopicPartition: kafka.TopicPartition{Topic: a.topicName(topic), Partition: kafka.PartitionAny},
+		Key:            key,
+	}
+	defer func() { msg.Key, msg.Value, msg.Opaque = nil, nil, nil }()
+	b := newBatch()
+	n, err := a.enqueue(ctx, msg, values, b)
+	if err := b.wait(ctx); err != nil {
+		return 0, fmt.Errorf("wait for delivery of %d messages to %s: %w", n, topic, err)
+	}
+	if err != nil {
+		return 0, err
+	}
+	if first := b.firstErr.Load(); first != nil {
+		return 0, *first
+	}
+	return n, nil
+}
+
+// SendAndWait produces msgs (their topic, partition, key, value, headers
+// and timestamp as given; their Opaque is overwritten) and waits for every
+// delivery report. It returns how many were delivered and the first
+// failure.
+func (a *Account) SendAndWait(ctx context.Context, msgs []*kafka.Message) (int, error) {
+	b := newBatch()
+	ds := make([]delivery, len(msgs))
+	enqueued := 0
+	var err error
+	for i, m := range msgs {
+		ds[i] = delivery{acct: a, batch: b, size: int64(len(m.Value))}
+		m.Opaque = &ds[i]
+		if err = a.send(ctx, m, &ds[i]); err != nil {
+			break
+		}
+		enqueued++
+	}
+	if werr := b.wait(ctx); werr != nil {
+		return 0, werr
+	}
+	if first := b.firstErr.Load(); first != nil && err == nil {
+		err = *first
+	}
+	return enqueued - int(b.failed.Load()), err
+}
+
+// enqueue produces msg once per value, with a delivery per message in one
+// allocation.
+func (a *Account) enqueue(ctx context.Context, msg *kafka.Message, values [][]byte, b *batch) (int, error) {
+	ds := make([]delivery, len(values))
+	for i, v := range values {
+		ds[i] = delivery{acct: a, batch: b, size: int64(len(v))}
+		msg.Value = v
+		msg.Opaque = &ds[i]
+		if err := a.send(ctx, msg, &ds[i]); err != nil {
+			return i, err
+		}
+	}
+	return len(values), nil
+}
+
+// send enqueues one message on the current instance: waiting while the
+// queue is full, moving to a replacement if the instance turned fatal.
+func (a *Account) send(ctx context.Context, msg *kafka.Message, d *delivery) error {
+	st := a.p.stats
+	for {
+		in, err := a.p.instance()
+		if err != nil {
+			st.Inc(stats.ProducerEnqueueErrors)
+			return err
+		}
+		if !in.acquire() {
+			continue // closed by a replacement: take the new one
+		}
+		a.outstanding.Add(1)
+		a.bytes.Add(d.size)
+		if d.batch != nil {
+			d.batch.pending.Add(1)
+		}
+		err = in.kp.Produce(msg, nil)
+		in.release()
+		if err == nil {
+			st.Inc(stats.ProducerMessages)
+			st.Add(stats.ProducerBytes, d.size)
+			return nil
+		}
+		a.bytes.Add(-d.size)
+		a.outstanding.Add(-1)
+		if d.batch != nil {
+			d.batch.pending.Add(-1) // never 0 here: the caller holds the seal
+		}
+		switch {
+		case isCode(err, kafka.ErrQueueFull):
+			if werr := a.pause(ctx, queueFullRetry); werr != nil {
+				st.Inc(stats.ProducerEnqueueErrors)
+				return err
+			}
+		case isCode(err, kafka.ErrFatal):
+			in.setFatalFrom(err) // the next instance() replaces it
+		default:
+			st.Inc(stats.ProducerEnqueueErrors)
+			return err
+		}
+	}
+}
+
+// topicName returns the topic as a cached *string.
+func (a *Account) topicName(topic []byte) *string {
+	if a.topic == nil || *a.topic != string(topic) {
+		t := string(topic)
+		a.topic = &t
+	}
+	return a.topic
+}
