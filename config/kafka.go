@@ -28,8 +28,18 @@ var consumerForced = Properties{
 	"enable.auto.commit":       "true",
 }
 
+// producerForced are set whatever the configuration says: the shared
+// producer accounts every connection's messages by their delivery reports,
+// so without them no connection's messages would ever count as delivered.
+var producerForced = Properties{
+	"go.delivery.reports": "true",
+}
+
 // producerDefaults apply to every producer unless the configuration sets them.
 var producerDefaults = Properties{
+	// One producer serves every connection; brokers see it under this name
+	// (so a client quota on it applies to the whole server).
+	"client.id": "rafka",
 	// Fail fast on a missing topic: with 0, librdkafka reports a produce to an
 	// unknown topic within tens of milliseconds and then rejects further
 	// produces synchronously. The trade-off: a topic created a moment ago that
@@ -67,10 +77,14 @@ func (f *File) ConsumerProperties(brokers string) Properties {
 }
 
 // ProducerProperties returns the properties for a producer: defaults, then
-// general, then producer, with bootstrap servers set to brokers when brokers
-// is not empty.
+// general, then producer, then the forced settings, with bootstrap servers
+// set to brokers when brokers is not empty.
 func (f *File) ProducerProperties(brokers string) Properties {
-	return merge(producerDefaults, f.General, f.Producer, brokersProps(brokers))
+	p := merge(producerDefaults, f.General, f.Producer, brokersProps(brokers))
+	for k, v := range producerForced {
+		p[k] = v
+	}
+	return p
 }
 
 // GeneralProperties returns the general section, with bootstrap servers set

@@ -11,10 +11,9 @@ import (
 	"rafka/stats"
 )
 
-// queueFullRetry is how long a produce waits before enqueueing again when
-// librdkafka's queue (shared by every account) is full and none of the
-// account's own messages is outstanding to wake it sooner.
-const queueFullRetry = 5 * time.Millisecond
+// queueFullRetry bounds one wait for room in librdkafka's full queue
+// (shared by every account); any report wakes every waiter sooner.
+const queueFullRetry = 100 * time.Millisecond
 
 // Account is the messages of one connection or one Flight call on the
 // shared producer: how many are outstanding, how many failed. Produce,
@@ -26,7 +25,8 @@ type Account struct {
 	outstanding atomic.Int64 // enqueued, not yet reported
 	bytes       atomic.Int64 // value bytes of the outstanding messages
 	failed      atomic.Int64 // delivery reports with an error
-	closed      atomic.Bool
+	closing     atomic.Bool  // Close has begun (it runs once)
+	closed      atomic.Bool  // what is left was counted as unflushed
 
 	// wake gets a token after a report while waiters > 0.
 	wake    chan struct{}
@@ -120,6 +120,25 @@ func (a *Account) Saturated() bool {
 		(l.Bytes > 0 && a.bytes.Load() > l.Bytes)
 }
 
+// Fits reports whether values can be enqueued without going over the
+// producer's limits.
+func (a *Account) Fits(values [][]byte) bool {
+	l := a.p.limits
+	if l.Messages > 0 && a.outstanding.Load()+int64(len(values)) > l.Messages {
+		return false
+	}
+	if l.Bytes > 0 {
+		size := a.bytes.Load()
+		for _, v := range values {
+			size += int64(len(v))
+		}
+		if size > l.Bytes {
+			return false
+		}
+	}
+	return true
+}
+
 // Throttle waits until the account is within the producer's limits again,
 // or ctx ends.
 func (a *Account) Throttle(ctx context.Context) error {
@@ -147,12 +166,16 @@ func (a *Account) Wait(ctx context.Context, timeout time.Duration) int64 {
 	return a.outstanding.Load()
 }
 
-// Close waits like Wait and closes the account: what is still outstanding
+// Close waits like Wait and closes the account (once; later calls return
+// 0 at once): what is still outstanding
 // is counted in producer.unflushed.messages and returned. Those messages
 // stay in the shared producer and may still be delivered (or fail) before
 // librdkafka's message.timeout.ms; their reports are counted in
 // producer.delivered or producer.delivery.errors as usual.
 func (a *Account) Close(ctx context.Context, timeout time.Duration) int64 {
+	if !a.closing.CompareAndSwap(false, true) {
+		return 0 // closed already
+	}
 	a.Wait(ctx, timeout)
 	a.closed.Store(true)
 	left := a.outstanding.Load()
@@ -176,22 +199,6 @@ func (a *Account) waitWhile(ctx context.Context, busy func() bool) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-	}
-	return nil
-}
-
-// pause waits for the next report of the account's messages, at most d, or
-// until ctx ends.
-func (a *Account) pause(ctx context.Context, d time.Duration) error {
-	a.waiters.Add(1)
-	defer a.waiters.Add(-1)
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-a.wake:
-	case <-t.C:
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 	return nil
 }
@@ -222,8 +229,8 @@ func (a *Account) ProduceAndWait(ctx context.Context, topic, key []byte, values 
 	defer func() { msg.Key, msg.Value, msg.Opaque = nil, nil, nil }()
 	b := newBatch()
 	n, err := a.enqueue(ctx, msg, values, b)
-	if err := b.wait(ctx); err != nil {
-		return 0, fmt.Errorf("wait for delivery of %d messages to %s: %w", n, topic, err)
+	if werr := b.wait(ctx); werr != nil && err == nil {
+		err = fmt.Errorf("wait for delivery of %d messages to %s: %w", n, topic, werr)
 	}
 	if err != nil {
 		return 0, err
@@ -275,10 +282,16 @@ func (a *Account) enqueue(ctx context.Context, msg *kafka.Message, values [][]by
 	return len(values), nil
 }
 
-// send enqueues one message on the current instance: waiting while the
-// queue is full, moving to a replacement if the instance turned fatal.
+// send enqueues one message on the current instance: waiting first while
+// the account is over its limits, then while librdkafka's queue is full,
+// moving to a replacement if the instance turned fatal.
 func (a *Account) send(ctx context.Context, msg *kafka.Message, d *delivery) error {
 	st := a.p.stats
+	if a.Saturated() {
+		if err := a.Throttle(ctx); err != nil {
+			return err
+		}
+	}
 	for {
 		in, err := a.p.instance()
 		if err != nil {
@@ -294,6 +307,9 @@ func (a *Account) send(ctx context.Context, msg *kafka.Message, d *delivery) err
 			d.batch.pending.Add(1)
 		}
 		err = in.kp.Produce(msg, nil)
+		if isCode(err, kafka.ErrFatal) {
+			in.setFatalFrom(err) // the next instance() replaces it
+		}
 		in.release()
 		if err == nil {
 			st.Inc(stats.ProducerMessages)
@@ -307,12 +323,12 @@ func (a *Account) send(ctx context.Context, msg *kafka.Message, d *delivery) err
 		}
 		switch {
 		case isCode(err, kafka.ErrQueueFull):
-			if werr := a.pause(ctx, queueFullRetry); werr != nil {
+			if werr := a.p.room.wait(ctx, queueFullRetry); werr != nil {
 				st.Inc(stats.ProducerEnqueueErrors)
 				return err
 			}
 		case isCode(err, kafka.ErrFatal):
-			in.setFatalFrom(err) // the next instance() replaces it
+			// take the replacement
 		default:
 			st.Inc(stats.ProducerEnqueueErrors)
 			return err

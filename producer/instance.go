@@ -20,7 +20,11 @@ type instance struct {
 	kp    *kafka.Producer
 	stats *stats.Stats
 	queue *stats.ProducerQueue // from librdkafka's statistics events
+	room  *roomSignal          // the producer's: every report makes room
 	log   zerolog.Logger
+	// failLog logs delivery failures, sampled: a purge or an outage fails
+	// a whole queue at once, and the drain must keep up.
+	failLog zerolog.Logger
 
 	drained chan struct{} // closed when the events channel is fully drained
 	// fatal is librdkafka's fatal error once seen, so that checking it
@@ -43,12 +47,15 @@ type instance struct {
 	hurryLoop bool // the flushing loop runs
 }
 
-func newInstance(props config.Properties, st *stats.Stats, log zerolog.Logger) (*instance, error) {
+func newInstance(props config.Properties, st *stats.Stats, room *roomSignal, log zerolog.Logger) (*instance, error) {
 	kp, err := kafka.NewProducer(props.ConfigMap())
 	if err != nil {
 		return nil, err
 	}
-	in := &instance{kp: kp, stats: st, queue: st.NewProducerQueue(), log: log, drained: make(chan struct{})}
+	in := &instance{
+		kp: kp, stats: st, room: room, queue: st.NewProducerQueue(), log: log, drained: make(chan struct{}),
+		failLog: log.Sample(&zerolog.BurstSampler{Burst: 10, Period: time.Second}),
+	}
 	st.Inc(stats.ProducersCreated)
 	st.Inc(stats.ProducersCurrent)
 	go in.drain()
@@ -65,7 +72,9 @@ func (in *instance) drain() {
 		case kafka.Error:
 			in.log.Warn().Err(e).Bool("fatal", e.IsFatal()).Msg("producer error")
 			if e.IsFatal() {
-				in.setFatal()
+				// The event's own error: once close has begun, kp may be
+				// destroyed under the drain, so no cgo call here.
+				in.fatal.CompareAndSwap(nil, new(error(e)))
 			}
 		case *kafka.Stats:
 			// statistics.interval.ms: the messages and bytes waiting in
@@ -101,11 +110,12 @@ func (in *instance) report(m *kafka.Message) {
 		if m.TopicPartition.Topic != nil {
 			topic = *m.TopicPartition.Topic
 		}
-		in.log.Warn().Err(err).Str("topic", topic).Msg("delivery failed")
+		in.failLog.Warn().Err(err).Str("topic", topic).Msg("delivery failed")
 	}
 	if d != nil {
 		d.settle(err)
 	}
+	in.room.signal()
 }
 
 func isPurged(err error) bool {
@@ -140,7 +150,8 @@ func (in *instance) setFatal() {
 }
 
 // setFatalFrom records librdkafka's fatal error, or err (a produce refused
-// with ErrFatal) if librdkafka does not give one.
+// with ErrFatal) if librdkafka does not give one. The caller holds the
+// instance (acquire).
 func (in *instance) setFatalFrom(err error) {
 	in.setFatal()
 	in.fatal.CompareAndSwap(nil, &err)
@@ -159,8 +170,14 @@ func (in *instance) acquire() bool {
 
 func (in *instance) release() { in.mu.RUnlock() }
 
+// maxHurry bounds how long one wait keeps librdkafka flushing: by then
+// the messages have left the lingering batches, and what is still not
+// delivered waits for Kafka, not for linger.ms. Flushing longer would only
+// stop batching for every connection.
+const maxHurry = time.Second
+
 // hurry makes librdkafka send what it queues at once (as a flush does,
-// ignoring linger.ms) until done is called.
+// ignoring linger.ms) until done is called or maxHurry has passed.
 func (in *instance) hurry() (done func()) {
 	in.hurryMu.Lock()
 	in.hurrying++
@@ -169,10 +186,18 @@ func (in *instance) hurry() (done func()) {
 		go in.flushWhileHurried()
 	}
 	in.hurryMu.Unlock()
+	var once sync.Once
+	end := func() {
+		once.Do(func() {
+			in.hurryMu.Lock()
+			in.hurrying--
+			in.hurryMu.Unlock()
+		})
+	}
+	t := time.AfterFunc(maxHurry, end)
 	return func() {
-		in.hurryMu.Lock()
-		in.hurrying--
-		in.hurryMu.Unlock()
+		t.Stop()
+		end()
 	}
 }
 
@@ -199,11 +224,15 @@ func (in *instance) flushWhileHurried() {
 		in.release()
 		if left == 0 {
 			// Nothing queued: the waiting accounts' reports are on their
-			// way through the drain.
-			time.Sleep(time.Millisecond)
+			// way through the drain, or their messages are on an instance
+			// being retired.
+			time.Sleep(10 * time.Millisecond)
 		}
 	}
 }
+
+// purgeDrainTimeout bounds the wait for the reports of purged messages.
+const purgeDrainTimeout = 10 * time.Second
 
 // close waits up to timeout for every queued message, purges what is left
 // and closes the producer once its event drain has finished, so that every
@@ -220,7 +249,12 @@ func (in *instance) close(timeout time.Duration, final bool) int {
 		if err := in.kp.Purge(kafka.PurgeQueue | kafka.PurgeInFlight); err != nil {
 			in.log.Warn().Err(err).Msg("purge producer queue")
 		}
-		in.kp.Flush(100) // let the purge reports through before closing
+		// Every purged message is reported at once; closing before the
+		// drain has them all would leave accounts waiting for reports
+		// that never come.
+		if n := in.kp.Flush(int(purgeDrainTimeout.Milliseconds())); n > 0 {
+			in.log.Error().Int("events", n).Msg("producer closed before all its reports were read")
+		}
 		in.log.Warn().Int("messages", left).Msg("producer closed with undelivered messages")
 	}
 	in.kp.Close()

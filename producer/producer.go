@@ -45,6 +45,7 @@ type Producer struct {
 	limits Limits
 
 	current atomic.Pointer[instance] // nil until first use
+	room    *roomSignal              // wakes produces waiting for queue space
 
 	mu      sync.Mutex // serialises creating and replacing instances
 	closed  bool
@@ -55,7 +56,7 @@ type Producer struct {
 // config.File.ProducerProperties). No librdkafka producer exists until the
 // first message; Validate checks props at start-up.
 func New(props config.Properties, limits Limits, st *stats.Stats, log zerolog.Logger) *Producer {
-	return &Producer{props: props, limits: limits, stats: st, log: log.With().Str("role", "producer").Logger()}
+	return &Producer{props: props, limits: limits, stats: st, room: &roomSignal{}, log: log.With().Str("role", "producer").Logger()}
 }
 
 // Validate creates and closes a throwaway producer, so that a bad property
@@ -98,7 +99,7 @@ func (p *Producer) instance() (*instance, error) {
 		p.current.Store(nil)
 		p.retired.Go(func() { old.close(time.Second, false) })
 	}
-	in, err := newInstance(p.props, p.stats, p.log)
+	in, err := newInstance(p.props, p.stats, p.room, p.log)
 	if err != nil {
 		return nil, &CreateError{Err: err}
 	}

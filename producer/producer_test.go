@@ -127,3 +127,111 @@ func TestFatalReplacementKeepsAccounting(t *testing.T) {
 	}
 	t.Logf("of %d messages in flight at the fatal error, %d failed", inFlight, failed)
 }
+
+// hurryState reports whether the flushing loop runs and how many wait.
+func (in *instance) hurryState() (running bool, waiting int) {
+	in.hurryMu.Lock()
+	defer in.hurryMu.Unlock()
+	return in.hurryLoop, in.hurrying
+}
+
+// TestHurryEndsUnderLoad: the flushing loop a DUMP starts ends once no
+// account waits, even while other accounts keep the queue busy.
+func TestHurryEndsUnderLoad(t *testing.T) {
+	brokers := testBrokers(t)
+	p, _ := newTestProducer(t, brokers, Limits{Messages: 5000})
+	topic := createTestTopic(t, brokers)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	load, waiter := p.NewAccount(), p.NewAccount()
+	stop := make(chan struct{})
+	loaded := make(chan error, 1)
+	go func() {
+		values := [][]byte{make([]byte, 100)}
+		for {
+			select {
+			case <-stop:
+				loaded <- nil
+				return
+			default:
+			}
+			if _, err := load.Produce(ctx, topic, nil, values); err != nil {
+				loaded <- err
+				return
+			}
+			if err := load.Throttle(ctx); err != nil {
+				loaded <- err
+				return
+			}
+		}
+	}()
+	defer func() {
+		close(stop)
+		if err := <-loaded; err != nil {
+			t.Errorf("load: %v", err)
+		}
+	}()
+	if _, err := waiter.Produce(ctx, topic, nil, [][]byte{[]byte("w")}); err != nil {
+		t.Fatal(err)
+	}
+	if left := waiter.Wait(ctx, 10*time.Second); left != 0 {
+		t.Fatalf("Wait: %d left", left)
+	}
+	in := p.current.Load()
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		running, waiting := in.hurryState()
+		if !running {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("flush loop still running 3 s after the last wait (%d waiting)", waiting)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestOneCommandOverLimit: a single call with more values than the
+// account's limit waits for deliveries part-way instead of putting them
+// all in librdkafka's queue at once.
+func TestOneCommandOverLimit(t *testing.T) {
+	brokers := testBrokers(t)
+	const limit, n = 100, 5000
+	p, st := newTestProducer(t, brokers, Limits{Messages: limit})
+	topic := createTestTopic(t, brokers)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	a := p.NewAccount()
+	values := make([][]byte, n)
+	for i := range values {
+		values[i] = []byte(strconv.Itoa(i))
+	}
+	stop := make(chan struct{})
+	peak := make(chan int64, 1)
+	go func() {
+		var most int64
+		for {
+			select {
+			case <-stop:
+				peak <- most
+				return
+			default:
+				most = max(most, a.Outstanding())
+			}
+		}
+	}()
+	got, err := a.Produce(ctx, topic, nil, values)
+	close(stop)
+	if err != nil || got != n {
+		t.Fatalf("Produce: %d, %v", got, err)
+	}
+	if most := <-peak; most > limit+1 {
+		t.Errorf("%d messages outstanding at once, limit %d", most, limit)
+	}
+	if waits := st.Get(stats.ProducerBackpressureWaits); waits == 0 {
+		t.Error("no backpressure wait counted")
+	}
+	if left := a.Wait(ctx, 30*time.Second); left != 0 {
+		t.Errorf("%d undelivered", left)
+	}
+}

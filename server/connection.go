@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/subtle"
 	"fmt"
 	"strconv"
@@ -42,7 +43,7 @@ func cmdQuit(s *Server, c *client, args [][]byte) error {
 	c.conn.WriteString("OK")
 	_ = redcon.BaseWriter(c.conn).Flush()
 	if c.account != nil {
-		c.account.Wait(s.ctx, time.Duration(s.cfg.Settings.ProducerCloseTimeout))
+		c.account.Close(context.Background(), time.Duration(s.cfg.Settings.ProducerCloseTimeout))
 	}
 	return c.conn.Close()
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"math"
 	"strconv"
 	"time"
@@ -42,22 +43,43 @@ func cmdRPushX(s *Server, c *client, args [][]byte) error {
 	if err != nil {
 		return err
 	}
-	n, err := a.Produce(s.ctx, topic, key, args[2:])
-	if err != nil {
-		if n > 0 {
-			c.log.Warn().Err(err).Int("enqueued", n).Msg("produce stopped part-way")
+	values := args[2:]
+	produced := false
+	if a.Fits(values) {
+		n, err := a.Produce(s.ctx, topic, key, values) // a full librdkafka queue is waited out, until shutdown
+		if err != nil {
+			return produceStopped(c, n, err)
 		}
-		return errProduce(err)
+		c.conn.WriteInt(n)
+		if !a.Saturated() {
+			return nil
+		}
+		produced = true
 	}
-	c.conn.WriteInt(n)
-	if a.Saturated() {
-		// The replies so far go out; the connection's next command is
-		// not read until its messages are delivered (or fail).
-		ctx, done := c.block(s.ctx)
-		_ = a.Throttle(ctx)
-		done()
+	// The connection is over its limits, or this command takes it there:
+	// the replies so far go out, and it waits for deliveries (part-way
+	// through the command, or before its next command is read) until the
+	// client goes or the server closes the connection.
+	ctx, done := c.block(context.Background())
+	defer done()
+	if !produced {
+		n, err := a.Produce(ctx, topic, key, values)
+		if err != nil {
+			return produceStopped(c, n, err)
+		}
+		c.conn.WriteInt(n)
 	}
+	_ = a.Throttle(ctx)
 	return nil
+}
+
+// produceStopped is the reply to a produce command that failed after n of
+// its messages were enqueued.
+func produceStopped(c *client, n int, err error) error {
+	if n > 0 {
+		c.log.Warn().Err(err).Int("enqueued", n).Msg("produce stopped part-way")
+	}
+	return errProduce(err)
 }
 
 // rpushTopics is `RPUSH topics:<topic>[:<key>] <message> [...]`, the durable
@@ -67,7 +89,9 @@ func rpushTopics(s *Server, c *client, args [][]byte) error {
 	if err != nil {
 		return err
 	}
-	ctx, done := c.block(s.ctx)
+	// Until the client goes or the server closes the connection: shutdown
+	// first lets the messages in flight be delivered.
+	ctx, done := c.block(context.Background())
 	defer done()
 	n, err := a.ProduceAndWait(ctx, topic, key, args[2:])
 	if err != nil {
