@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
@@ -335,6 +336,90 @@ func (c *Consumer) Ack(topic string, partition int32, offset int64) error {
 	}
 	c.acked[k] = next
 	return nil
+}
+
+// Ack is one acknowledgement: the message at Offset of the partition.
+type Ack struct {
+	Topic     string
+	Partition int32
+	Offset    int64
+}
+
+// AckAll applies every ack as Ack does, with one call into librdkafka for
+// all of them (the highest offset of each partition is stored). It returns
+// nil when every ack holds, else each ack's error (nil for those that hold).
+func (c *Consumer) AckAll(acks []Ack) []error {
+	var errs []error
+	fail := func(i int, err error) {
+		if errs == nil {
+			errs = make([]error, len(acks))
+		}
+		errs[i] = err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		for i := range acks {
+			fail(i, ErrClosed)
+		}
+		return errs
+	}
+	// store holds one entry per partition to move; slot[i] is ack i's.
+	var store []kafka.TopicPartition
+	slot := make([]int, len(acks))
+	for i, a := range acks {
+		slot[i] = -1
+		k := partitionKey{topic: a.Topic, partition: a.Partition}
+		if !c.assigned[k] {
+			fail(i, ErrNotAssigned)
+			continue
+		}
+		next := kafka.Offset(a.Offset + 1)
+		if prev, ok := c.acked[k]; ok && next <= prev {
+			continue // covered by an earlier ack
+		}
+		j := slices.IndexFunc(store, func(tp kafka.TopicPartition) bool {
+			return tp.Partition == a.Partition && *tp.Topic == a.Topic
+		})
+		if j < 0 {
+			store = append(store, kafka.TopicPartition{Topic: &acks[i].Topic, Partition: a.Partition, Offset: next})
+			j = len(store) - 1
+		} else if next > store[j].Offset {
+			store[j].Offset = next
+		}
+		slot[i] = j
+	}
+	if len(store) == 0 {
+		return errs
+	}
+	stored, err := c.kc.StoreOffsets(store)
+	failed := make([]error, len(store)) // per entry
+	if err != nil {
+		for j := range store {
+			failed[j] = err
+			if j < len(stored) {
+				failed[j] = stored[j].Error // librdkafka marks each partition
+			}
+		}
+	}
+	for j, tp := range store {
+		if failed[j] == nil {
+			c.acked[partitionKey{topic: *tp.Topic, partition: tp.Partition}] = tp.Offset
+		}
+	}
+	for i, j := range slot {
+		if j < 0 || failed[j] == nil {
+			continue
+		}
+		var ke kafka.Error
+		if errors.As(failed[j], &ke) && ke.Code() == kafka.ErrState {
+			fail(i, ErrNotAssigned)
+		} else {
+			a := acks[i]
+			fail(i, fmt.Errorf("store offset %s:%d:%d: %w", a.Topic, a.Partition, a.Offset, failed[j]))
+		}
+	}
+	return errs
 }
 
 // Close stops polling, then closes the librdkafka consumer: stored offsets

@@ -45,6 +45,8 @@ type client struct {
 	arrowEnc  *arrowenc.Encoder
 	arrowCols string
 	arrowBuf  bytes.Buffer
+	// lastBlock caches the parse of the last blocking consume's keys.
+	lastBlock lastBlock
 
 	mu         sync.Mutex
 	name       string // CLIENT SETNAME id, "" until set

@@ -179,6 +179,49 @@ type blockRequest struct {
 	timeout time.Duration
 	topics  []string
 	json    string
+	consID  string // "<name>|<topics>", as the classic gateway names a consumer
+}
+
+// lastBlock is the keys of a connection's last blocking consume and what
+// they parsed to: a worker loop sends the same keys every time, so they
+// are parsed once.
+type lastBlock struct {
+	keys [][]byte
+	req  blockRequest // without the timeout
+}
+
+// maxCachedKeys bounds the key bytes a connection keeps for lastBlock.
+const maxCachedKeys = 4 << 10
+
+// remember caches keys and their request (if the keys are small).
+func (b *lastBlock) remember(keys [][]byte, req blockRequest) {
+	size := 0
+	for _, k := range keys {
+		size += len(k)
+	}
+	if size > maxCachedKeys {
+		*b = lastBlock{}
+		return
+	}
+	cached := make([][]byte, len(keys))
+	for i, k := range keys {
+		cached[i] = bytes.Clone(k)
+	}
+	req.timeout = 0
+	*b = lastBlock{keys: cached, req: req}
+}
+
+// matches reports whether keys and name are those of the cached request.
+func (b *lastBlock) matches(name string, keys [][]byte) bool {
+	if b.req.name != name || len(b.keys) != len(keys) {
+		return false
+	}
+	for i, k := range keys {
+		if !bytes.Equal(b.keys[i], k) {
+			return false
+		}
+	}
+	return true
 }
 
 // parseBlock applies the rules shared by the blocking consume commands
@@ -189,10 +232,16 @@ func parseBlock(c *client, keys [][]byte, timeoutArg []byte) (blockRequest, erro
 	if req.name == "" {
 		return req, errNotReady
 	}
-	var err error
-	if req.timeout, err = parseTimeout(timeoutArg); err != nil {
+	timeout, err := parseTimeout(timeoutArg)
+	if err != nil {
 		return req, err
 	}
+	if c.lastBlock.matches(req.name, keys) {
+		req = c.lastBlock.req
+		req.timeout = timeout
+		return req, nil
+	}
+	req.timeout = timeout
 	set := map[string]bool{}
 	for _, arg := range keys {
 		k, err := parseConsumeKey(arg)
@@ -210,6 +259,8 @@ func parseBlock(c *client, keys [][]byte, timeoutArg []byte) (blockRequest, erro
 		req.topics = append(req.topics, t)
 	}
 	sort.Strings(req.topics)
+	req.consID = req.name + "|" + strings.Join(req.topics, ",")
+	c.lastBlock.remember(keys, req)
 	return req, nil
 }
 
@@ -220,7 +271,7 @@ func (s *Server) consumerFor(c *client, req blockRequest) (*consumer.Consumer, e
 	if err := c.canConsume(group, req.topics); err != nil {
 		return nil, err
 	}
-	consID := req.name + "|" + strings.Join(req.topics, ",")
+	consID := req.consID
 	if s.shuttingDown.Load() {
 		return nil, errServerShutdown
 	}
@@ -342,19 +393,14 @@ func cmdRPush(s *Server, c *client, args [][]byte) error {
 	if !strings.EqualFold(string(args[1]), "acks") {
 		return errOnlyAcks
 	}
-	type ack struct {
-		topic     string
-		partition int32
-		offset    int64
-	}
-	acks := make([]ack, 0, len(args)-2)
+	acks := make([]consumer.Ack, 0, len(args)-2)
 	for _, v := range args[2:] {
 		t, p, o, ok := parseAck(v)
 		if !ok {
 			s.stats.Inc(stats.ConsumerAckErrors)
 			return errCannotParseAck(string(v))
 		}
-		acks = append(acks, ack{t, p, o})
+		acks = append(acks, consumer.Ack{Topic: t, Partition: p, Offset: o})
 	}
 	c.mu.Lock()
 	cons, name := c.consumer, c.name
@@ -362,16 +408,20 @@ func cmdRPush(s *Server, c *client, args [][]byte) error {
 	if cons == nil {
 		return errNoConsumer(name)
 	}
+	errs := cons.AckAll(acks)
 	var firstErr error
 	n := 0
-	for _, a := range acks {
-		err := cons.Ack(a.topic, a.partition, a.offset)
+	for i, a := range acks {
+		var err error
+		if errs != nil {
+			err = errs[i]
+		}
 		switch {
 		case err == nil:
 			n++
 			continue
 		case errors.Is(err, consumer.ErrNotAssigned):
-			err = errNotAssigned(a.topic, a.partition)
+			err = errNotAssigned(a.Topic, a.Partition)
 		case errors.Is(err, consumer.ErrClosed):
 			err = errServerShutdown
 		default:

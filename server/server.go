@@ -128,6 +128,11 @@ func New(cfg Config) *Server {
 		cancel:   cancel,
 	}
 	s.commands = commandTable()
+	if cfg.Metrics != nil {
+		for _, c := range s.commands {
+			c.observe = cfg.Metrics.CommandObserver(c.name)
+		}
+	}
 	return s
 }
 

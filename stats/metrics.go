@@ -100,9 +100,11 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(m.queueBytes, prometheus.GaugeValue, float64(bytes))
 }
 
-// ObserveCommand records one command's duration.
-func (m *Metrics) ObserveCommand(command string, d time.Duration) {
-	m.commands.WithLabelValues(command).Observe(d.Seconds())
+// CommandObserver returns the recorder of one command's durations,
+// looked up once so that recording costs no label lookup per command.
+func (m *Metrics) CommandObserver(command string) func(time.Duration) {
+	o := m.commands.WithLabelValues(command)
+	return func(d time.Duration) { o.Observe(d.Seconds()) }
 }
 
 // ObserveFlightRPC records one finished Flight call (arrowflight.RPCObserver).

@@ -62,11 +62,9 @@ func (b *bench) benchConsume(ctx context.Context) error {
 			read: func(ctx context.Context, topic, group string, tr *tracker) error {
 				return consumeRaw(ctx, rawConsumerConfig(b.kafka.brokers, group, "earliest"), topic, tr)
 			}},
-		{label: fmt.Sprintf("rafka BLPOP, %d conns in one group, RPUSH acks per message (pipelined); reads %s of them", consumeConns, fmtInt(int64(nBLPOP))), want: nBLPOP,
-			target: "≥ 0.25× raw", min: 0.25,
-			read: func(ctx context.Context, topic, group string, tr *tracker) error {
-				return b.rafkaWorkers(ctx, topic, group, tr, &blpopAckErrs, blpopWorker)
-			}},
+		blpopReader(b, 1, nBLPOP, &blpopAckErrs),
+		blpopReader(b, 10, nBLPOP, &blpopAckErrs),
+		blpopReader(b, 100, nBLPOP, &blpopAckErrs),
 		{label: fmt.Sprintf("rafka ARROW.BLPOP COUNT 1000, %d conns in one group, RPUSH acks per batch", consumeConns), want: n,
 			target: "≥ 0.8× raw", min: 0.8,
 			read: func(ctx context.Context, topic, group string, tr *tracker) error {
@@ -190,30 +188,80 @@ func (b *bench) rafkaWorkers(ctx context.Context, topic, group string, tr *track
 	return errors.Join(all...)
 }
 
-// blpopWorker pops one message at a time and acks each, the ack pipelined
-// with the next BLPOP as a worker loop would send them.
-func blpopWorker(ctx context.Context, c *respConn, key string, tr *tracker, ackErrs *atomic.Int64) error {
-	var ack []byte
-	ackReply := func() error { return readAck(c, ackErrs) }
-	for !tr.finished() {
-		r, ok, err := popAfterAcks(c, pending(ack), ackReply, "BLPOP", key, "1")
-		if err != nil {
-			return err
-		}
-		ack = ack[:0]
-		if !ok {
-			continue
-		}
-		if len(r.arr) != 8 {
-			return fmt.Errorf("BLPOP reply has %d elements, want 8", len(r.arr))
-		}
-		p, off := r.arr[3].num, r.arr[5].num
-		if err := tr.mark(int32(p), off); err != nil {
-			return err
-		}
-		ack = appendAck(ack, r.arr[1].str, p, off)
+// blpopReader is the P3 row of BLPOP pipelined depth deep (blpopWorker);
+// the target applies from depth 10 on (at depth 1 a message costs a round
+// trip).
+func blpopReader(b *bench, depth, n int, ackErrs *atomic.Int64) reader {
+	label := fmt.Sprintf("rafka BLPOP, %d conns in one group, RPUSH acks per message (pipelined); reads %s of them", consumeConns, fmtInt(int64(n)))
+	if depth > 1 {
+		label = fmt.Sprintf("rafka BLPOP pipelined %d deep, %d conns in one group, one RPUSH acks of every message per round; reads %s of them", depth, consumeConns, fmtInt(int64(n)))
 	}
-	return sendAcks(c, pending(ack), ackErrs)
+	rd := reader{label: label, want: n,
+		read: func(ctx context.Context, topic, group string, tr *tracker) error {
+			return b.rafkaWorkers(ctx, topic, group, tr, ackErrs, func(ctx context.Context, c *respConn, key string, tr *tracker, ackErrs *atomic.Int64) error {
+				return blpopWorker(c, key, depth, tr, ackErrs)
+			})
+		}}
+	if depth > 1 {
+		rd.target, rd.min = "≥ 0.25× raw", 0.25
+	}
+	return rd
+}
+
+// blpopWorker sends depth BLPOPs at a time, the RPUSH acks of every
+// message of the previous round pipelined before them, as a worker loop
+// that pipelines would.
+func blpopWorker(c *respConn, key string, depth int, tr *tracker, ackErrs *atomic.Int64) error {
+	var acks [][]byte
+	var buf []byte
+	ackReply := func() error { return readAck(c, ackErrs) }
+	// Pipelined BLPOPs time out one after another once the topic is read:
+	// a short timeout keeps that tail short.
+	timeout := "1"
+	if depth > 1 {
+		timeout = "0.05"
+	}
+	pop := []string{"BLPOP", key, timeout}
+	for !tr.finished() {
+		if len(acks) > 0 {
+			c.writeArgs([]string{"RPUSH", "acks"}, acks...)
+		}
+		for range depth {
+			c.write(pop...)
+		}
+		if err := c.flush(); err != nil {
+			return err
+		}
+		if len(acks) > 0 {
+			if err := ackReply(); err != nil {
+				return err
+			}
+		}
+		acks, buf = acks[:0], buf[:0]
+		for range depth {
+			r, err := c.read()
+			if err != nil {
+				return fmt.Errorf("BLPOP: %w", err)
+			}
+			if r.kind == '-' {
+				return fmt.Errorf("BLPOP: %s", r.str)
+			}
+			if r.null {
+				continue
+			}
+			if len(r.arr) != 8 {
+				return fmt.Errorf("BLPOP reply has %d elements, want 8", len(r.arr))
+			}
+			p, off := r.arr[3].num, r.arr[5].num
+			if err := tr.mark(int32(p), off); err != nil {
+				return err
+			}
+			start := len(buf)
+			buf = appendAck(buf, r.arr[1].str, p, off)
+			acks = append(acks, buf[start:len(buf):len(buf)])
+		}
+	}
+	return sendAcks(c, acks, ackErrs)
 }
 
 // appendAck appends "<topic>:<partition>:<offset>" to dst.

@@ -97,6 +97,35 @@ func TestConsumeAndAck(t *testing.T) {
 	}
 }
 
+// TestAckSeveralPartitions: one RPUSH acks with acks of two partitions
+// (the lower one of a partition after its higher one) and an ack the
+// consumer does not own stores each partition's highest offset and
+// answers the refused ack's error.
+func TestAckSeveralPartitions(t *testing.T) {
+	ts := startServer(t)
+	topic := newTopic(t, 2)
+	group := uniqueName(t, "g")
+	produceDirect(t, topic, 0, "a0", "a1", "a2")
+	produceDirect(t, topic, 1, "b0", "b1", "b2")
+	c := ts.dial(t)
+	c.expect("OK", "CLIENT", "SETNAME", group+":w1")
+	got := popN(t, c, "topics:"+topic, 6, 30*time.Second)
+	at := map[string]message{}
+	for _, m := range got {
+		at[m.value] = m
+	}
+	c.expect("(integer) 3", "RPUSH", "acks", at["a1"].ack(), at["b2"].ack(), at["a0"].ack())
+	c.expect("(error) CONS Partition other:0 is not assigned to this consumer", "RPUSH", "acks", at["a2"].ack(), "other:0:1", at["b0"].ack())
+	c.expect("OK", "QUIT")
+	waitFor(t, 15*time.Second, "offsets 3 and 3 committed on close", func() bool {
+		o := committed(t, group, topic, 2)
+		return o[0] == 3 && o[1] == 3
+	})
+	if got := ts.stat(t, "consumer.acks"); got != "5" {
+		t.Errorf("consumer.acks = %s, want 5", got)
+	}
+}
+
 // TestRedeliveryAfterDisconnect: messages a consumer received but did not
 // ack go to the next member after it disconnects.
 func TestRedeliveryAfterDisconnect(t *testing.T) {
