@@ -37,6 +37,7 @@ type Account struct {
 	// for every message.
 	scratch kafka.Message
 	topic   *string
+	slab    []delivery // the unused rest of the current slab (newDelivery)
 }
 
 // delivery is the opaque of one message: the account to settle its report
@@ -247,13 +248,12 @@ func (a *Account) ProduceAndWait(ctx context.Context, topic, key []byte, values 
 // failure.
 func (a *Account) SendAndWait(ctx context.Context, msgs []*kafka.Message) (int, error) {
 	b := newBatch()
-	ds := make([]delivery, len(msgs))
 	enqueued := 0
 	var err error
-	for i, m := range msgs {
-		ds[i] = delivery{acct: a, batch: b, size: int64(len(m.Value))}
-		m.Opaque = &ds[i]
-		if err = a.send(ctx, m, &ds[i]); err != nil {
+	for _, m := range msgs {
+		d := a.newDelivery(b, len(m.Value))
+		m.Opaque = d
+		if err = a.send(ctx, m, d); err != nil {
 			break
 		}
 		enqueued++
@@ -267,19 +267,34 @@ func (a *Account) SendAndWait(ctx context.Context, msgs []*kafka.Message) (int, 
 	return enqueued - int(b.failed.Load()), err
 }
 
-// enqueue produces msg once per value, with a delivery per message in one
-// allocation.
+// enqueue produces msg once per value.
 func (a *Account) enqueue(ctx context.Context, msg *kafka.Message, values [][]byte, b *batch) (int, error) {
-	ds := make([]delivery, len(values))
 	for i, v := range values {
-		ds[i] = delivery{acct: a, batch: b, size: int64(len(v))}
+		d := a.newDelivery(b, len(v))
 		msg.Value = v
-		msg.Opaque = &ds[i]
-		if err := a.send(ctx, msg, &ds[i]); err != nil {
+		msg.Opaque = d
+		if err := a.send(ctx, msg, d); err != nil {
 			return i, err
 		}
 	}
 	return len(values), nil
+}
+
+// deliverySlab is how many deliveries are allocated at once: one
+// allocation per 32 messages instead of one per message, and at most one
+// slab (1.25 KiB) kept per account between produces.
+const deliverySlab = 32
+
+// newDelivery returns the opaque of one message. Deliveries come from
+// slabs; a slab stays alive until every message in it is reported.
+func (a *Account) newDelivery(b *batch, size int) *delivery {
+	if len(a.slab) == 0 {
+		a.slab = make([]delivery, deliverySlab)
+	}
+	d := &a.slab[0]
+	a.slab = a.slab[1:]
+	*d = delivery{acct: a, batch: b, size: int64(size)}
+	return d
 }
 
 // send enqueues one message on the current instance: waiting first while

@@ -126,10 +126,17 @@ func isPurged(err error) bool {
 	return ke.Code() == kafka.ErrPurgeQueue || ke.Code() == kafka.ErrPurgeInflight
 }
 
-// isCode reports whether err is a librdkafka error with code.
+// isCode reports whether err is a librdkafka error with code (without
+// allocating: it runs for every produce).
 func isCode(err error, code kafka.ErrorCode) bool {
-	var ke kafka.Error
-	return errors.As(err, &ke) && ke.Code() == code
+	if err == nil {
+		return false
+	}
+	if ke, ok := err.(kafka.Error); ok {
+		return ke.Code() == code
+	}
+	ke, ok := errors.AsType[kafka.Error](err)
+	return ok && ke.Code() == code
 }
 
 // fatalErr returns the producer's fatal error, or nil. A producer in a

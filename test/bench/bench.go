@@ -128,7 +128,13 @@ func (b *bench) checkStored(topic string, want int64) error {
 		return err
 	}
 	if got != want {
-		return fmt.Errorf("topic %s holds %d messages, want %d", topic, got, want)
+		// Tell a late message (DUMP answered too early) from a lost one.
+		time.Sleep(3 * time.Second)
+		later, err := b.kafka.storedCount(topic)
+		if err != nil {
+			return err
+		}
+		return fmt.Errorf("topic %s holds %d messages (%d 3 s later), want %d", topic, got, later, want)
 	}
 	return nil
 }

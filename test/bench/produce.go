@@ -63,6 +63,9 @@ func (b *bench) benchProduce(ctx context.Context) error {
 			return fmt.Errorf("%s: %w", v.label, err)
 		}
 		if err := b.checkStored(topic, int64(v.n)); err != nil {
+			if serr := b.checkProducerStats(ctx, before, v.label); serr != nil {
+				err = fmt.Errorf("%w; %w", err, serr)
+			}
 			return err
 		}
 		if err := b.checkProducerStats(ctx, before, v.label); err != nil {

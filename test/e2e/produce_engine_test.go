@@ -181,3 +181,57 @@ func TestBackpressureFloodAndBystander(t *testing.T) {
 		t.Errorf("producer.enqueue.errors = %s", errs)
 	}
 }
+
+// TestDumpZeroMeansStored: many connections produce one message per round
+// trip through the shared producer to a new topic; once DUMP answers 0 on
+// every connection, Kafka holds every message.
+func TestDumpZeroMeansStored(t *testing.T) {
+	ts := startServer(t)
+	topic := newTopic(t, 4)
+	const conns, each = 20, 500
+	errs := make(chan error, conns)
+	var wg sync.WaitGroup
+	for i := range conns {
+		wg.Go(func() {
+			errs <- func() error {
+				conn, err := net.DialTimeout("tcp", ts.addr, 5*time.Second)
+				if err != nil {
+					return err
+				}
+				defer conn.Close()
+				_ = conn.SetDeadline(time.Now().Add(60 * time.Second))
+				rd := bufio.NewReader(conn)
+				for j := range each {
+					v := fmt.Sprintf("c%d-%d", i, j)
+					if _, err := fmt.Fprintf(conn, "*3\r\n$6\r\nRPUSHX\r\n$%d\r\ntopics:%s\r\n$%d\r\n%s\r\n", len("topics:"+topic), topic, len(v), v); err != nil {
+						return err
+					}
+					if line, err := rd.ReadString('\n'); err != nil || line != ":1\r\n" {
+						return fmt.Errorf("RPUSHX %s: %q %v", v, line, err)
+					}
+				}
+				if _, err := io.WriteString(conn, "DUMP 30000\r\n"); err != nil {
+					return err
+				}
+				if line, err := rd.ReadString('\n'); err != nil || line != ":0\r\n" {
+					return fmt.Errorf("DUMP: %q %v", line, err)
+				}
+				return nil
+			}()
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var stored int64
+	for p := range 4 {
+		stored += watermark(t, topic, int32(p))
+	}
+	if stored != conns*each {
+		t.Errorf("Kafka holds %d messages after every DUMP answered 0, want %d (delivery errors %s)", stored, conns*each, ts.stat(t, "producer.delivery.errors"))
+	}
+}
