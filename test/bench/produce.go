@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 )
@@ -57,7 +58,7 @@ func (b *bench) benchProduce(ctx context.Context) error {
 			return err
 		}
 		runCtx, cancel := context.WithTimeout(ctx, 120*time.Second)
-		elapsed, err := produceRafka(runCtx, b.rafka.addr, topic, v.n, v.depth, value)
+		elapsed, rounds, err := produceRafka(runCtx, b.rafka.addr, topic, v.n, v.depth, value)
 		cancel()
 		if err != nil {
 			return fmt.Errorf("%s: %w", v.label, err)
@@ -72,7 +73,12 @@ func (b *bench) benchProduce(ctx context.Context) error {
 			return err
 		}
 		r := rate(v.n, elapsed)
-		res := result{scenario: scenario, name: v.label, count: v.n, elapsed: elapsed, figure: fmtRate(r), ratio: fmtRatio(r / raw)}
+		what := "latency"
+		if v.depth > 1 {
+			what = fmt.Sprintf("latency of a round of %d", v.depth)
+		}
+		figure := fmt.Sprintf("%s; %s %s", fmtRate(r), what, summarize(rounds))
+		res := result{scenario: scenario, name: v.label, count: v.n, elapsed: elapsed, figure: figure, ratio: fmtRatio(r / raw)}
 		if v.target {
 			res.target, res.verdict = "≥ 0.8× raw", verdictMin(r/raw, 0.8)
 		}
@@ -84,17 +90,19 @@ func (b *bench) benchProduce(ctx context.Context) error {
 // produceRafka sends n RPUSHX commands of one message each over
 // produceConns connections, depth commands in flight per connection, then
 // DUMP on every connection until all were delivered. It returns the time
-// from the first command to the last DUMP reply.
-func produceRafka(ctx context.Context, addr, topic string, n, depth int, value []byte) (time.Duration, error) {
+// from the first command to the last DUMP reply and the time of every
+// round (from sending its commands to reading its last reply).
+func produceRafka(ctx context.Context, addr, topic string, n, depth int, value []byte) (time.Duration, []time.Duration, error) {
 	conns := make([]*respConn, produceConns)
 	for i := range conns {
 		c, err := dialRESP(ctx, addr)
 		if err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 		defer c.Close()
 		conns[i] = c
 	}
+	rounds := make([][]time.Duration, len(conns))
 	key := []string{"RPUSHX", "topics:" + topic}
 	errs := make(chan error, len(conns))
 	var wg sync.WaitGroup
@@ -107,47 +115,54 @@ func produceRafka(ctx context.Context, addr, topic string, n, depth int, value [
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs <- rpushxLoop(c, key, value, share, depth)
+			var err error
+			rounds[i], err = rpushxLoop(c, key, value, share, depth)
+			errs <- err
 		}()
 	}
 	wg.Wait()
+	elapsed := time.Since(start)
 	close(errs)
 	for err := range errs {
 		if err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 	}
-	return time.Since(start), nil
+	return elapsed, slices.Concat(rounds...), nil
 }
 
 // rpushxLoop sends n RPUSHX commands on c in rounds of depth pipelined
-// commands, then DUMP 60000, which must report nothing undelivered.
-func rpushxLoop(c *respConn, key []string, value []byte, n, depth int) error {
+// commands, then DUMP 60000, which must report nothing undelivered. It
+// returns the time of every round.
+func rpushxLoop(c *respConn, key []string, value []byte, n, depth int) ([]time.Duration, error) {
+	rounds := make([]time.Duration, 0, n/depth+1)
 	for sent := 0; sent < n; {
 		round := min(depth, n-sent)
+		start := time.Now()
 		for i := 0; i < round; i++ {
 			c.writeBytes(key, value)
 		}
 		if err := c.flush(); err != nil {
-			return err
+			return nil, err
 		}
 		for i := 0; i < round; i++ {
 			got, err := c.readInt()
 			if err != nil {
-				return fmt.Errorf("RPUSHX: %w", err)
+				return nil, fmt.Errorf("RPUSHX: %w", err)
 			}
 			if got != 1 {
-				return fmt.Errorf("RPUSHX replied %d, want 1", got)
+				return nil, fmt.Errorf("RPUSHX replied %d, want 1", got)
 			}
 		}
+		rounds = append(rounds, time.Since(start))
 		sent += round
 	}
 	r, err := c.do("DUMP", "60000")
 	if err != nil {
-		return fmt.Errorf("DUMP: %w", err)
+		return nil, fmt.Errorf("DUMP: %w", err)
 	}
 	if r.num != 0 {
-		return fmt.Errorf("DUMP: %d messages still undelivered after 60 s", r.num)
+		return nil, fmt.Errorf("DUMP: %d messages still undelivered after 60 s", r.num)
 	}
-	return nil
+	return rounds, nil
 }

@@ -172,10 +172,12 @@ func (b *bench) document(table string) string {
 const method = `- **P1 produce.** Baseline: one confluent-kafka-go producer with exactly rafka's producer
   configuration (config.ProducerProperties: librdkafka defaults, acks=all, plus rafka's
   defaults) producing N keyless messages and waiting for every delivery report. rafka: N
-  RPUSHX commands of one message each over 50 connections (so 50 rafka producers), in rounds
-  of 100 pipelined commands per connection, or one command at a time; then DUMP 60000 on every
-  connection, which must answer 0. Time is from the first command to the last DUMP reply.
-  Every topic is checked to hold exactly N messages afterwards.
+  RPUSHX commands of one message each over 50 connections (all through rafka's one shared
+  producer), in rounds of 100 pipelined commands per connection, or one command at a time;
+  then DUMP 60000 on every connection, which must answer 0. Time is from the first command to
+  the last DUMP reply. Latency: the time of each round, from sending its commands to reading
+  its last reply (percentiles over all rounds of all connections). Every topic is checked to
+  hold exactly N messages afterwards.
 - **P2 RESP overhead.** redis-benchmark -c 50 -P 16 -n N --csv, once against a throw-away
   redis-server (RPUSH benchlist <100 bytes>) and once against rafka (RPUSHX topics:<t> <100
   bytes>). RPUSHX replies when the message is in the local librdkafka queue.
@@ -187,7 +189,9 @@ const method = `- **P1 produce.** Baseline: one confluent-kafka-go producer with
   group consumer with exactly rafka's consumer configuration (config.ConsumerProperties:
   1 MiB prefetch, offsets stored by the application); a second one with librdkafka's
   defaults is shown for comparison. BLPOP: k connections in one group, each sending RPUSH
-  acks for every message, pipelined with its next BLPOP. ARROW.BLPOP: k connections,
+  acks for every message, pipelined with its next BLPOP; pipelined d deep: d BLPOPs sent at
+  once (timeout 0.05 s), then one RPUSH acks with an ack of every message they returned,
+  pipelined with the next d BLPOPs. ARROW.BLPOP: k connections,
   COUNT 1000, decoding each Arrow batch, then one RPUSH acks with the highest offset of each
   partition of the batch, pipelined with the next ARROW.BLPOP. Flight: GetFlightInfo PATH
   [topic], then DoGet of every endpoint (one per partition) in parallel with the arrow-go
@@ -201,7 +205,8 @@ const method = `- **P1 produce.** Baseline: one confluent-kafka-go producer with
   /proc/<pid>/status before, and after the connections were made and sat idle: 1000
   connections each with CLIENT SETNAME g<i>:w and one BLPOP topics:<t> 0.1 (1000 groups, each
   with its own librdkafka consumer), 10,000 plain connections that sent one PING, and 1000
-  connections that each produced one message with RPUSHX (each with its producer). Per
+  connections that each produced one message with RPUSHX (each with its account on the shared
+  producer, which the first of them creates). Per
   connection = (RSS − baseline) / count; for the producing connections also Go heap in use
   (go_memstats_heap_inuse_bytes from /metrics) and threads, the same way.
 - **Micro-benchmarks.** ` + "`go test -run xxx -bench . -benchmem ./arrowenc ./server`" + `, as printed.
