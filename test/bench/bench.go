@@ -12,11 +12,13 @@ import (
 // bench is the state of one run: the broker, the rafka server under test,
 // and the results so far.
 type bench struct {
-	opts    options
-	kafka   *kafkaEnv
-	runID   string
-	logDir  string
-	started time.Time
+	opts options
+	// rawProduceRate is P1's raw producer rate (msg/s), 0 before P1 ran.
+	rawProduceRate float64
+	kafka          *kafkaEnv
+	runID          string
+	logDir         string
+	started        time.Time
 
 	rafka      *server // the shared rafka of P1-P4; nil when stopped
 	flightAddr string

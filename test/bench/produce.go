@@ -37,6 +37,7 @@ func (b *bench) benchProduce(ctx context.Context) error {
 		return err
 	}
 	raw := rate(n, elapsed)
+	b.rawProduceRate = raw
 	b.add(result{scenario: scenario, name: "raw librdkafka producer (1 producer, rafka's producer settings, acks=all)",
 		count: n, elapsed: elapsed, figure: fmtRate(raw), ratio: "1.00 (baseline)"})
 
