@@ -364,8 +364,11 @@ func (c *Consumer) AckAll(acks []Ack) []error {
 		}
 		return errs
 	}
-	// store holds one entry per partition to move; slot[i] is ack i's.
+	// store holds one entry per partition to move, index finds it (for
+	// more than a few partitions: one command may carry a million acks);
+	// slot[i] is ack i's.
 	var store []kafka.TopicPartition
+	var index map[partitionKey]int
 	slot := make([]int, len(acks))
 	for i, a := range acks {
 		slot[i] = -1
@@ -378,12 +381,27 @@ func (c *Consumer) AckAll(acks []Ack) []error {
 		if prev, ok := c.acked[k]; ok && next <= prev {
 			continue // covered by an earlier ack
 		}
-		j := slices.IndexFunc(store, func(tp kafka.TopicPartition) bool {
-			return tp.Partition == a.Partition && *tp.Topic == a.Topic
-		})
+		j := -1
+		if index != nil {
+			if at, ok := index[k]; ok {
+				j = at
+			}
+		} else {
+			j = slices.IndexFunc(store, func(tp kafka.TopicPartition) bool {
+				return tp.Partition == a.Partition && *tp.Topic == a.Topic
+			})
+		}
 		if j < 0 {
 			store = append(store, kafka.TopicPartition{Topic: &acks[i].Topic, Partition: a.Partition, Offset: next})
 			j = len(store) - 1
+			if index != nil {
+				index[k] = j
+			} else if len(store) > 8 {
+				index = make(map[partitionKey]int, 2*len(store))
+				for at, tp := range store {
+					index[partitionKey{topic: *tp.Topic, partition: tp.Partition}] = at
+				}
+			}
 		} else if next > store[j].Offset {
 			store[j].Offset = next
 		}
@@ -393,13 +411,15 @@ func (c *Consumer) AckAll(acks []Ack) []error {
 		return errs
 	}
 	stored, err := c.kc.StoreOffsets(store)
+	// librdkafka answers NO_ERROR when at least one partition was stored
+	// and marks each refused one in the list; the call's own error is for
+	// the entries it did not mark.
 	failed := make([]error, len(store)) // per entry
-	if err != nil {
-		for j := range store {
+	for j := range store {
+		if j < len(stored) && stored[j].Error != nil {
+			failed[j] = stored[j].Error
+		} else if err != nil {
 			failed[j] = err
-			if j < len(stored) {
-				failed[j] = stored[j].Error // librdkafka marks each partition
-			}
 		}
 	}
 	for j, tp := range store {

@@ -58,6 +58,7 @@ func (d *delivery) settle(err error) {
 	a.outstanding.Add(-1)
 	if d.batch != nil {
 		d.batch.settle(err)
+		d.batch = nil // the slab it sits in must not keep the batch alive
 	}
 	if a.waiters.Load() > 0 {
 		select {
@@ -282,7 +283,7 @@ func (a *Account) enqueue(ctx context.Context, msg *kafka.Message, values [][]by
 
 // deliverySlab is how many deliveries are allocated at once: one
 // allocation per 32 messages instead of one per message, and at most one
-// slab (1.25 KiB) kept per account between produces.
+// slab (768 bytes) kept per account between produces.
 const deliverySlab = 32
 
 // newDelivery returns the opaque of one message. Deliveries come from

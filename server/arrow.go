@@ -114,6 +114,7 @@ func cmdArrowBLPop(s *Server, c *client, args [][]byte) error {
 	if err != nil {
 		return err
 	}
+	c.lastBlock.remember(req)
 	s.stats.Inc(stats.ArrowBlpopCalls)
 	first, err := cons.TryPop()
 	if first == nil && err == nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -107,6 +108,7 @@ func cmdBLPop(s *Server, c *client, args [][]byte) error {
 	if err != nil {
 		return err
 	}
+	c.lastBlock.remember(req)
 	s.stats.Inc(stats.BlpopCalls)
 	m, err := cons.TryPop()
 	if m == nil && err == nil {
@@ -180,6 +182,9 @@ type blockRequest struct {
 	topics  []string
 	json    string
 	consID  string // "<name>|<topics>", as the classic gateway names a consumer
+	// keys are the command's keys when they were parsed now (not taken
+	// from lastBlock): the caller caches them once the request succeeds.
+	keys [][]byte
 }
 
 // lastBlock is the keys of a connection's last blocking consume and what
@@ -190,16 +195,27 @@ type lastBlock struct {
 	req  blockRequest // without the timeout
 }
 
-// maxCachedKeys bounds the key bytes a connection keeps for lastBlock.
-const maxCachedKeys = 4 << 10
+// What a connection caches for lastBlock is bounded: the keys' bytes, how
+// many keys and how many topics they name.
+const (
+	maxCachedKeyBytes = 4 << 10
+	maxCachedKeys     = 16
+	maxCachedTopics   = 64
+)
 
-// remember caches keys and their request (if the keys are small).
-func (b *lastBlock) remember(keys [][]byte, req blockRequest) {
+// remember caches the keys of req, a request that succeeded (so that a
+// refused one holds no memory), if they are small; a request that came
+// from the cache (no keys) leaves it as it is.
+func (b *lastBlock) remember(req blockRequest) {
+	keys := req.keys
+	if keys == nil {
+		return
+	}
 	size := 0
 	for _, k := range keys {
 		size += len(k)
 	}
-	if size > maxCachedKeys {
+	if size > maxCachedKeyBytes || len(keys) > maxCachedKeys || len(req.topics) > maxCachedTopics {
 		*b = lastBlock{}
 		return
 	}
@@ -207,7 +223,8 @@ func (b *lastBlock) remember(keys [][]byte, req blockRequest) {
 	for i, k := range keys {
 		cached[i] = bytes.Clone(k)
 	}
-	req.timeout = 0
+	req.timeout, req.keys = 0, nil
+	req.topics = slices.Clip(req.topics) // an append by a user of the request copies
 	*b = lastBlock{keys: cached, req: req}
 }
 
@@ -260,7 +277,7 @@ func parseBlock(c *client, keys [][]byte, timeoutArg []byte) (blockRequest, erro
 	}
 	sort.Strings(req.topics)
 	req.consID = req.name + "|" + strings.Join(req.topics, ",")
-	c.lastBlock.remember(keys, req)
+	req.keys = keys
 	return req, nil
 }
 
