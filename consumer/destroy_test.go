@@ -10,12 +10,10 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"rafka/config"
-	"rafka/embedded"
 	"rafka/stats"
+	"rafka/test/kafkatest"
 )
 
 // threads is the process's OS thread count.
@@ -46,26 +44,8 @@ func (c *Consumer) ownsAny() bool {
 // same group.instance.id is fatal; Close returns promptly and frees its
 // librdkafka threads instead of leaving a handle polled forever (issue 9).
 func TestFencedConsumerReleased(t *testing.T) {
-	brokers := os.Getenv("KAFKA_BROKERS")
-	if brokers == "" {
-		b, err := embedded.Start(embedded.Options{AutoCreateTopics: true, Partitions: 1, Log: zerolog.Nop()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer b.Close()
-		brokers = b.Addr()
-	}
-	topic := "fence-" + strconv.FormatInt(time.Now().UnixNano(), 36)
-	kc, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer kc.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := kadm.NewClient(kc).CreateTopic(ctx, 1, 1, nil, topic); err != nil {
-		t.Fatalf("create topic %s: %v", topic, err)
-	}
+	brokers := kafkatest.Brokers(t)
+	topic := kafkatest.CreateTopic(t, brokers, "fence", 1)
 	props := func(member string) config.Properties {
 		p := (&config.File{}).ConsumerProperties(brokers)
 		p["group.id"] = topic

@@ -2,36 +2,17 @@ package producer
 
 import (
 	"context"
-	"os"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"github.com/rs/zerolog"
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"rafka/config"
-	"rafka/embedded"
 	"rafka/stats"
+	"rafka/test/kafkatest"
 )
-
-// testBrokers returns $KAFKA_BROKERS, or starts an embedded broker for the
-// test.
-func testBrokers(t *testing.T) string {
-	t.Helper()
-	if brokers := os.Getenv("KAFKA_BROKERS"); brokers != "" {
-		return brokers
-	}
-	b, err := embedded.Start(embedded.Options{Log: zerolog.Nop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
-	return b.Addr()
-}
 
 // newTestProducer returns a shared producer on brokers, closed when the test
 // ends.
@@ -43,34 +24,6 @@ func newTestProducer(t *testing.T, brokers string, limits Limits) (*Producer, *s
 	return p, st
 }
 
-// createTestTopic creates a topic of one partition for the test.
-func createTestTopic(t *testing.T, brokers string) []byte {
-	t.Helper()
-	topic := "producer-" + strconv.FormatInt(time.Now().UnixNano(), 36)
-	kc, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer kc.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	adm := kadm.NewClient(kc)
-	if _, err := adm.CreateTopic(ctx, 1, 1, nil, topic); err != nil {
-		t.Fatalf("create topic %s: %v", topic, err)
-	}
-	for { // until the partition has a leader
-		md, err := adm.Metadata(ctx, topic)
-		if err == nil && md.Topics[topic].Err == nil && len(md.Topics[topic].Partitions) == 1 && md.Topics[topic].Partitions[0].Leader >= 0 {
-			return []byte(topic)
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("topic %s has no leader: %v", topic, err)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
-
 // TestFatalReplacementKeepsAccounting puts the shared producer into
 // librdkafka's fatal state (as an unrecoverable idempotence error would)
 // while one account has messages in flight: the next produce gets a new
@@ -78,9 +31,9 @@ func createTestTopic(t *testing.T, brokers string) []byte {
 // stay exact: each message of the account in flight is reported once,
 // delivered or failed, and the other account's messages are its own.
 func TestFatalReplacementKeepsAccounting(t *testing.T) {
-	brokers := testBrokers(t)
+	brokers := kafkatest.Brokers(t)
 	p, st := newTestProducer(t, brokers, Limits{})
-	topic := createTestTopic(t, brokers)
+	topic := []byte(kafkatest.CreateTopic(t, brokers, "producer", 1))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	a, b := p.NewAccount(), p.NewAccount()
@@ -138,9 +91,9 @@ func (in *instance) hurryState() (running bool, waiting int) {
 // TestHurryEndsUnderLoad: the flushing loop a DUMP starts ends once no
 // account waits, even while other accounts keep the queue busy.
 func TestHurryEndsUnderLoad(t *testing.T) {
-	brokers := testBrokers(t)
+	brokers := kafkatest.Brokers(t)
 	p, _ := newTestProducer(t, brokers, Limits{Messages: 5000})
-	topic := createTestTopic(t, brokers)
+	topic := []byte(kafkatest.CreateTopic(t, brokers, "producer", 1))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	load, waiter := p.NewAccount(), p.NewAccount()
@@ -195,10 +148,10 @@ func TestHurryEndsUnderLoad(t *testing.T) {
 // account's limit waits for deliveries part-way instead of putting them
 // all in librdkafka's queue at once.
 func TestOneCommandOverLimit(t *testing.T) {
-	brokers := testBrokers(t)
+	brokers := kafkatest.Brokers(t)
 	const limit, n = 100, 5000
 	p, st := newTestProducer(t, brokers, Limits{Messages: limit})
-	topic := createTestTopic(t, brokers)
+	topic := []byte(kafkatest.CreateTopic(t, brokers, "producer", 1))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	a := p.NewAccount()
