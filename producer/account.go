@@ -16,11 +16,12 @@ import (
 const queueFullRetry = 100 * time.Millisecond
 
 // Account is the messages of one connection or one Flight call on the
-// shared producer: how many are outstanding, how many failed. Produce,
+// shared producer (always on the same librdkafka producer of the pool): how many are outstanding, how many failed. Produce,
 // ProduceAndWait and SendAndWait may be called from one goroutine at a
 // time; the counters may be read from any.
 type Account struct {
-	p *Producer
+	p    *Producer
+	slot *atomic.Pointer[instance] // the producer's slot the account uses
 
 	outstanding atomic.Int64 // enqueued, not yet reported
 	bytes       atomic.Int64 // value bytes of the outstanding messages
@@ -161,7 +162,7 @@ func (a *Account) Wait(ctx context.Context, timeout time.Duration) int64 {
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	if in := a.p.current.Load(); in != nil {
+	if in := a.slot.Load(); in != nil {
 		defer in.hurry()()
 	}
 	_ = a.waitWhile(ctx, func() bool { return a.outstanding.Load() > 0 })
@@ -309,7 +310,7 @@ func (a *Account) send(ctx context.Context, msg *kafka.Message, d *delivery) err
 		}
 	}
 	for {
-		in, err := a.p.instance()
+		in, err := a.p.instance(a.slot)
 		if err != nil {
 			st.Inc(stats.ProducerEnqueueErrors)
 			return err

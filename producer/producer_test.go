@@ -2,12 +2,16 @@ package producer
 
 import (
 	"context"
+	"fmt"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"rafka/config"
 	"rafka/stats"
@@ -16,10 +20,10 @@ import (
 
 // newTestProducer returns a shared producer on brokers, closed when the test
 // ends.
-func newTestProducer(t *testing.T, brokers string, limits Limits) (*Producer, *stats.Stats) {
+func newTestProducer(t *testing.T, brokers string, limits Limits, pool int) (*Producer, *stats.Stats) {
 	t.Helper()
 	st := stats.New()
-	p := New((&config.File{}).ProducerProperties(brokers), limits, st, zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.ErrorLevel))
+	p := newPool((&config.File{}).ProducerProperties(brokers), limits, st, zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.ErrorLevel), pool)
 	t.Cleanup(func() { p.Close(5 * time.Second) })
 	return p, st
 }
@@ -32,7 +36,7 @@ func newTestProducer(t *testing.T, brokers string, limits Limits) (*Producer, *s
 // delivered or failed, and the other account's messages are its own.
 func TestFatalReplacementKeepsAccounting(t *testing.T) {
 	brokers := kafkatest.Brokers(t)
-	p, st := newTestProducer(t, brokers, Limits{})
+	p, st := newTestProducer(t, brokers, Limits{}, 1) // both accounts on the one that turns fatal
 	topic := []byte(kafkatest.CreateTopic(t, brokers, "producer", 1))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -48,14 +52,14 @@ func TestFatalReplacementKeepsAccounting(t *testing.T) {
 	if n, err := b.Produce(ctx, topic, nil, values); err != nil || n != inFlight {
 		t.Fatalf("produce: %d, %v", n, err)
 	}
-	old := p.current.Load()
+	old := p.slots[0].Load()
 	old.kp.TestFatalError(kafka.ErrOutOfOrderSequenceNumber, "injected by the test")
 	old.setFatal()
 
 	if _, err := a.ProduceAndWait(ctx, topic, nil, [][]byte{[]byte("second")}); err != nil {
 		t.Fatalf("durable produce after the fatal error: %v", err)
 	}
-	if p.current.Load() == old {
+	if p.slots[0].Load() == old {
 		t.Fatal("the fatal producer was not replaced")
 	}
 	if left := b.Wait(ctx, 30*time.Second); left != 0 {
@@ -92,7 +96,7 @@ func (in *instance) hurryState() (running bool, waiting int) {
 // account waits, even while other accounts keep the queue busy.
 func TestHurryEndsUnderLoad(t *testing.T) {
 	brokers := kafkatest.Brokers(t)
-	p, _ := newTestProducer(t, brokers, Limits{Messages: 5000})
+	p, _ := newTestProducer(t, brokers, Limits{Messages: 5000}, 1) // the waiter beside the load
 	topic := []byte(kafkatest.CreateTopic(t, brokers, "producer", 1))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -130,7 +134,7 @@ func TestHurryEndsUnderLoad(t *testing.T) {
 	if left := waiter.Wait(ctx, 10*time.Second); left != 0 {
 		t.Fatalf("Wait: %d left", left)
 	}
-	in := p.current.Load()
+	in := p.slots[0].Load()
 	deadline := time.Now().Add(3 * time.Second)
 	for {
 		running, waiting := in.hurryState()
@@ -150,7 +154,7 @@ func TestHurryEndsUnderLoad(t *testing.T) {
 func TestOneCommandOverLimit(t *testing.T) {
 	brokers := kafkatest.Brokers(t)
 	const limit, n = 100, 5000
-	p, st := newTestProducer(t, brokers, Limits{Messages: limit})
+	p, st := newTestProducer(t, brokers, Limits{Messages: limit}, poolSize)
 	topic := []byte(kafkatest.CreateTopic(t, brokers, "producer", 1))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -186,5 +190,67 @@ func TestOneCommandOverLimit(t *testing.T) {
 	}
 	if left := a.Wait(ctx, 30*time.Second); left != 0 {
 		t.Errorf("%d undelivered", left)
+	}
+}
+
+// TestPoolKeepsEachAccountsOrder: accounts are spread over the pool's
+// librdkafka producers, and each account's messages to a partition are
+// stored in the order it produced them.
+func TestPoolKeepsEachAccountsOrder(t *testing.T) {
+	brokers := kafkatest.Brokers(t)
+	p, st := newTestProducer(t, brokers, Limits{Messages: 500}, poolSize)
+	topic := kafkatest.CreateTopic(t, brokers, "pool-order", 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	const accounts, each = 4, 2000
+	var wg sync.WaitGroup
+	errs := make(chan error, accounts)
+	for i := range accounts {
+		a := p.NewAccount()
+		wg.Go(func() {
+			for j := range each {
+				v := []byte(fmt.Sprintf("%d:%d", i, j))
+				if _, err := a.Produce(ctx, []byte(topic), nil, [][]byte{v}); err != nil {
+					errs <- err
+					return
+				}
+			}
+			if left := a.Wait(ctx, 30*time.Second); left != 0 {
+				errs <- fmt.Errorf("account %d: %d undelivered", i, left)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if got := st.Get(stats.ProducersCreated); got != poolSize {
+		t.Errorf("%d librdkafka producers for %d accounts, want %d", got, accounts, poolSize)
+	}
+	kc, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.Close()
+	next := make([]int, accounts)
+	for seen := 0; seen < accounts*each; {
+		fs := kc.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("read %d of %d: %v", seen, accounts*each, err)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			var i, j int
+			if _, err := fmt.Sscanf(string(r.Value), "%d:%d", &i, &j); err != nil {
+				t.Errorf("record %q: %v", r.Value, err)
+				return
+			}
+			if j != next[i] {
+				t.Errorf("account %d: message %d stored where %d was due", i, j, next[i])
+			}
+			next[i] = j + 1
+			seen++
+		})
 	}
 }

@@ -10,13 +10,18 @@ import (
 	"time"
 )
 
-// producerHeapTargetKB is issue 9's bound on the Go heap of one idle
-// producing connection: 100 KB.
-const producerHeapTargetKB = 100e3 / 1024
+// producerRSSTargetKB is issue 10's bound on the RSS of one idle producing
+// connection (with the shared producers, no threads of its own): 20 KB.
+const producerRSSTargetKB = 20e3 / 1024
+
+// sharedProducerThreads bounds the threads the shared pair of librdkafka
+// producers adds (each its main, broker and internal threads, for a
+// one-broker cluster: 4 each).
+const sharedProducerThreads = 12
 
 // memoryProducers measures n connections that each produced one message
-// with RPUSHX (so each has its producer) and then sit idle: RSS, Go heap in
-// use (from /metrics) and threads, per connection.
+// with RPUSHX (so each has its account on the shared producers) and then
+// sit idle: RSS, Go heap in use (from /metrics) and threads, per connection.
 func (b *bench) memoryProducers(ctx context.Context, n int) error {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
@@ -73,8 +78,18 @@ func (b *bench) memoryProducers(ctx context.Context, n int) error {
 		figure: fmt.Sprintf("%s, Go heap %s; per connection: RSS %s, Go heap %s, %.2f threads",
 			fmtMemory(m), fmtKB(heap/1024), fmtKB(rssPer), fmtKB(heapPer), threadsPer),
 		ratio:  fmtRatio(float64(m.rssKB) / float64(base.rssKB)),
-		target: "Go heap ≤ 100 KB per connection", verdict: verdictMax(heapPer, producerHeapTargetKB)})
+		target: "≤ 20 KB RSS per connection, threads constant", verdict: verdictProducers(rssPer, m.threads-base.threads)})
 	return nil
+}
+
+// verdictProducers is the P5 producing verdict: RSS per connection within
+// the target and no threads per connection (the shared producers' few
+// threads, made by the first produces, are all that may be added).
+func verdictProducers(rssPerKB float64, addedThreads int64) string {
+	if verdictMax(rssPerKB, producerRSSTargetKB) != "PASS" || addedThreads > sharedProducerThreads {
+		return "MISS"
+	}
+	return "PASS"
 }
 
 // heapInuse reads go_memstats_heap_inuse_bytes from rafka's /metrics.

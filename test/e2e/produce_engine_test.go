@@ -75,8 +75,8 @@ func TestProduceAccountsPerConnection(t *testing.T) {
 			t.Errorf("%s connection: prod-failed=%s, want %s", c.name, got, c.fail)
 		}
 	}
-	if got := ts.stat(t, "producers.created"); got != "1" {
-		t.Errorf("producers.created = %s, want 1 (one shared producer)", got)
+	if got := ts.stat(t, "producers.created"); got != "2" {
+		t.Errorf("producers.created = %s, want 2 (the shared pair, for 3 connections)", got)
 	}
 	if got := ts.stat(t, "producer.delivery.errors"); got != "1" {
 		t.Errorf("producer.delivery.errors = %s, want 1", got)
