@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"github.com/rs/zerolog"
@@ -17,12 +18,21 @@ import (
 	"rafka/stats"
 )
 
-// Buffer bounds: the poll loop pauses fetching once this much is waiting for
-// the client and resumes when half of it has been taken.
+// Buffer bounds: once this much is waiting for the client, the poll loop
+// stops polling until half of it has been taken, and if that takes longer
+// than pauseGrace it pauses fetching (and polls on) until it has.
 const (
 	bufferMessages = 2000
 	bufferBytes    = 512 << 10
 	pollTimeoutMs  = 100
+	// pauseGrace is how long a full buffer may wait for a reader before
+	// fetching is paused. Pausing drops librdkafka's prefetched messages
+	// (up to queued.max.messages.kbytes) and fetches them again on resume:
+	// a reader taking big batches (ARROW.BLPOP COUNT 1000) would otherwise
+	// cause a pause and a re-fetch every batch. While the loop waits,
+	// librdkafka's own prefetch stays within its bounds, and rebalance
+	// callbacks wait at most this long.
+	pauseGrace = 200 * time.Millisecond
 	// messageOverhead is what a buffered message costs beyond its key and
 	// value (the Go message and its fields), counted against bufferBytes.
 	messageOverhead = 200
@@ -73,6 +83,7 @@ type Consumer struct {
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the poll loop has returned
 	notify chan struct{} // signalled when a message is buffered
+	room   chan struct{} // signalled when a full buffer is half empty again
 
 	closeOnce sync.Once
 	closeErr  error
@@ -103,6 +114,7 @@ func New(cfg Config) (*Consumer, error) {
 		cancel:   cancel,
 		done:     make(chan struct{}),
 		notify:   make(chan struct{}, 1),
+		room:     make(chan struct{}, 1),
 		assigned: map[partitionKey]bool{},
 		acked:    map[partitionKey]kafka.Offset{},
 	}
@@ -142,7 +154,9 @@ func (c *Consumer) poll(ctx context.Context) {
 		switch e := c.kc.Poll(pollTimeoutMs).(type) {
 		case nil:
 		case *kafka.Message:
-			c.buffer(e)
+			if c.buffer(e) {
+				c.awaitRoom(ctx)
+			}
 		case kafka.Error:
 			if e.IsFatal() {
 				c.log.Error().Err(e).Msg("fatal consumer error")
@@ -181,21 +195,58 @@ func (c *Consumer) reportLag(ev *kafka.Stats) {
 	c.lag.Update(owned)
 }
 
-// buffer appends m for Pop, pausing fetching when the buffer is full.
-func (c *Consumer) buffer(m *kafka.Message) {
+// buffer appends m for Pop and reports whether the buffer is now full (and
+// fetching not paused yet).
+func (c *Consumer) buffer(m *kafka.Message) (full bool) {
 	c.mu.Lock()
 	if !c.assigned[keyOf(m)] {
 		// Revoked while librdkafka still held it: its new owner gets it.
 		c.mu.Unlock()
-		return
+		return false
 	}
 	c.buf = append(c.buf, m)
 	c.bufBytes += messageSize(m)
-	if !c.paused && (len(c.buf) >= bufferMessages || c.bufBytes >= bufferBytes) {
+	full = !c.paused && c.fullLocked()
+	c.mu.Unlock()
+	c.signal()
+	return full
+}
+
+func (c *Consumer) fullLocked() bool {
+	return len(c.buf) >= bufferMessages || c.bufBytes >= bufferBytes
+}
+
+func (c *Consumer) halfEmptyLocked() bool {
+	return len(c.buf) <= bufferMessages/2 && c.bufBytes <= bufferBytes/2
+}
+
+// awaitRoom waits, without polling, up to pauseGrace for a reader to take
+// half of the full buffer; if none does, it pauses fetching.
+func (c *Consumer) awaitRoom(ctx context.Context) {
+	select { // a token left from an earlier wait
+	case <-c.room:
+	default:
+	}
+	c.mu.Lock()
+	if c.halfEmptyLocked() {
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	t := time.NewTimer(pauseGrace)
+	defer t.Stop()
+	select {
+	case <-c.room:
+		return
+	case <-ctx.Done():
+		return
+	case <-t.C:
+	}
+	c.mu.Lock()
+	if !c.paused && !c.closed && !c.halfEmptyLocked() {
 		c.setPausedLocked(true)
 	}
 	c.mu.Unlock()
-	c.signal()
 }
 
 func (c *Consumer) signal() {
@@ -215,6 +266,7 @@ func (c *Consumer) setPausedLocked(pause bool) {
 		return
 	}
 	if pause {
+		c.stats.Inc(stats.ConsumerFetchPauses)
 		if err := c.kc.Pause(parts); err != nil {
 			c.log.Warn().Err(err).Msg("pause partitions")
 		}
@@ -300,8 +352,14 @@ func (c *Consumer) TryPop() (*kafka.Message, error) {
 	if len(c.buf) == 0 {
 		c.buf = c.buf[:0:0] // let the backing array go
 	}
-	if c.paused && len(c.buf) <= bufferMessages/2 && c.bufBytes <= bufferBytes/2 {
-		c.setPausedLocked(false)
+	if c.halfEmptyLocked() {
+		if c.paused {
+			c.setPausedLocked(false)
+		}
+		select { // the poll loop may be waiting for this
+		case c.room <- struct{}{}:
+		default:
+		}
 	}
 	c.stats.Inc(stats.ConsumerMessages)
 	c.stats.Add(stats.ConsumerBytes, int64(len(m.Value)))

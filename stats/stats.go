@@ -36,6 +36,7 @@ const (
 	ConsumerBytes                            // consumer.bytes
 	ConsumerAcks                             // consumer.acks
 	ConsumerAckErrors                        // consumer.ack.errors
+	ConsumerFetchPauses                      // consumer.fetch.pauses
 	BlpopCalls                               // blpop.calls
 	BlpopTimeouts                            // blpop.timeouts
 	Commands                                 // commands
@@ -82,6 +83,7 @@ var names = [numCounters]string{
 	"consumer.bytes",
 	"consumer.acks",
 	"consumer.ack.errors",
+	"consumer.fetch.pauses",
 	"blpop.calls",
 	"blpop.timeouts",
 	"commands",
