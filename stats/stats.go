@@ -31,12 +31,10 @@ const (
 	ProducerBytes                            // producer.bytes
 	ProducerDelivered                        // producer.delivered
 	ProducerEnqueueErrors                    // producer.enqueue.errors
-	ProducerBackpressureWaits                // producer.backpressure.waits
 	ConsumerMessages                         // consumer.messages
 	ConsumerBytes                            // consumer.bytes
 	ConsumerAcks                             // consumer.acks
 	ConsumerAckErrors                        // consumer.ack.errors
-	ConsumerFetchPauses                      // consumer.fetch.pauses
 	BlpopCalls                               // blpop.calls
 	BlpopTimeouts                            // blpop.timeouts
 	Commands                                 // commands
@@ -60,6 +58,8 @@ const (
 	FlightPutRows                            // flight.put.rows
 	FlightPutBytes                           // flight.put.bytes
 	FlightPutBatches                         // flight.put.batches
+	ProducerBackpressureWaits                // producer.backpressure.waits
+	ConsumerFetchPauses                      // consumer.fetch.pauses
 	numCounters
 )
 
@@ -78,12 +78,10 @@ var names = [numCounters]string{
 	"producer.bytes",
 	"producer.delivered",
 	"producer.enqueue.errors",
-	"producer.backpressure.waits",
 	"consumer.messages",
 	"consumer.bytes",
 	"consumer.acks",
 	"consumer.ack.errors",
-	"consumer.fetch.pauses",
 	"blpop.calls",
 	"blpop.timeouts",
 	"commands",
@@ -107,6 +105,8 @@ var names = [numCounters]string{
 	"flight.put.rows",
 	"flight.put.bytes",
 	"flight.put.batches",
+	"producer.backpressure.waits",
+	"consumer.fetch.pauses",
 }
 
 // gauges are not reset by Reset: they describe what exists right now.
