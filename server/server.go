@@ -95,8 +95,12 @@ type Server struct {
 	started time.Time
 	nextID  atomic.Int64
 
-	rc   *redcon.Server
-	addr net.Addr
+	// serving guards rc, ln and addr: Serve sets them while Shutdown and
+	// Addr may already run on other goroutines.
+	serving sync.Mutex
+	rc      *redcon.Server
+	ln      net.Listener
+	addr    net.Addr
 
 	// ctx is cancelled when shutdown starts: blocked commands return.
 	ctx          context.Context
@@ -157,18 +161,25 @@ func (s *Server) Listen() (net.Listener, error) {
 // Serve serves connections from ln until Shutdown. It returns nil after a
 // shutdown.
 func (s *Server) Serve(ln net.Listener) error {
-	s.addr = ln.Addr()
-	s.rc = redcon.NewServer(ln.Addr().String(), s.handle, s.accept, s.closed)
+	rc := redcon.NewServer(ln.Addr().String(), s.handle, s.accept, s.closed)
 	if d := time.Duration(s.cfg.Settings.IdleTimeout); d > 0 {
-		s.rc.SetIdleClose(d)
+		rc.SetIdleClose(d)
 	}
-	s.rc.AcceptError = func(err error) { s.log.Warn().Err(err).Msg("accept") }
-	s.log.Info().Str("addr", s.addr.String()).Msg("serving RESP")
+	rc.AcceptError = func(err error) { s.log.Warn().Err(err).Msg("accept") }
+	s.serving.Lock()
+	if s.shuttingDown.Load() {
+		s.serving.Unlock()
+		_ = ln.Close()
+		return nil
+	}
+	s.rc, s.ln, s.addr = rc, ln, ln.Addr()
+	s.serving.Unlock()
+	s.log.Info().Str("addr", ln.Addr().String()).Msg("serving RESP")
 	st := s.cfg.Settings
 	if s.cfg.TLS != nil {
 		ln = tls.NewListener(ln, s.cfg.TLS)
 	}
-	err := s.rc.Serve(listener{Listener: ln, stats: s.stats, full: s.full, refusing: make(chan struct{}, maxRefusing), scanner: requestScanner{
+	err := rc.Serve(listener{Listener: ln, stats: s.stats, full: s.full, refusing: make(chan struct{}, maxRefusing), scanner: requestScanner{
 		maxBulk: st.MaxBulkBytes, maxArgs: st.MaxArgs, maxInline: st.MaxInlineBytes, maxCommand: st.MaxCommandBytes,
 	}})
 	if s.shuttingDown.Load() {
@@ -178,7 +189,11 @@ func (s *Server) Serve(ln net.Listener) error {
 }
 
 // Addr returns the listener's address once Serve has started.
-func (s *Server) Addr() net.Addr { return s.addr }
+func (s *Server) Addr() net.Addr {
+	s.serving.Lock()
+	defer s.serving.Unlock()
+	return s.addr
+}
 
 // accept registers a new connection, or refuses it past the client limit.
 func (s *Server) accept(conn redcon.Conn) bool {
@@ -316,8 +331,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return fmt.Errorf("close consumers: %w", err)
 	}
 	s.log.Info().Msg("shutdown: closing connections and flushing producers")
-	if s.rc != nil {
-		_ = s.rc.Close()
+	s.serving.Lock()
+	rc, ln := s.rc, s.ln
+	s.serving.Unlock()
+	if rc != nil {
+		_ = rc.Close()
+		// redcon's Close does nothing if its Serve has not begun yet;
+		// a closed listener ends that Serve as soon as it begins.
+		_ = ln.Close()
 	}
 	s.monitors.closeAll()
 	if err := waitCtx(ctx, &s.conns); err != nil {

@@ -36,12 +36,16 @@ func TestBLPOPTimeouts(t *testing.T) {
 		t.Errorf("BLPOP 0.3 returned after %v", el)
 	}
 
+	produced := make(chan error, 1)
 	go func() {
 		time.Sleep(time.Second)
-		produceDirect(t, topic, 0, "late")
+		produced <- produceValues(topic, 0, "late")
 	}()
 	start = time.Now()
 	m := asMessage(t, c.do("BLPOP", key, "0"))
+	if err := <-produced; err != nil {
+		t.Fatal(err)
+	}
 	if m.value != "late" || time.Since(start) < 900*time.Millisecond {
 		t.Fatalf("BLPOP 0 got %+v after %v", m, time.Since(start))
 	}

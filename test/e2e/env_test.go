@@ -213,9 +213,17 @@ func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 // producer and waits for every delivery.
 func produceDirect(t testing.TB, topic string, partition int32, values ...string) {
 	t.Helper()
+	if err := produceValues(topic, partition, values...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// produceValues is produceDirect for other goroutines than the test's
+// (which may not call t.Fatal): it returns the failure.
+func produceValues(topic string, partition int32, values ...string) error {
 	p, err := kafka.NewProducer(&kafka.ConfigMap{"bootstrap.servers": env.brokers, "enable.metrics.push": false})
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	defer p.Close()
 	reports := make(chan kafka.Event, len(values))
@@ -225,19 +233,20 @@ func produceDirect(t testing.TB, topic string, partition int32, values ...string
 			Value:          []byte(v),
 		}, reports)
 		if err != nil {
-			t.Fatalf("produce: %v", err)
+			return fmt.Errorf("produce: %w", err)
 		}
 	}
 	for range values {
 		select {
 		case ev := <-reports:
 			if m := ev.(*kafka.Message); m.TopicPartition.Error != nil {
-				t.Fatalf("delivery: %v", m.TopicPartition.Error)
+				return fmt.Errorf("delivery: %w", m.TopicPartition.Error)
 			}
 		case <-time.After(30 * time.Second):
-			t.Fatal("delivery report timed out")
+			return errors.New("delivery report timed out")
 		}
 	}
+	return nil
 }
 
 // readAll reads every message of topic from the beginning with an assigned

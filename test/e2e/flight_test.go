@@ -286,15 +286,19 @@ func TestFlightFollow(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rd.Release()
+	produced := make(chan error, 1)
 	go func() {
 		time.Sleep(500 * time.Millisecond)
-		produceDirect(t, topic, 0, "after-1", "after-2")
+		produced <- produceValues(topic, 0, "after-1", "after-2")
 	}()
 	var got []string
 	for len(got) < 2 && rd.Next() {
 		for _, r := range decodeRows(rd.RecordBatch()) {
 			got = append(got, string(r.value))
 		}
+	}
+	if err := <-produced; err != nil {
+		t.Fatal(err)
 	}
 	if strings.Join(got, ",") != "after-1,after-2" {
 		t.Fatalf("follow read got %v", got)
