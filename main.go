@@ -65,6 +65,7 @@ func main() {
 type options struct {
 	configPath  string
 	showVersion bool
+	readyFile   string // where to write the bound addresses once serving
 }
 
 // newFlagSet defines every flag; the settings flags write into set and take
@@ -77,6 +78,7 @@ func newFlagSet(o *options, set *config.Settings, out io.Writer) *flag.FlagSet {
 	d := config.DefaultSettings()
 	var tokens, users bool
 	fs.StringVar(&o.configPath, "config", "", "configuration file (kafka.json); default $RAFKA_CONFIG")
+	fs.StringVar(&o.readyFile, "ready-file", "", "once every listener is up, write their bound addresses (JSON) to this file; with --port 0 and :0 addresses, how a harness learns the ports")
 	fs.StringVar(&o.configPath, "c", "", "shorthand for --config")
 	fs.BoolVar(&o.showVersion, "version", false, "print the version and exit")
 	fs.BoolVar(&o.showVersion, "v", false, "shorthand for --version")
@@ -289,19 +291,32 @@ func run(args []string, stdout, stderr io.Writer) error {
 		go func() { served <- fl.serve() }()
 	}
 
+	bound := boundAddrs{RESP: ln.Addr().String()}
+	if fl != nil {
+		bound.Flight = fl.ln.Addr().String()
+	}
 	if settings.MetricsAddr != "" {
-		stopMetrics, err := serveMetrics(settings.MetricsAddr, metrics, srv, log)
+		addr, stopMetrics, err := serveMetrics(settings.MetricsAddr, metrics, srv, log)
 		if err != nil {
 			return err
 		}
 		defer stopMetrics()
+		bound.Metrics = addr.String()
 	}
 	if settings.PprofAddr != "" {
-		stopPprof, err := servePprof(settings.PprofAddr, log)
+		addr, stopPprof, err := servePprof(settings.PprofAddr, log)
 		if err != nil {
 			return err
 		}
 		defer stopPprof()
+		bound.Pprof = addr.String()
+	}
+	log.Info().Str("resp", bound.RESP).Str("flight", bound.Flight).Str("metrics", bound.Metrics).
+		Str("pprof", bound.Pprof).Msg("ready")
+	if o.readyFile != "" {
+		if err := bound.write(o.readyFile); err != nil {
+			return err
+		}
 	}
 
 	signals := make(chan os.Signal, 2)
@@ -441,7 +456,7 @@ func respTLS(s config.Settings) (*tls.Config, error) {
 
 // serveMetrics serves /metrics (Prometheus), /healthz (the process is up)
 // and /readyz (Kafka answers).
-func serveMetrics(addr string, m *stats.Metrics, srv *server.Server, log zerolog.Logger) (stop func(), err error) {
+func serveMetrics(addr string, m *stats.Metrics, srv *server.Server, log zerolog.Logger) (net.Addr, func(), error) {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", m.Handler())
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
@@ -455,20 +470,25 @@ func serveMetrics(addr string, m *stats.Metrics, srv *server.Server, log zerolog
 	return serveHTTP(addr, "metrics", mux, log)
 }
 
-// serveHTTP serves handler on addr until stop is called.
-func serveHTTP(addr, what string, handler http.Handler, log zerolog.Logger) (stop func(), err error) {
+// serveHTTP serves handler on addr until stop is called; it returns the
+// address it bound.
+func serveHTTP(addr, what string, handler http.Handler, log zerolog.Logger) (net.Addr, func(), error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("%s listen on %s: %w", what, addr, err)
+		return nil, nil, fmt.Errorf("%s listen on %s: %w", what, addr, err)
 	}
 	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = hs.Serve(ln) }()
+	go func() {
+		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error().Err(err).Msgf("%s stopped serving", what)
+		}
+	}()
 	log.Info().Str("addr", ln.Addr().String()).Msgf("serving %s", what)
-	return func() { _ = hs.Close() }, nil
+	return ln.Addr(), func() { _ = hs.Close() }, nil
 }
 
 // servePprof serves net/http/pprof on addr (opt-in, for profiling).
-func servePprof(addr string, log zerolog.Logger) (stop func(), err error) {
+func servePprof(addr string, log zerolog.Logger) (net.Addr, func(), error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)

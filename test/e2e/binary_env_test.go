@@ -2,7 +2,7 @@ package e2e
 
 import (
 	"context"
-	"fmt"
+	"encoding/json"
 	"io"
 	"net/http"
 	"os"
@@ -56,19 +56,18 @@ func writeUsers(t *testing.T, users string) string {
 func startBinary(t *testing.T, args ...string) *rafkaProc {
 	t.Helper()
 	bin := buildRafka(t)
-	p := &rafkaProc{
-		resp:    fmt.Sprintf("127.0.0.1:%d", freePort(t)),
-		flight:  fmt.Sprintf("127.0.0.1:%d", freePort(t)),
-		metrics: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
-	}
-	_, port, _ := strings.Cut(p.resp, ":")
-	logPath := filepath.Join(t.TempDir(), "rafka.log")
+	p := &rafkaProc{}
+	dir := t.TempDir()
+	readyPath := filepath.Join(dir, "ready.json")
+	logPath := filepath.Join(dir, "rafka.log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, append([]string{"--host", "127.0.0.1", "--port", port, "--brokers", env.brokers,
-		"--flight-addr", p.flight, "--metrics-addr", p.metrics, "--shutdown-timeout", "20s"}, args...)...)
+	// Every listener on a port the system picks; the ready file says which.
+	cmd := exec.Command(bin, append([]string{"--host", "127.0.0.1", "--port", "0", "--brokers", env.brokers,
+		"--flight-addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0", "--shutdown-timeout", "20s",
+		"--ready-file", readyPath}, args...)...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -91,14 +90,26 @@ func startBinary(t *testing.T, args ...string) *rafkaProc {
 			}
 		}
 	})
-	waitFor(t, 30*time.Second, "rafka binary serving", func() bool {
+	waitFor(t, 30*time.Second, "rafka binary's ready file", func() bool {
 		select {
 		case <-p.exited:
 			t.Fatalf("rafka exited at start: %v", p.exitErr)
 		default:
 		}
-		return tryDial(p.resp) && tryDial(p.metrics)
+		data, err := os.ReadFile(readyPath)
+		if err != nil {
+			return false
+		}
+		var bound struct{ RESP, Flight, Metrics string }
+		if err := json.Unmarshal(data, &bound); err != nil {
+			t.Fatalf("ready file %q: %v", data, err)
+		}
+		p.resp, p.flight, p.metrics = bound.RESP, bound.Flight, bound.Metrics
+		return true
 	})
+	if !tryDial(p.resp) || !tryDial(p.metrics) {
+		t.Fatalf("rafka reported %s and %s but does not answer there", p.resp, p.metrics)
+	}
 	return p
 }
 
