@@ -161,14 +161,14 @@ func loadConfig(o options, args []string) (*config.File, config.Settings, error)
 	if path == "" {
 		path = os.Getenv("RAFKA_CONFIG")
 	}
-	file := &config.File{General: config.Properties{}, Consumer: config.Properties{}, Producer: config.Properties{}}
+	file := &config.File{General: config.Properties{}, Consumer: config.Properties{}, Producer: config.Properties{}, Rafka: config.DefaultSettings()}
 	if path != "" {
 		var err error
 		if file, err = config.Load(path); err != nil {
 			return nil, config.Settings{}, err
 		}
 	}
-	s := config.DefaultSettings().Overlay(file.Rafka)
+	s := file.Rafka
 	if env := os.Getenv("RAFKA_BROKERS"); env != "" {
 		s.Brokers = env
 	}

@@ -33,8 +33,9 @@ type File struct {
 	Consumer Properties
 	// Producer properties apply to producers; they win over General.
 	Producer Properties
-	// Rafka holds the server's own settings from the optional "rafka"
-	// section; command-line flags override them.
+	// Rafka holds the server's own settings: the defaults with what the
+	// optional "rafka" section sets decoded over them (a zero it gives is
+	// kept); command-line flags override them.
 	Rafka Settings
 }
 
@@ -80,6 +81,7 @@ func Parse(data []byte) (*File, error) {
 	if f.Producer, err = parseSection(top, "producer"); err != nil {
 		return nil, err
 	}
+	f.Rafka = DefaultSettings()
 	if raw, ok := top["rafka"]; ok && !isNull(raw) {
 		dec := json.NewDecoder(bytes.NewReader(raw))
 		dec.DisallowUnknownFields()

@@ -116,3 +116,32 @@ func TestConfigMapGoTypes(t *testing.T) {
 		}
 	}
 }
+
+// TestRafkaSectionOverDefaults: the rafka section is decoded over the
+// defaults, so a zero it gives is kept (it used to be dropped, as if the
+// key were absent) and a key it leaves out keeps its default.
+func TestRafkaSectionOverDefaults(t *testing.T) {
+	d := DefaultSettings()
+	for _, tc := range []struct {
+		name, json string
+		check      func(s Settings) bool
+	}{
+		{"zero timeout kept", `{"rafka": {"producer_close_timeout": 0}}`, func(s Settings) bool { return s.ProducerCloseTimeout == 0 }},
+		{"zero duration string kept", `{"rafka": {"auth_timeout": "0s"}}`, func(s Settings) bool { return s.AuthTimeout == 0 }},
+		{"empty flight address kept", `{"rafka": {"flight_addr": ""}}`, func(s Settings) bool { return !s.FlightEnabled() }},
+		{"absent keys keep defaults", `{"rafka": {"port": 7000}}`, func(s Settings) bool {
+			return s.Port == 7000 && s.ProducerCloseTimeout == d.ProducerCloseTimeout && s.MaxClients == d.MaxClients
+		}},
+		{"no section is the defaults", `{}`, func(s Settings) bool { return s.Port == d.Port && s.AuthTimeout == d.AuthTimeout }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := Parse([]byte(tc.json))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tc.check(f.Rafka) {
+				t.Errorf("%s gave %+v", tc.json, f.Rafka)
+			}
+		})
+	}
+}

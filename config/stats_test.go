@@ -42,7 +42,7 @@ func TestKafkaStatsInterval(t *testing.T) {
 		}
 	}
 	f, err := Parse([]byte(`{"rafka": {"kafka_stats_interval": "15s"}}`))
-	if err != nil || DefaultSettings().Overlay(f.Rafka).KafkaStatsInterval != Duration(15*time.Second) {
+	if err != nil || f.Rafka.KafkaStatsInterval != Duration(15*time.Second) {
 		t.Errorf("rafka section kafka_stats_interval: %v", err)
 	}
 }

@@ -18,7 +18,7 @@ func TestSampleConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := config.DefaultSettings().Overlay(f.Rafka).Validate(); err != nil {
+	if err := f.Rafka.Validate(); err != nil {
 		t.Errorf("rafka section: %v", err)
 	}
 	if err := consumer.Validate(f.ConsumerProperties(env.brokers)); err != nil {
