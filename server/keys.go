@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"path"
 	"sort"
@@ -17,37 +18,66 @@ import (
 // metadataTimeoutMs bounds one metadata request of KEYS.
 const metadataTimeoutMs = 5000
 
-// metadata is the server's shared metadata handle (an admin client, never a
-// producer), created on first use.
+// metadata is the server's shared metadata handle (KEYS, /readyz): one
+// librdkafka admin client, made on first use. Calls hold mu shared, so a slow
+// metadata request (seconds, when Kafka is unreachable) does not hold up
+// another; close holds it exclusively, so the client is never used after it
+// is closed.
 type metadata struct {
 	props config.Properties
 
-	mu    sync.Mutex
-	admin *kafka.AdminClient
+	mu     sync.RWMutex
+	admin  *kafka.AdminClient
+	closed bool
 }
 
 func newMetadata(props config.Properties) *metadata { return &metadata{props: props} }
 
-// clientLocked returns the admin client, created on first use; m.mu is held.
-func (m *metadata) clientLocked() (*kafka.AdminClient, error) {
+// errMetadataClosed is the answer to metadata calls during shutdown.
+var errMetadataClosed = errors.New("metadata client closed")
+
+// acquire returns the admin client, created on first use, and the release
+// to call when done with it.
+func (m *metadata) acquire() (*kafka.AdminClient, func(), error) {
+	m.mu.RLock()
+	if m.admin != nil {
+		return m.admin, m.mu.RUnlock, nil
+	}
+	m.mu.RUnlock()
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil, nil, errMetadataClosed
+	}
 	if m.admin == nil {
 		a, err := kafka.NewAdminClient(m.props.ConfigMap())
 		if err != nil {
-			return nil, fmt.Errorf("create metadata client: %w", err)
+			m.mu.Unlock()
+			return nil, nil, fmt.Errorf("create metadata client: %w", err)
 		}
 		m.admin = a
 	}
-	return m.admin, nil
+	m.mu.Unlock()
+	return m.acquireCreated()
+}
+
+// acquireCreated takes the client made by acquire (unless close came first).
+func (m *metadata) acquireCreated() (*kafka.AdminClient, func(), error) {
+	m.mu.RLock()
+	if m.admin == nil {
+		m.mu.RUnlock()
+		return nil, nil, errMetadataClosed
+	}
+	return m.admin, m.mu.RUnlock, nil
 }
 
 // ping asks Kafka for its brokers (no topics).
 func (m *metadata) ping() error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	a, err := m.clientLocked()
+	a, release, err := m.acquire()
 	if err != nil {
 		return err
 	}
+	defer release()
 	if _, err := a.GetMetadata(nil, false, 2000); err != nil {
 		return fmt.Errorf("get metadata: %w", err)
 	}
@@ -56,12 +86,11 @@ func (m *metadata) ping() error {
 
 // topics returns the names of all non-internal topics.
 func (m *metadata) topics() ([]string, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	a, err := m.clientLocked()
+	a, release, err := m.acquire()
 	if err != nil {
 		return nil, err
 	}
+	defer release()
 	md, err := a.GetMetadata(nil, true, metadataTimeoutMs)
 	if err != nil {
 		return nil, fmt.Errorf("get metadata: %w", err)
@@ -77,9 +106,12 @@ func (m *metadata) topics() ([]string, error) {
 	return names, nil
 }
 
+// close closes the client once the calls using it are done; later calls
+// fail with errMetadataClosed.
 func (m *metadata) close() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.closed = true
 	if m.admin != nil {
 		m.admin.Close()
 		m.admin = nil
