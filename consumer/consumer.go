@@ -371,28 +371,9 @@ func (c *Consumer) TryPop() (*kafka.Message, error) {
 // backwards; an ack for a partition this consumer does not own returns
 // ErrNotAssigned.
 func (c *Consumer) Ack(topic string, partition int32, offset int64) error {
-	k := partitionKey{topic: topic, partition: partition}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return ErrClosed
+	if errs := c.AckAll([]Ack{{Topic: topic, Partition: partition, Offset: offset}}); errs != nil {
+		return errs[0]
 	}
-	if !c.assigned[k] {
-		return ErrNotAssigned
-	}
-	next := kafka.Offset(offset + 1)
-	if prev, ok := c.acked[k]; ok && next <= prev {
-		return nil
-	}
-	_, err := c.kc.StoreOffsets([]kafka.TopicPartition{{Topic: &topic, Partition: partition, Offset: next}})
-	if err != nil {
-		var ke kafka.Error
-		if errors.As(err, &ke) && ke.Code() == kafka.ErrState {
-			return ErrNotAssigned
-		}
-		return fmt.Errorf("store offset %s:%d:%d: %w", topic, partition, offset, err)
-	}
-	c.acked[k] = next
 	return nil
 }
 

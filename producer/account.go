@@ -210,13 +210,25 @@ func (a *Account) waitWhile(ctx context.Context, busy func() bool) error {
 // While librdkafka's queue is full it waits (until ctx ends) instead of
 // failing. It returns how many were enqueued and the first enqueue error.
 func (a *Account) Produce(ctx context.Context, topic, key []byte, values [][]byte) (int, error) {
-	msg := &a.scratch
-	*msg = kafka.Message{
+	msg := a.message(topic, key)
+	defer a.clearMessage()
+	return a.enqueue(ctx, msg, values, nil)
+}
+
+// message returns the account's reused message for topic and key; the
+// caller calls clearMessage once the call is done.
+func (a *Account) message(topic, key []byte) *kafka.Message {
+	a.scratch = kafka.Message{
 		TopicPartition: kafka.TopicPartition{Topic: a.topicName(topic), Partition: kafka.PartitionAny},
 		Key:            key,
 	}
-	defer func() { msg.Key, msg.Value, msg.Opaque = nil, nil, nil }()
-	return a.enqueue(ctx, msg, values, nil)
+	return &a.scratch
+}
+
+// clearMessage drops the reused message's references to the command's
+// bytes and to its last delivery.
+func (a *Account) clearMessage() {
+	a.scratch.Key, a.scratch.Value, a.scratch.Opaque = nil, nil, nil
 }
 
 // ProduceAndWait enqueues each value like Produce and waits until Kafka has
@@ -224,12 +236,8 @@ func (a *Account) Produce(ctx context.Context, topic, key []byte, values [][]byt
 // the first failure. Waiting is bounded by librdkafka's message.timeout.ms
 // and by ctx; the account keeps counting the messages if ctx ends first.
 func (a *Account) ProduceAndWait(ctx context.Context, topic, key []byte, values [][]byte) (int, error) {
-	msg := &a.scratch
-	*msg = kafka.Message{
-		TopicPartition: kafka.TopicPartition{Topic: a.topicName(topic), Partition: kafka.PartitionAny},
-		Key:            key,
-	}
-	defer func() { msg.Key, msg.Value, msg.Opaque = nil, nil, nil }()
+	msg := a.message(topic, key)
+	defer a.clearMessage()
 	b := newBatch()
 	n, err := a.enqueue(ctx, msg, values, b)
 	if werr := b.wait(ctx); werr != nil && err == nil {

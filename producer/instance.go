@@ -119,11 +119,7 @@ func (in *instance) report(m *kafka.Message) {
 }
 
 func isPurged(err error) bool {
-	var ke kafka.Error
-	if !errors.As(err, &ke) {
-		return false
-	}
-	return ke.Code() == kafka.ErrPurgeQueue || ke.Code() == kafka.ErrPurgeInflight
+	return isCode(err, kafka.ErrPurgeQueue) || isCode(err, kafka.ErrPurgeInflight)
 }
 
 // isCode reports whether err is a librdkafka error with code (without
