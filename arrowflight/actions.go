@@ -9,7 +9,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"rafka/acl"
-	topicname "rafka/topic"
+	"rafka/topicname"
 )
 
 const actionTopicInfo = "topic-info"

@@ -18,7 +18,7 @@ import (
 	"rafka/acl"
 	"rafka/arrowenc"
 	"rafka/stats"
-	topicname "rafka/topic"
+	"rafka/topicname"
 )
 
 // putColumns are the columns a DoPut batch may carry. value is required;

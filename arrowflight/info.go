@@ -12,7 +12,7 @@ import (
 
 	"rafka/acl"
 	"rafka/arrowenc"
-	"rafka/topic"
+	"rafka/topicname"
 )
 
 // GetFlightInfo returns the schema and one endpoint per partition (one for
@@ -163,7 +163,7 @@ func (s *Service) ListFlights(c *flight.Criteria, stream flight.FlightService_Li
 	if glob == "" {
 		glob = "*"
 	}
-	if err := topic.CheckGlob(glob); err != nil {
+	if err := topicname.CheckGlob(glob); err != nil {
 		return status.Errorf(codes.InvalidArgument, "criteria: %v", err)
 	}
 	topics, err := s.cluster.topics()

@@ -13,7 +13,7 @@ import (
 
 	"rafka/arrowenc"
 	"rafka/clientname"
-	"rafka/topic"
+	"rafka/topicname"
 )
 
 // Limits of a read. Descriptors and tickets get the same ones: a ticket is
@@ -53,7 +53,7 @@ func (o *readOptions) check(maxBatchBytes int) error {
 	}
 	// A topic that is not a legal Kafka name could be a regular expression
 	// to a group-mode subscription.
-	if err := topic.Check(o.Topic); err != nil {
+	if err := topicname.Check(o.Topic); err != nil {
 		return err
 	}
 	if o.MaxBatchRows < 1 || o.MaxBatchRows > maxBatchRows {

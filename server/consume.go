@@ -17,7 +17,7 @@ import (
 	"rafka/config"
 	"rafka/consumer"
 	"rafka/stats"
-	"rafka/topic"
+	"rafka/topicname"
 )
 
 // consumeKey is a parsed `topics:<t1>[,<t2>...][:<json>]` key.
@@ -37,7 +37,7 @@ func parseConsumeKey(arg []byte) (consumeKey, error) {
 	for _, t := range bytes.Split(list, []byte{','}) {
 		// A name librdkafka would take as a regular expression ('^...')
 		// or Kafka would refuse is not a topic.
-		if topic.Check(string(t)) != nil {
+		if topicname.Check(string(t)) != nil {
 			return consumeKey{}, errCannotParseTopics(string(arg))
 		}
 		k.topics = append(k.topics, string(t))

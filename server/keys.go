@@ -12,7 +12,7 @@ import (
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
 	"rafka/config"
-	"rafka/topic"
+	"rafka/topicname"
 )
 
 // metadataTimeoutMs bounds one metadata request of KEYS.
@@ -126,7 +126,7 @@ func cmdKeys(s *Server, c *client, args [][]byte) error {
 	if !ok {
 		return errExpectedTopics(string(args[1]))
 	}
-	if err := topic.CheckGlob(string(pattern)); err != nil {
+	if err := topicname.CheckGlob(string(pattern)); err != nil {
 		return errf("%s", err)
 	}
 	names, err := s.meta.topics()

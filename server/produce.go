@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"rafka/producer"
-	topicname "rafka/topic"
+	"rafka/topicname"
 )
 
 var topicsPrefix = []byte("topics:")

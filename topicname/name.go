@@ -1,8 +1,8 @@
-// Package topic checks Kafka topic names that clients send, before they
+// Package topicname checks Kafka topic names that clients send, before they
 // reach librdkafka: there a subscription to a name starting with '^' is a
 // regular expression, which would let a client read topics that neither it
 // nor an ACL pattern named.
-package topic
+package topicname
 
 import (
 	"fmt"
