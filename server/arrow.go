@@ -116,21 +116,13 @@ func cmdArrowBLPop(s *Server, c *client, args [][]byte) error {
 	}
 	c.lastBlock.remember(req)
 	s.stats.Inc(stats.ArrowBlpopCalls)
-	first, err := cons.TryPop()
-	if first == nil && err == nil {
-		ctx, cancel := s.blockContext(req.timeout)
-		ctx, done := c.block(ctx)
-		first, err = cons.Pop(ctx)
-		done()
-		cancel()
+	first, timedOut, err := s.pop(c, cons, req.timeout)
+	if timedOut {
+		s.stats.Inc(stats.ArrowBlpopTimeouts)
+		c.writeNullBulk()
 	}
-	if err != nil {
-		timedOut, perr := s.popError(err)
-		if timedOut {
-			s.stats.Inc(stats.ArrowBlpopTimeouts)
-			c.writeNullBulk()
-		}
-		return perr
+	if first == nil {
+		return err
 	}
 	msgs := collectBatch(s.ctx, cons, first, opts)
 	if opts.ack {

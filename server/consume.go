@@ -110,24 +110,42 @@ func cmdBLPop(s *Server, c *client, args [][]byte) error {
 	}
 	c.lastBlock.remember(req)
 	s.stats.Inc(stats.BlpopCalls)
-	m, err := cons.TryPop()
-	if m == nil && err == nil {
-		ctx, cancel := s.blockContext(req.timeout)
-		defer cancel()
-		ctx, done := c.block(ctx)
-		m, err = cons.Pop(ctx)
-		done()
+	m, timedOut, err := s.pop(c, cons, req.timeout)
+	if timedOut {
+		s.stats.Inc(stats.BlpopTimeouts)
+		c.writeNullArray()
 	}
-	if err != nil {
-		timedOut, perr := s.popError(err)
-		if timedOut {
-			s.stats.Inc(stats.BlpopTimeouts)
-			c.writeNullArray()
-		}
-		return perr
+	if m == nil {
+		return err
 	}
 	writeMessage(c, m)
 	return nil
+}
+
+// pop takes the next message of cons for a blocking consume: one already
+// buffered, or else the first to arrive within timeout (none when 0). With
+// no message, timedOut reports the timeout, whose null reply the caller
+// writes, and err is the reply otherwise (nil when the client is gone).
+func (s *Server) pop(c *client, cons *consumer.Consumer, timeout time.Duration) (m *kafka.Message, timedOut bool, err error) {
+	m, err = cons.TryPop()
+	if m == nil && err == nil {
+		m, err = s.waitPop(c, cons, timeout)
+	}
+	if err != nil {
+		timedOut, err = s.popError(err)
+		return nil, timedOut, err
+	}
+	return m, false, nil
+}
+
+// waitPop waits for the next message of cons; the wait ends at the timeout,
+// when the server shuts down or when the client goes away.
+func (s *Server) waitPop(c *client, cons *consumer.Consumer, timeout time.Duration) (*kafka.Message, error) {
+	ctx, cancel := s.blockContext(timeout)
+	defer cancel()
+	ctx, done := c.block(ctx)
+	defer done()
+	return cons.Pop(ctx)
 }
 
 // blockContext is the context of a blocking consume: it ends at the timeout

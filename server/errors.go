@@ -9,23 +9,32 @@ import (
 	"rafka/producer"
 )
 
-// replyError is an error whose text is sent to the client as is: the first
-// word is the Redis-style code (ERR, CONS, PROD, NOPROTO, ...).
-type replyError struct{ text string }
+// The codes of error replies: the first word of the reply, which clients
+// and the error statistics go by.
+const (
+	codeErr       = "ERR"
+	codeCons      = "CONS"
+	codeProd      = "PROD"
+	codeNoProto   = "NOPROTO"
+	codeWrongPass = "WRONGPASS"
+	codeNoAuth    = "NOAUTH"
+	codeNoPerm    = "NOPERM"
+)
 
-func (e *replyError) Error() string { return e.text }
+// replyError is an error sent to the client as its reply: code is the
+// Redis-style code (ERR, CONS, PROD, NOPROTO, ...), msg the text after it.
+type replyError struct{ code, msg string }
 
-func consErr(format string, args ...any) error {
-	return &replyError{text: "CONS " + fmt.Sprintf(format, args...)}
+func (e *replyError) Error() string { return e.code + " " + e.msg }
+
+// replyErr makes a replyError of the code with a formatted message.
+func replyErr(code, format string, args ...any) error {
+	return &replyError{code: code, msg: fmt.Sprintf(format, args...)}
 }
 
-func prodErr(format string, args ...any) error {
-	return &replyError{text: "PROD " + fmt.Sprintf(format, args...)}
-}
-
-func errf(format string, args ...any) error {
-	return &replyError{text: "ERR " + fmt.Sprintf(format, args...)}
-}
+func consErr(format string, args ...any) error { return replyErr(codeCons, format, args...) }
+func prodErr(format string, args ...any) error { return replyErr(codeProd, format, args...) }
+func errf(format string, args ...any) error    { return replyErr(codeErr, format, args...) }
 
 // The client-visible error texts of protocol.md section 7, and the other
 // fixed texts. Clients match some of them literally: do not reword.
@@ -39,13 +48,14 @@ var (
 	errTimeout        = errf("timeout is not a float or out of range")
 	errSyntax         = errf("syntax error")
 	errDBIndex        = errf("DB index is out of range")
-	errNoProto        = &replyError{text: "NOPROTO unsupported protocol version"}
+	errNoProto        = &replyError{code: codeNoProto, msg: "unsupported protocol version"}
 	errNoPassword     = errf("AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
-	errWrongPass      = &replyError{text: "WRONGPASS invalid username-password pair or user is disabled."}
+	errWrongPass      = &replyError{code: codeWrongPass, msg: "invalid username-password pair or user is disabled."}
 	errMaxClients     = errf("max number of clients reached")
-	errNoAuth         = &replyError{text: "NOAUTH Authentication required."}
-	errHelloNoAuth    = &replyError{text: "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"}
+	errNoAuth         = &replyError{code: codeNoAuth, msg: "Authentication required."}
+	errHelloNoAuth    = &replyError{code: codeNoAuth, msg: "HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"}
 	errInternal       = errf("internal error")
+	errMonitorMode    = errf("only PING and QUIT are allowed in MONITOR mode")
 )
 
 // clip shortens client input echoed in an error reply to n bytes, as Redis
@@ -105,7 +115,7 @@ func errWrongArgs(name string) error {
 }
 
 func errNoPerm(user, action, what string) error {
-	return &replyError{text: fmt.Sprintf("NOPERM User %s has no permissions to %s '%s'", user, action, what)}
+	return replyErr(codeNoPerm, "User %s has no permissions to %s '%s'", user, action, what)
 }
 
 func errUnknownSubcommand(sub string) error { return errf("unknown subcommand '%s'", sub) }

@@ -8,7 +8,8 @@ import (
 )
 
 // limitError is a request over a limit; its text follows Redis's protocol
-// errors and is sent before the connection is closed.
+// errors and is sent, with the ERR code (errorReply), before the connection
+// is closed.
 type limitError struct {
 	text string
 	// untilAuth marks the limits of a connection that has not

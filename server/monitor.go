@@ -231,7 +231,7 @@ func (m *monitor) read(dc redcon.DetachedConn) {
 		case "ping":
 			r = monitorReply{raw: []byte("+PONG\r\n")}
 		default:
-			r = monitorReply{raw: []byte("-ERR only PING and QUIT are allowed in MONITOR mode\r\n")}
+			r = monitorReply{raw: errorReply(errMonitorMode)}
 		}
 		select {
 		case m.replies <- r:

@@ -56,7 +56,7 @@ func (l listener) refuse(nc net.Conn) {
 	go func() {
 		defer func() { <-l.refusing }()
 		_ = nc.SetDeadline(time.Now().Add(refuseTimeout))
-		_, _ = nc.Write([]byte("-" + errMaxClients.Error() + "\r\n"))
+		_, _ = nc.Write(errorReply(errMaxClients))
 		_ = nc.Close()
 	}()
 }
@@ -154,7 +154,7 @@ func (c *netConn) refuse(err error) {
 	c.refused = true
 	c.stats.Inc(stats.ErrorsProtocol)
 	_ = c.Conn.SetWriteDeadline(time.Now().Add(time.Second))
-	_, _ = c.Conn.Write([]byte("-ERR " + err.Error() + "\r\n"))
+	_, _ = c.Conn.Write(errorReply(err))
 }
 
 func (c *netConn) Write(p []byte) (int, error) {

@@ -3,31 +3,55 @@ package server
 import (
 	"errors"
 	"strconv"
-	"strings"
 
 	"rafka/stats"
 )
 
-// writeError sends err: a replyError as its own text, anything else with the
-// ERR prefix. Errors are counted by their code.
+// writeError sends the error reply to err and counts it by its code.
 func (c *client) writeError(err error) {
-	var re *replyError
-	text := ""
-	if errors.As(err, &re) {
-		text = re.text
+	c.srv.stats.Inc(errorCounter(err))
+	c.conn.WriteRaw(errorReply(err))
+}
+
+// errorReply is the RESP error reply to err, the one place error replies
+// are made: a replyError is sent as its code and message; any other error
+// (an internal one wrapped with context, a protocol limit) gets the ERR
+// code before its text. Line breaks become spaces, as redcon does.
+func errorReply(err error) []byte {
+	code, msg := codeErr, ""
+	if re, ok := errors.AsType[*replyError](err); ok {
+		code, msg = re.code, re.msg
 	} else {
-		text = "ERR " + err.Error()
+		msg = err.Error()
 	}
-	text = strings.NewReplacer("\r", " ", "\n", " ").Replace(text)
+	b := make([]byte, 0, len(code)+len(msg)+4)
+	b = append(b, '-')
+	b = append(b, code...)
+	b = append(b, ' ')
+	for i := 0; i < len(msg); i++ {
+		if ch := msg[i]; ch == '\r' || ch == '\n' {
+			b = append(b, ' ')
+		} else {
+			b = append(b, ch)
+		}
+	}
+	return append(b, '\r', '\n')
+}
+
+// errorCounter is the statistic an error reply to err counts in: consumer
+// and producer errors by their code, every other one as a command error.
+func errorCounter(err error) stats.Counter {
+	re, _ := errors.AsType[*replyError](err)
 	switch {
-	case strings.HasPrefix(text, "CONS "):
-		c.srv.stats.Inc(stats.ErrorsConsumer)
-	case strings.HasPrefix(text, "PROD "):
-		c.srv.stats.Inc(stats.ErrorsProducer)
+	case re == nil:
+		return stats.ErrorsCommand
+	case re.code == codeCons:
+		return stats.ErrorsConsumer
+	case re.code == codeProd:
+		return stats.ErrorsProducer
 	default:
-		c.srv.stats.Inc(stats.ErrorsCommand)
+		return stats.ErrorsCommand
 	}
-	c.conn.WriteError(text)
 }
 
 // writeNullBulk sends a null bulk string (RESP3: null).
