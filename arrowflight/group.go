@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -12,16 +13,36 @@ import (
 // joinTimeout bounds how long a group read waits for its first assignment.
 const joinTimeout = 30 * time.Second
 
-// groupRead is the state of one group-mode DoGet: the group consumer and
+// groupRead is one group-mode DoGet: its ticket, the group consumer and
 // the next offset of every partition it delivered from.
 type groupRead struct {
-	kc         *kafka.Consumer
+	s          *Service
+	t          *ticket
+	kc         *kafka.Consumer // nil until the read joins
 	next       map[int32]kafka.Offset
-	topic      string
 	assignedAt time.Time
 }
 
-func (g *groupRead) close() { _ = g.kc.Close() } // auto-commit is off: commits nothing
+// getGroup streams a group read of t and, once the whole stream was sent,
+// commits what it delivered.
+func (s *Service) getGroup(ctx context.Context, stream flight.DataStreamWriter, t *ticket) error {
+	g := &groupRead{s: s, t: t, next: map[int32]kafka.Offset{}}
+	defer g.close()
+	err := s.writeBatches(stream, t, true, func(bw *batchWriter) error {
+		return g.read(ctx, bw)
+	})
+	if err == nil {
+		err = g.commit(ctx)
+	}
+	return err
+}
+
+// close leaves the group; auto-commit is off, so it commits nothing.
+func (g *groupRead) close() {
+	if g.kc != nil {
+		_ = g.kc.Close()
+	}
+}
 
 // rebalance applies assignments; partitions taken away are forgotten, so
 // their delivered messages are not committed and go to the new owner.
@@ -45,15 +66,16 @@ func (g *groupRead) rebalance(kc *kafka.Consumer, ev kafka.Event) error {
 	return nil
 }
 
-// readGroup joins t.Group and streams what the group's members are
-// assigned, until max_records rows were sent or nothing arrived for idle_ms.
-func (s *Service) readGroup(ctx context.Context, t *ticket, bw *batchWriter) error {
-	kc, err := s.cluster.newGroupReader(t.Group)
+// read joins the ticket's group and sends to bw what the group's members
+// are assigned, until max_records rows were sent or nothing arrived for
+// idle_ms.
+func (g *groupRead) read(ctx context.Context, bw *batchWriter) error {
+	t := g.t
+	kc, err := g.s.cluster.newGroupReader(t.Group)
 	if err != nil {
 		return err
 	}
-	g := &groupRead{kc: kc, next: map[int32]kafka.Offset{}, topic: t.Topic}
-	bw.group = g
+	g.kc = kc
 	if err := kc.SubscribeTopics([]string{t.Topic}, g.rebalance); err != nil {
 		return status.Errorf(codes.Internal, "subscribe group %s to %s: %v", t.Group, t.Topic, err)
 	}
@@ -67,7 +89,7 @@ func (s *Service) readGroup(ctx context.Context, t *ticket, bw *batchWriter) err
 		if err := ctx.Err(); err != nil {
 			return status.FromContextError(err).Err()
 		}
-		if t.MaxRecords > 0 && bw.sent+int64(bw.enc.Rows()) >= t.MaxRecords {
+		if t.MaxRecords > 0 && bw.rows() >= t.MaxRecords {
 			return bw.flush()
 		}
 		switch e := kc.Poll(pollMs).(type) {
@@ -91,7 +113,7 @@ func (s *Service) readGroup(ctx context.Context, t *ticket, bw *batchWriter) err
 			if isFatal(e) {
 				return status.Errorf(codes.Unavailable, "group read %s: %v", t.Group, e)
 			}
-			s.log.Info().Err(e).Str("group", t.Group).Msg("flight group read: consumer error (reading goes on)")
+			g.s.log.Info().Err(e).Str("group", t.Group).Msg("flight group read: consumer error (reading goes on)")
 		}
 	}
 }
@@ -103,11 +125,10 @@ func maxTime(a, b time.Time) time.Time {
 	return b
 }
 
-// commit commits a group read's delivered offsets once the whole stream was
-// sent and the client did not cancel: an interrupted stream commits nothing.
-func (b *batchWriter) commit(ctx context.Context) error {
-	g := b.group
-	if g == nil || len(g.next) == 0 {
+// commit commits the delivered offsets once the whole stream was sent and
+// the client did not cancel: an interrupted stream commits nothing.
+func (g *groupRead) commit(ctx context.Context) error {
+	if len(g.next) == 0 {
 		return nil
 	}
 	if err := ctx.Err(); err != nil {
@@ -115,7 +136,7 @@ func (b *batchWriter) commit(ctx context.Context) error {
 	}
 	offsets := make([]kafka.TopicPartition, 0, len(g.next))
 	for p, o := range g.next {
-		offsets = append(offsets, kafka.TopicPartition{Topic: &g.topic, Partition: p, Offset: o})
+		offsets = append(offsets, kafka.TopicPartition{Topic: &g.t.Topic, Partition: p, Offset: o})
 	}
 	if _, err := g.kc.CommitOffsets(offsets); err != nil {
 		return status.Errorf(codes.Unavailable, "commit group offsets: %v", err)

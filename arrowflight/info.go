@@ -119,7 +119,7 @@ func (s *Service) endpoint(t *ticket) *flight.FlightEndpoint {
 	ep := &flight.FlightEndpoint{Ticket: &flight.Ticket{Ticket: t.encode()}}
 	if s.cfg.Advertise != "" {
 		scheme := "grpc+tcp://"
-		if s.cfg.TLSCert != "" {
+		if s.cfg.TLS != nil {
 			scheme = "grpc+tls://"
 		}
 		ep.Location = []*flight.Location{{Uri: scheme + s.cfg.Advertise}}

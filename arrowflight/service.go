@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"rafka/acl"
+	"rafka/arrowenc"
 	"rafka/authlimit"
 	"rafka/config"
 	"rafka/producer"
@@ -42,13 +43,13 @@ type Config struct {
 	// limited to the topics and groups the file allows.
 	ACL *acl.List
 	// AuthLimiter limits failed handshakes and static bearer tokens per
-	// peer host; nil means one of the service's own with authlimit's
-	// defaults. Sharing the RESP listener's limiter counts a host's
-	// failures on both.
+	// peer host (required). Sharing the RESP listener's limiter counts a
+	// host's failures on both.
 	AuthLimiter *authlimit.Limiter
-	// TLSCert and TLSKey enable TLS when both are set.
-	TLSCert, TLSKey string
-	// MaxStreams bounds concurrent streaming calls. Default 64.
+	// TLS, when set, serves Flight over TLS (config.Resolved.FlightTLS).
+	TLS *tls.Config
+	// MaxStreams bounds concurrent streaming calls; it must be at least
+	// 1 (main passes config.Settings.FlightMaxStreams).
 	MaxStreams int
 	// MaxBatchBytes is the ceiling of a read's max_batch_bytes, checked
 	// for descriptors and again for every ticket. Default: the settings'
@@ -66,7 +67,8 @@ type Config struct {
 	// of every call (Prometheus metrics).
 	Observer RPCObserver
 	Log      zerolog.Logger
-	// Allocator serves Arrow buffers; nil means the default allocator.
+	// Allocator serves Arrow buffers; nil means the default allocator
+	// (arrowenc.Allocator).
 	Allocator memory.Allocator
 }
 
@@ -87,12 +89,8 @@ type Service struct {
 
 // New builds the service; Serve starts it.
 func New(cfg Config) (*Service, error) {
-	if cfg.MaxStreams <= 0 {
-		cfg.MaxStreams = 64
-	}
-	mem := cfg.Allocator
-	if mem == nil {
-		mem = memory.DefaultAllocator
+	if cfg.MaxStreams < 1 {
+		return nil, fmt.Errorf("flight max streams must be at least 1, got %d", cfg.MaxStreams)
 	}
 	if cfg.ACL != nil {
 		for name := range cfg.Users {
@@ -101,9 +99,8 @@ func New(cfg Config) (*Service, error) {
 			}
 		}
 	}
-	limit := cfg.AuthLimiter
-	if limit == nil {
-		limit = authlimit.New(authlimit.DefaultRate, authlimit.DefaultBurst, authlimit.DefaultMaxAddrs)
+	if cfg.AuthLimiter == nil {
+		return nil, errors.New("flight needs an auth limiter")
 	}
 	cl, err := newCluster(cfg.Consumer)
 	if err != nil {
@@ -111,22 +108,16 @@ func New(cfg Config) (*Service, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Service{
-		cfg: cfg, mem: mem, stats: cfg.Stats, log: cfg.Log, cluster: cl,
+		cfg: cfg, mem: arrowenc.Allocator(cfg.Allocator), stats: cfg.Stats, log: cfg.Log, cluster: cl,
 		streams: make(chan struct{}, cfg.MaxStreams), ctx: ctx, cancel: cancel,
 	}
 	var opts []grpc.ServerOption
-	if cfg.TLSCert != "" || cfg.TLSKey != "" {
-		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
-		if err != nil {
-			cl.close()
-			cancel()
-			return nil, fmt.Errorf("flight TLS: %w", err)
-		}
-		opts = append(opts, grpc.Creds(credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})))
+	if cfg.TLS != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(cfg.TLS)))
 	}
 	unary := []grpc.UnaryServerInterceptor{s.instrumentUnary, s.recoverUnary}
 	stream := []grpc.StreamServerInterceptor{s.instrumentStream, s.recoverStream}
-	if auth := newAuthenticator(cfg.Tokens, cfg.Users, cfg.ACL, limit); auth.enabled() {
+	if auth := newAuthenticator(cfg.Tokens, cfg.Users, cfg.ACL, cfg.AuthLimiter); auth.enabled() {
 		unary = append(unary, auth.unary)
 		stream = append(stream, auth.stream)
 	}
@@ -147,7 +138,7 @@ func (s *Service) maxBatchBytes() int {
 
 // Serve serves Flight on ln until Shutdown.
 func (s *Service) Serve(ln net.Listener) error {
-	s.log.Info().Str("addr", ln.Addr().String()).Bool("tls", s.cfg.TLSCert != "").Msg("serving Arrow Flight")
+	s.log.Info().Str("addr", ln.Addr().String()).Bool("tls", s.cfg.TLS != nil).Msg("serving Arrow Flight")
 	err := s.grpc.Serve(ln)
 	if errors.Is(err, grpc.ErrServerStopped) {
 		return nil
