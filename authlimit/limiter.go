@@ -11,13 +11,9 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// Defaults: an address may fail 10 logins at once, then one more every
-// 100 ms; at most this many addresses are remembered.
-const (
-	DefaultRate     = 10 // failed logins per second per address, after the burst
-	DefaultBurst    = 10
-	DefaultMaxAddrs = 65536
-)
+// DefaultMaxAddrs is how many addresses a limiter remembers. (The rate is
+// the auth_failures_per_second setting.)
+const DefaultMaxAddrs = 65536
 
 // Limiter counts failed logins per host. A login is checked only while its
 // host has allowance left; every check claims one unit, which a successful

@@ -39,8 +39,8 @@ type File struct {
 	Rafka Settings
 }
 
-// Load reads and parses the configuration file at path.
-func Load(path string) (*File, error) {
+// LoadFile reads and parses the configuration file at path.
+func LoadFile(path string) (*File, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config %s: %w", path, err)

@@ -3,138 +3,73 @@ package config
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"time"
-
-	"rafka/authlimit"
 )
 
-// Settings are the server's own settings. They come from the "rafka" section
-// of the configuration file and from command-line flags (flags win).
+// Settings are the server's own settings. Each field is declared here once:
+// its file key (json), its flags (flag: long name, then any shorthand), an
+// environment variable where one is read (env), its default (default, in
+// the flag's syntax; none means the zero value) and its documentation
+// (usage, which is the flag help). DefaultSettings, the flags and the
+// README's table all come from these tags (TestREADMESettings checks the
+// table). Load resolves them: defaults < the file's rafka section <
+// environment < flags.
 type Settings struct {
-	// Host is the RESP listen address. Default "" (protected mode: main
-	// listens on 127.0.0.1, as no authentication exists yet).
-	Host string `json:"host"`
-	// Port is the RESP listen port. Default 6380.
-	Port int `json:"port"`
-	// Brokers are the Kafka bootstrap servers; when set they override
-	// bootstrap.servers in every section of the file. Default: RAFKA_BROKERS;
-	// none here and none in the file means the embedded broker.
-	Brokers string `json:"brokers"`
-	// DataDir is where the embedded try-it broker keeps its data. Default
-	// ./rafka-data.
-	DataDir string `json:"data_dir"`
-	// MaxClients is the most connections served at once. Default 10000.
-	MaxClients int `json:"max_clients"`
-	// MaxBulkBytes is the largest bulk argument a command may carry.
-	// Default 32 MiB.
-	MaxBulkBytes int64 `json:"max_bulk_bytes"`
-	// MaxArgs is the most arguments one command may have. Default 1048576.
-	MaxArgs int64 `json:"max_args"`
-	// MaxInlineBytes is the longest inline (telnet-style) command line.
-	// Default 64 KiB.
-	MaxInlineBytes int64 `json:"max_inline_bytes"`
-	// MaxCommandBytes bounds the sum of one command's arguments, refused
-	// before they are buffered. Default 64 MiB.
-	MaxCommandBytes int64 `json:"max_command_bytes"`
-	// MaxBatchBytes is the ceiling of ARROW.BLPOP's MAXBYTES and of a
-	// Flight read's max_batch_bytes. Default 16 MiB.
-	MaxBatchBytes int `json:"max_batch_bytes"`
-	// MonitorBufferBytes bounds the lines waiting for one MONITOR client;
-	// past it lines are dropped. Default 1 MiB.
-	MonitorBufferBytes int64 `json:"monitor_buffer_bytes"`
-	// AuthFailuresPerSecond is how many failed logins (AUTH, Flight
-	// handshakes and bearer tokens) one address gets a second, after as
-	// many at once. Default 10.
-	AuthFailuresPerSecond float64 `json:"auth_failures_per_second"`
-	// IdleTimeout closes a connection that sent nothing for this long.
-	// Default 0 (never).
-	IdleTimeout Duration `json:"idle_timeout"`
-	// AuthTimeout closes a connection that has not authenticated this long
-	// after it connected, when authentication is required: connections
-	// that never log in cannot hold every slot. Default 10s; 0 never.
-	AuthTimeout Duration `json:"auth_timeout"`
-	// ProducerCloseTimeout bounds how long a connection's outstanding
-	// messages are waited for when the connection ends. Default 5s.
-	ProducerCloseTimeout Duration `json:"producer_close_timeout"`
-	// MaxOutstandingMessages and MaxOutstandingBytes bound one connection's
-	// (or DoPut's) messages enqueued on the shared producer and not yet
-	// reported: past either, the connection is not read until its
-	// deliveries catch up. Defaults 10000 and 16 MiB.
-	MaxOutstandingMessages int64 `json:"max_outstanding_messages"`
-	MaxOutstandingBytes    int64 `json:"max_outstanding_bytes"`
-	// ShutdownTimeout bounds the whole shutdown. Default 30s.
-	ShutdownTimeout Duration `json:"shutdown_timeout"`
-	// FlightAddr is the Arrow Flight listen address; "off" disables it.
-	// Default 127.0.0.1:8815.
-	FlightAddr string `json:"flight_addr"`
-	// FlightAdvertise is the host:port put in Flight endpoint locations.
-	// Default none (clients redeem tickets where they got them).
-	FlightAdvertise string `json:"flight_advertise"`
-	// FlightTokens are static bearer tokens for Flight. Default none.
-	FlightTokens []string `json:"flight_tokens"`
-	// FlightUsers are Basic credentials (user -> password) that Flight
-	// clients exchange for a bearer token. Default none.
-	FlightUsers map[string]string `json:"flight_users"`
-	// FlightTLSCert and FlightTLSKey enable TLS on Flight. Default none.
-	FlightTLSCert string `json:"flight_tls_cert"`
-	FlightTLSKey  string `json:"flight_tls_key"`
-	// FlightMaxStreams bounds concurrent Flight streams. Default 64.
-	FlightMaxStreams int `json:"flight_max_streams"`
-	// RequirePass makes clients AUTH with this password before any command
-	// but AUTH, HELLO ... AUTH, PING and QUIT. Default none.
-	RequirePass string `json:"requirepass"`
-	// ACLFile names the users file (see package acl): users, hashed
-	// passwords and the topics and groups each may use. Default none.
-	ACLFile string `json:"acl_file"`
-	// TLSCert and TLSKey serve the RESP listener over TLS; TLSCA, when set,
-	// requires client certificates signed by it. Default none.
-	TLSCert string `json:"tls_cert"`
-	TLSKey  string `json:"tls_key"`
-	TLSCA   string `json:"tls_ca"`
-	// MetricsAddr serves Prometheus /metrics, /healthz and /readyz when set.
-	// Default none.
-	MetricsAddr string `json:"metrics_addr"`
-	// PprofAddr serves Go's net/http/pprof profiles when set (opt-in; keep
-	// it on loopback). Default none.
-	PprofAddr string `json:"pprof_addr"`
-	// KafkaStatsInterval, when positive, sets librdkafka's
-	// statistics.interval.ms on the connections' consumers and producers
-	// (and DoPut's producer), which feeds consumer lag and producer queue
-	// depth to /metrics. Default 0 (off: the properties are left as the
-	// file sets them).
-	KafkaStatsInterval Duration `json:"kafka_stats_interval"`
-	// LogLevel is one of debug, info, warn, error. Default info.
-	LogLevel string `json:"log_level"`
-	// LogFormat is "console" or "json". Default console.
-	LogFormat string `json:"log_format"`
+	Host                   string            `json:"host" flag:"host" usage:"listen address (default 127.0.0.1, or 0.0.0.0 with --requirepass or --acl-file: protected mode)"`
+	Port                   int               `json:"port" flag:"port,p" default:"6380" usage:"listen port; 0 lets the system pick one (see --ready-file)"`
+	Brokers                string            `json:"brokers" flag:"brokers" env:"RAFKA_BROKERS" usage:"Kafka bootstrap servers (default $RAFKA_BROKERS, then bootstrap.servers of the config file; none: embedded try-it broker)"`
+	DataDir                string            `json:"data_dir" flag:"data-dir" default:"./rafka-data" usage:"data directory of the embedded try-it broker"`
+	MaxClients             int               `json:"max_clients" flag:"max-clients" default:"10000" usage:"most connections at once"`
+	MaxBulkBytes           int64             `json:"max_bulk_bytes" flag:"max-bulk-bytes" default:"33554432" usage:"largest bulk argument (a message)"`
+	MaxArgs                int64             `json:"max_args" flag:"max-args" default:"1048576" usage:"most arguments of one command"`
+	MaxInlineBytes         int64             `json:"max_inline_bytes" flag:"max-inline-bytes" default:"65536" usage:"longest inline (telnet-style) command line"`
+	MaxCommandBytes        int64             `json:"max_command_bytes" flag:"max-command-bytes" default:"67108864" usage:"largest command, all its bulk arguments together, refused before they are buffered"`
+	MaxBatchBytes          int               `json:"max_batch_bytes" flag:"max-batch-bytes" default:"16777216" usage:"ceiling of ARROW.BLPOP MAXBYTES and Flight max_batch_bytes; at least 1024"`
+	MonitorBufferBytes     int64             `json:"monitor_buffer_bytes" flag:"monitor-buffer-bytes" default:"1048576" usage:"bytes of lines waiting for one MONITOR client before lines are dropped"`
+	AuthFailuresPerSecond  float64           `json:"auth_failures_per_second" flag:"auth-failures-per-second" default:"10" usage:"failed logins (AUTH, Flight handshakes and bearer tokens) one address gets a second, after as many at once"`
+	IdleTimeout            Duration          `json:"idle_timeout" flag:"idle-timeout" usage:"close connections that sent nothing this long (0: never)"`
+	AuthTimeout            Duration          `json:"auth_timeout" flag:"auth-timeout" default:"10s" usage:"with a password or ACL file, close connections not authenticated this long after connecting (0: never)"`
+	ProducerCloseTimeout   Duration          `json:"producer_close_timeout" flag:"producer-close-timeout" default:"5s" usage:"how long a closing connection's outstanding messages are waited for"`
+	MaxOutstandingMessages int64             `json:"max_outstanding_messages" flag:"max-outstanding-messages" default:"10000" usage:"a connection with more messages awaiting delivery is not read until they are delivered"`
+	MaxOutstandingBytes    int64             `json:"max_outstanding_bytes" flag:"max-outstanding-bytes" default:"16777216" usage:"a connection with more message bytes awaiting delivery is not read until they are delivered"`
+	ShutdownTimeout        Duration          `json:"shutdown_timeout" flag:"shutdown-timeout" default:"30s" usage:"limit of the whole shutdown"`
+	FlightAddr             string            `json:"flight_addr" flag:"flight-addr" default:"127.0.0.1:8815" usage:"Arrow Flight listen address, or off"`
+	FlightAdvertise        string            `json:"flight_advertise" flag:"flight-advertise" usage:"host:port put in Flight endpoint locations"`
+	FlightTokens           []string          `json:"flight_tokens" flag:"flight-token" usage:"a static Flight bearer token with full access (repeatable; the command line's replace the file's)"`
+	FlightUsers            map[string]string `json:"flight_users" flag:"flight-user" usage:"Flight Basic credentials user:password with full access, exchanged for a bearer token (repeatable; the command line's replace the file's)"`
+	FlightTLSCert          string            `json:"flight_tls_cert" flag:"flight-tls-cert" usage:"Flight TLS certificate file (PEM)"`
+	FlightTLSKey           string            `json:"flight_tls_key" flag:"flight-tls-key" usage:"Flight TLS key file (PEM)"`
+	FlightMaxStreams       int               `json:"flight_max_streams" flag:"flight-max-streams" default:"64" usage:"most concurrent Flight data streams (DoGet, DoPut)"`
+	RequirePass            string            `json:"requirepass" flag:"requirepass" usage:"require AUTH with this password"`
+	ACLFile                string            `json:"acl_file" flag:"acl-file" usage:"users file: hashed passwords and the topics and groups each user may use"`
+	TLSCert                string            `json:"tls_cert" flag:"tls-cert" usage:"serve RESP over TLS with this certificate file (PEM)"`
+	TLSKey                 string            `json:"tls_key" flag:"tls-key" usage:"key file of --tls-cert (PEM)"`
+	TLSCA                  string            `json:"tls_ca" flag:"tls-ca" usage:"require RESP client certificates signed by this CA file (PEM)"`
+	MetricsAddr            string            `json:"metrics_addr" flag:"metrics-addr" usage:"serve Prometheus /metrics, /healthz and /readyz on this address"`
+	PprofAddr              string            `json:"pprof_addr" flag:"pprof-addr" usage:"serve Go pprof profiles on this address, e.g. 127.0.0.1:6060 (opt-in; keep it on loopback)"`
+	KafkaStatsInterval     Duration          `json:"kafka_stats_interval" flag:"kafka-stats-interval" usage:"librdkafka statistics interval of the consumers and producers, for consumer lag and producer queue depth in /metrics (0: off)"`
+	LogLevel               string            `json:"log_level" flag:"log-level" default:"info" usage:"trace, debug, info, warn or error"`
+	LogFormat              string            `json:"log_format" flag:"log-format" default:"console" usage:"console or json"`
 }
 
 // maxStatsInterval is the largest statistics.interval.ms librdkafka takes.
 const maxStatsInterval = 24 * time.Hour
 
-// DefaultSettings returns the settings used when nothing is configured.
+// DefaultSettings returns the settings used when nothing is configured: the
+// default tags of Settings.
 func DefaultSettings() Settings {
-	return Settings{
-		Port:                   6380,
-		DataDir:                "./rafka-data",
-		MaxClients:             10000,
-		FlightAddr:             "127.0.0.1:8815",
-		FlightMaxStreams:       64,
-		MaxBulkBytes:           32 << 20,
-		MaxArgs:                1 << 20,
-		MaxInlineBytes:         64 << 10,
-		MaxCommandBytes:        64 << 20,
-		MaxBatchBytes:          16 << 20,
-		MonitorBufferBytes:     1 << 20,
-		AuthFailuresPerSecond:  authlimit.DefaultRate,
-		ProducerCloseTimeout:   Duration(5 * time.Second),
-		MaxOutstandingMessages: 10000,
-		MaxOutstandingBytes:    16 << 20,
-		AuthTimeout:            Duration(10 * time.Second),
-		ShutdownTimeout:        Duration(30 * time.Second),
-		LogLevel:               "info",
-		LogFormat:              "console",
+	var s Settings
+	v := reflect.ValueOf(&s).Elem()
+	for _, d := range declared() {
+		if d.def == "" {
+			continue
+		}
+		if err := setField(v.Field(d.field), d.def); err != nil {
+			panic(fmt.Sprintf("config: default of %s: %v", d.key, err)) // a typo in a tag above
+		}
 	}
+	return s
 }
 
 // Validate reports the first setting that is out of range.
@@ -173,6 +108,11 @@ func (s Settings) Validate() error {
 		return fmt.Errorf("TLS needs both a certificate and a key")
 	case s.TLSCA != "" && s.TLSCert == "":
 		return fmt.Errorf("a TLS CA needs a TLS certificate and key")
+	}
+	switch s.LogLevel {
+	case "trace", "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("log level %q: expected trace, debug, info, warn or error", s.LogLevel)
 	}
 	switch s.LogFormat {
 	case "console", "json":

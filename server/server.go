@@ -18,6 +18,7 @@ import (
 	"github.com/tidwall/redcon"
 
 	"rafka/acl"
+	"rafka/arrowenc"
 	"rafka/authlimit"
 	"rafka/config"
 	"rafka/producer"
@@ -65,20 +66,15 @@ func (c Config) logins() *authlimit.Limiter {
 }
 
 // NewLoginLimiter returns the limiter of failed logins the settings ask for:
-// AuthFailuresPerSecond at once and per second, per address.
+// AuthFailuresPerSecond (validated positive) at once and per second, per
+// address.
 func NewLoginLimiter(s config.Settings) *authlimit.Limiter {
 	rate := s.AuthFailuresPerSecond
-	if rate <= 0 {
-		rate = authlimit.DefaultRate
-	}
 	return authlimit.New(rate, max(int(rate), 1), authlimit.DefaultMaxAddrs)
 }
 
 func (c Config) allocator() memory.Allocator {
-	if c.Allocator == nil {
-		return memory.DefaultAllocator
-	}
-	return c.Allocator
+	return arrowenc.Allocator(c.Allocator)
 }
 
 // Server serves the RESP protocol on one listener.

@@ -17,6 +17,8 @@ import (
 
 	"rafka/acl"
 	"rafka/arrowflight"
+	"rafka/config"
+	"rafka/server"
 )
 
 // listFlightNames returns the topic names ListFlights sends for glob.
@@ -161,7 +163,8 @@ func TestFlightACLUserClash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = arrowflight.New(arrowflight.Config{ACL: list, Users: map[string]string{"alice": "other"}})
+	_, err = arrowflight.New(arrowflight.Config{ACL: list, Users: map[string]string{"alice": "other"},
+		MaxStreams: 1, AuthLimiter: server.NewLoginLimiter(config.DefaultSettings())})
 	if err == nil || !strings.Contains(err.Error(), `flight user "alice" is also a user of the ACL file`) {
 		t.Fatalf("New: %v", err)
 	}

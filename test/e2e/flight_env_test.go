@@ -22,6 +22,7 @@ import (
 	"rafka/arrowflight"
 	"rafka/config"
 	"rafka/producer"
+	"rafka/server"
 	"rafka/stats"
 )
 
@@ -47,12 +48,14 @@ func startFlight(t *testing.T, edit ...func(*arrowflight.Config)) *testFlight {
 	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
 	prod := producer.New(file.ProducerProperties(env.brokers), producer.LimitsOf(config.DefaultSettings()), st, log)
 	cfg := arrowflight.Config{
-		Consumer:  file.ConsumerProperties(env.brokers),
-		Producer:  prod,
-		Version:   "test",
-		Stats:     st,
-		Log:       log,
-		Allocator: mem,
+		MaxStreams:  config.DefaultSettings().FlightMaxStreams,
+		AuthLimiter: server.NewLoginLimiter(config.DefaultSettings()),
+		Consumer:    file.ConsumerProperties(env.brokers),
+		Producer:    prod,
+		Version:     "test",
+		Stats:       st,
+		Log:         log,
+		Allocator:   mem,
 	}
 	for _, e := range edit {
 		e(&cfg)

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/credentials"
 
 	"rafka/arrowflight"
+	"rafka/config"
 )
 
 // writeTestCert writes a self-signed certificate for 127.0.0.1 and its key.
@@ -65,7 +66,11 @@ func writeTestCert(t *testing.T) (certFile, keyFile string, pool *x509.CertPool)
 // TestFlightTLS: with a certificate, Flight serves TLS clients only.
 func TestFlightTLS(t *testing.T) {
 	certFile, keyFile, pool := writeTestCert(t)
-	tf := startFlight(t, func(c *arrowflight.Config) { c.TLSCert, c.TLSKey = certFile, keyFile })
+	resolved, err := (&config.Config{Settings: config.Settings{FlightTLSCert: certFile, FlightTLSKey: keyFile}}).Resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tf := startFlight(t, func(c *arrowflight.Config) { c.TLS = resolved.FlightTLS })
 	topic := newTopic(t, 1)
 	produceDirect(t, topic, 0, "secure")
 

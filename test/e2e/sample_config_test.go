@@ -14,7 +14,7 @@ import (
 // TestSampleConfig: kafka.json.sample parses and librdkafka accepts every
 // property in it.
 func TestSampleConfig(t *testing.T) {
-	f, err := config.Load("../../kafka.json.sample")
+	f, err := config.LoadFile("../../kafka.json.sample")
 	if err != nil {
 		t.Fatal(err)
 	}
