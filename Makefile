@@ -54,7 +54,7 @@ bench: build
 		$(SUDO) apt-get update && \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server redis-tools; }
 	$(GO) build -o bin/kafkaharness ./test/kafkaharness
-	$(GO) build -o bin/rafkabench ./test/bench
+	$(GO) build -o bin/rafkabench ./test/bench/cmd/rafkabench
 	bin/kafkaharness -- bin/rafkabench -rafka bin/rafka -out BENCHMARKS.md $(BENCH_ARGS)
 
 # fuzz: run every fuzz target for FUZZTIME each (make test runs their seeds)

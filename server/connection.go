@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"crypto/subtle"
 	"fmt"
 	"strconv"
@@ -43,7 +42,9 @@ func cmdQuit(s *Server, c *client, args [][]byte) error {
 	c.conn.WriteString("OK")
 	_ = redcon.BaseWriter(c.conn).Flush()
 	if c.account != nil {
-		c.account.Close(context.Background(), time.Duration(s.cfg.Settings.ProducerCloseTimeout))
+		// Within the close timeout, or until shutdown starts (the shared
+		// producer's last flush then delivers what is left).
+		c.account.Close(s.ctx, time.Duration(s.cfg.Settings.ProducerCloseTimeout))
 	}
 	return c.conn.Close()
 }

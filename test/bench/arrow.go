@@ -1,10 +1,11 @@
-package main
+package bench
 
 import (
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -38,7 +39,7 @@ func arrowWorker(ctx context.Context, c *respConn, key string, tr *tracker, ackE
 		if !ok {
 			continue
 		}
-		parts, offs, err := decodeArrowReply(mem, r.str)
+		parts, offs, err := decodeArrowReply(mem, r.Str)
 		if err != nil {
 			return err
 		}
@@ -52,7 +53,7 @@ func arrowWorker(ctx context.Context, c *respConn, key string, tr *tracker, ackE
 			}
 		}
 		for p, off := range highest {
-			acks = append(acks, appendAck(nil, topic, int64(p), off))
+			acks = append(acks, appendAck(nil, string(topic), int64(p), off))
 		}
 	}
 	return sendAcks(c, acks, ackErrs)
@@ -69,8 +70,8 @@ func topicOfKey(key string) string {
 
 // decodeArrowReply reads an ARROW.BLPOP reply (one IPC stream) and returns
 // the partition and offset of every row.
-func decodeArrowReply(mem memory.Allocator, b []byte) ([]int32, []int64, error) {
-	rd, err := ipc.NewReader(bytes.NewReader(b), ipc.WithAllocator(mem))
+func decodeArrowReply(mem memory.Allocator, b string) ([]int32, []int64, error) {
+	rd, err := ipc.NewReader(strings.NewReader(b), ipc.WithAllocator(mem))
 	if err != nil {
 		return nil, nil, fmt.Errorf("ARROW.BLPOP reply is not an Arrow stream: %w", err)
 	}

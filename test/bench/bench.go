@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -97,9 +97,9 @@ func (b *bench) stopRafka() {
 // above (rafka runs with --log-level warn).
 func (b *bench) stopServer(s *server) {
 	s.stop()
-	if data, err := os.ReadFile(s.logPath); err == nil && len(data) > 0 && s.name != "redis-server" {
+	if data, err := os.ReadFile(s.LogPath); err == nil && len(data) > 0 && s.name != "redis-server" {
 		lines := countLines(data)
-		b.note(fmt.Sprintf("%s logged %d warning/error lines; last: %s", s.name, lines, tail(s.logPath, 1)))
+		b.note(fmt.Sprintf("%s logged %d warning/error lines; last: %s", s.name, lines, tail(s.LogPath, 1)))
 	}
 }
 

@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"rafka/test/rafkatest"
 )
 
 // consumeConns is k, the number of rafka connections reading in parallel.
@@ -176,7 +178,7 @@ func (b *bench) rafkaWorkers(ctx context.Context, topic, group string, tr *track
 					return err
 				}
 				defer c.Close()
-				if _, err := c.do("CLIENT", "SETNAME", fmt.Sprintf("%s:w%d", group, i)); err != nil {
+				if _, err := c.Call("CLIENT", "SETNAME", fmt.Sprintf("%s:w%d", group, i)); err != nil {
 					return fmt.Errorf("CLIENT SETNAME: %w", err)
 				}
 				return work(ctx, c, key, tr, ackErrs)
@@ -228,12 +230,12 @@ func blpopWorker(c *respConn, key string, depth int, tr *tracker, ackErrs *atomi
 	pop := []string{"BLPOP", key, timeout}
 	for !tr.finished() {
 		if len(acks) > 0 {
-			c.writeArgs([]string{"RPUSH", "acks"}, acks...)
+			c.WriteArgs([]string{"RPUSH", "acks"}, acks...)
 		}
 		for range depth {
-			c.write(pop...)
+			c.Write(pop...)
 		}
-		if err := c.flush(); err != nil {
+		if err := c.Flush(); err != nil {
 			return err
 		}
 		if len(acks) > 0 {
@@ -243,25 +245,25 @@ func blpopWorker(c *respConn, key string, depth int, tr *tracker, ackErrs *atomi
 		}
 		acks, buf = acks[:0], buf[:0]
 		for range depth {
-			r, err := c.read()
+			r, err := c.Read()
 			if err != nil {
 				return fmt.Errorf("BLPOP: %w", err)
 			}
-			if r.kind == '-' {
-				return fmt.Errorf("BLPOP: %s", r.str)
+			if r.Kind == '-' {
+				return fmt.Errorf("BLPOP: %s", r.Str)
 			}
-			if r.null {
+			if r.Null {
 				continue
 			}
-			if len(r.arr) != 8 {
-				return fmt.Errorf("BLPOP reply has %d elements, want 8", len(r.arr))
+			if len(r.Elems) != 8 {
+				return fmt.Errorf("BLPOP reply has %d elements, want 8", len(r.Elems))
 			}
-			p, off := r.arr[3].num, r.arr[5].num
+			p, off := r.Elems[3].Num, r.Elems[5].Num
 			if err := tr.mark(int32(p), off); err != nil {
 				return err
 			}
 			start := len(buf)
-			buf = appendAck(buf, r.arr[1].str, p, off)
+			buf = appendAck(buf, r.Elems[1].Str, p, off)
 			acks = append(acks, buf[start:len(buf):len(buf)])
 		}
 	}
@@ -269,7 +271,7 @@ func blpopWorker(c *respConn, key string, depth int, tr *tracker, ackErrs *atomi
 }
 
 // appendAck appends "<topic>:<partition>:<offset>" to dst.
-func appendAck(dst, topic []byte, p, off int64) []byte {
+func appendAck(dst []byte, topic string, p, off int64) []byte {
 	dst = append(dst, topic...)
 	dst = append(dst, ':')
 	dst = strconv.AppendInt(dst, p, 10)
@@ -280,8 +282,8 @@ func appendAck(dst, topic []byte, p, off int64) []byte {
 // readAck reads the reply to an RPUSH acks; a refused ack (the partition
 // was reassigned) is counted, not fatal.
 func readAck(c *respConn, ackErrs *atomic.Int64) error {
-	_, err := c.readInt()
-	var refused errReply
+	_, err := c.ReadInt()
+	var refused rafkatest.ErrorReply
 	if errors.As(err, &refused) {
 		ackErrs.Add(1)
 		return nil
@@ -295,27 +297,27 @@ func readAck(c *respConn, ackErrs *atomic.Int64) error {
 // popAfterAcks pipelines one RPUSH acks of acks (none when empty) with the
 // pop command, reads the acks' reply with ackReply and returns the pop's
 // reply; ok is false when the pop timed out (a null reply).
-func popAfterAcks(c *respConn, acks [][]byte, ackReply func() error, pop ...string) (r reply, ok bool, err error) {
+func popAfterAcks(c *respConn, acks [][]byte, ackReply func() error, pop ...string) (r rafkatest.Reply, ok bool, err error) {
 	if len(acks) > 0 {
-		c.writeArgs([]string{"RPUSH", "acks"}, acks...)
+		c.WriteArgs([]string{"RPUSH", "acks"}, acks...)
 	}
-	c.write(pop...)
-	if err := c.flush(); err != nil {
-		return reply{}, false, err
+	c.Write(pop...)
+	if err := c.Flush(); err != nil {
+		return rafkatest.Reply{}, false, err
 	}
 	if len(acks) > 0 {
 		if err := ackReply(); err != nil {
-			return reply{}, false, err
+			return rafkatest.Reply{}, false, err
 		}
 	}
-	r, err = c.read()
+	r, err = c.Read()
 	if err != nil {
 		return r, false, fmt.Errorf("%s: %w", pop[0], err)
 	}
-	if r.kind == '-' {
-		return r, false, fmt.Errorf("%s: %s", pop[0], r.str)
+	if r.Kind == '-' {
+		return r, false, fmt.Errorf("%s: %s", pop[0], r.Str)
 	}
-	return r, !r.null, nil
+	return r, !r.Null, nil
 }
 
 // sendAcks sends one RPUSH acks of acks, if any, and reads its reply.
@@ -323,8 +325,8 @@ func sendAcks(c *respConn, acks [][]byte, ackErrs *atomic.Int64) error {
 	if len(acks) == 0 {
 		return nil
 	}
-	c.writeArgs([]string{"RPUSH", "acks"}, acks...)
-	if err := c.flush(); err != nil {
+	c.WriteArgs([]string{"RPUSH", "acks"}, acks...)
+	if err := c.Flush(); err != nil {
 		return err
 	}
 	return readAck(c, ackErrs)

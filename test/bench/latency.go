@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -46,7 +46,7 @@ func (l *latencyCollector) stopped() bool {
 }
 
 // observe records a value received at at.
-func (l *latencyCollector) observe(v []byte, at time.Time) error {
+func (l *latencyCollector) observe(v string, at time.Time) error {
 	if len(v) < 1+latencyTsWidth {
 		return fmt.Errorf("value of %d bytes carries no timestamp", len(v))
 	}
@@ -54,7 +54,7 @@ func (l *latencyCollector) observe(v []byte, at time.Time) error {
 		l.warmOnce.Do(func() { close(l.warm) })
 		return nil
 	}
-	ns, err := strconv.ParseInt(string(v[1:1+latencyTsWidth]), 10, 64)
+	ns, err := strconv.ParseInt(v[1:1+latencyTsWidth], 10, 64)
 	if err != nil {
 		return fmt.Errorf("value timestamp: %w", err)
 	}

@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -30,7 +30,7 @@ func (b *bench) latencyRaw(ctx context.Context, col *latencyCollector) error {
 			for !col.stopped() {
 				switch e := c.Poll(100).(type) {
 				case *kafka.Message:
-					if err := col.observe(e.Value, time.Now()); err != nil {
+					if err := col.observe(string(e.Value), time.Now()); err != nil {
 						return err
 					}
 				case kafka.Error:
@@ -78,7 +78,7 @@ func (b *bench) latencyRafka(ctx context.Context, col *latencyCollector) error {
 		return err
 	}
 	defer cons.Close()
-	if _, err := cons.do("CLIENT", "SETNAME", b.name("p4-rafka")+":w"); err != nil {
+	if _, err := cons.Call("CLIENT", "SETNAME", b.name("p4-rafka")+":w"); err != nil {
 		return fmt.Errorf("CLIENT SETNAME: %w", err)
 	}
 	consumed := make(chan error, 1)
@@ -93,7 +93,7 @@ func (b *bench) latencyRafka(ctx context.Context, col *latencyCollector) error {
 	replies := make(chan error, 1)
 	go func() {
 		for {
-			if _, err := prod.readInt(); err != nil {
+			if _, err := prod.ReadInt(); err != nil {
 				replies <- err
 				return
 			}
@@ -103,8 +103,8 @@ func (b *bench) latencyRafka(ctx context.Context, col *latencyCollector) error {
 	key := []string{"RPUSHX", "topics:" + topic}
 	err = drive(ctx, func(v []byte) error {
 		sent.Add(1)
-		prod.writeBytes(key, v)
-		return prod.flush()
+		prod.WriteArgs(key, v)
+		return prod.Flush()
 	}, col, col.want)
 	if cerr := <-consumed; err == nil {
 		err = cerr
@@ -126,7 +126,7 @@ func (b *bench) latencyRafka(ctx context.Context, col *latencyCollector) error {
 func blpopLatencyLoop(c *respConn, key string, col *latencyCollector) error {
 	var ack []byte
 	ackReply := func() error {
-		if _, err := c.readInt(); err != nil {
+		if _, err := c.ReadInt(); err != nil {
 			return fmt.Errorf("RPUSH acks: %w", err)
 		}
 		return nil
@@ -141,13 +141,13 @@ func blpopLatencyLoop(c *respConn, key string, col *latencyCollector) error {
 		if !ok {
 			continue
 		}
-		if len(r.arr) != 8 {
-			return fmt.Errorf("BLPOP reply has %d elements, want 8", len(r.arr))
+		if len(r.Elems) != 8 {
+			return fmt.Errorf("BLPOP reply has %d elements, want 8", len(r.Elems))
 		}
-		if err := col.observe(r.arr[7].str, at); err != nil {
+		if err := col.observe(r.Elems[7].Str, at); err != nil {
 			return err
 		}
-		ack = appendAck(ack, r.arr[1].str, r.arr[3].num, r.arr[5].num)
+		ack = appendAck(ack, r.Elems[1].Str, r.Elems[3].Num, r.Elems[5].Num)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-// Command bench measures rafka side by side with its baselines, in one run
+// Package bench measures rafka side by side with its baselines, in one run
 // against one Kafka broker: raw librdkafka (produce, consume, latency),
 // redis-server (RESP overhead), and rafka's own memory per idle connection,
 // plus the Go micro-benchmarks of the hot paths. It prints a table of every
@@ -10,8 +10,9 @@
 //	bin/kafkaharness -- bin/rafkabench -rafka bin/rafka -out BENCHMARKS.md
 //
 // `make bench` does exactly that. -scale shrinks every message and
-// connection count for a quick trial (-scale 0.05).
-package main
+// connection count for a quick trial (-scale 0.05). The command is
+// test/bench/cmd/rafkabench, which calls Main.
+package bench
 
 import (
 	"context"
@@ -37,25 +38,31 @@ type options struct {
 	keepLogs     bool
 }
 
-func parseOptions() options {
+func parseOptions(args []string) (options, error) {
 	var o options
-	flag.StringVar(&o.rafkaBin, "rafka", "bin/rafka", "rafka binary under test")
-	flag.Func("rafka-arg", "an extra flag for the rafka server under test, e.g. --pprof-addr=127.0.0.1:6060 (repeatable)", func(v string) error {
+	fs := flag.NewFlagSet("rafkabench", flag.ContinueOnError)
+	fs.StringVar(&o.rafkaBin, "rafka", "bin/rafka", "rafka binary under test")
+	fs.Func("rafka-arg", "an extra flag for the rafka server under test, e.g. --pprof-addr=127.0.0.1:6060 (repeatable)", func(v string) error {
 		o.rafkaArgs = append(o.rafkaArgs, v)
 		return nil
 	})
-	flag.StringVar(&o.out, "out", "", "write the report (Markdown) to this file; none when empty")
-	flag.Float64Var(&o.scale, "scale", 1, "multiply every message and connection count by this (e.g. 0.05 for a quick trial)")
-	flag.StringVar(&o.only, "only", "", "comma-separated scenarios to run (P1,P2,P3,P4,P5,micro); all when empty")
-	flag.DurationVar(&o.timeout, "timeout", 25*time.Minute, "limit of the whole run")
-	flag.StringVar(&o.kafkaVersion, "kafka-version", "4.3.1", "Kafka version of the broker, for the report")
-	flag.BoolVar(&o.keepLogs, "keep-logs", false, "keep the server logs directory after a successful run")
-	flag.Parse()
-	return o
+	fs.StringVar(&o.out, "out", "", "write the report (Markdown) to this file; none when empty")
+	fs.Float64Var(&o.scale, "scale", 1, "multiply every message and connection count by this (e.g. 0.05 for a quick trial)")
+	fs.StringVar(&o.only, "only", "", "comma-separated scenarios to run (P1,P2,P3,P4,P5,micro); all when empty")
+	fs.DurationVar(&o.timeout, "timeout", 25*time.Minute, "limit of the whole run")
+	fs.StringVar(&o.kafkaVersion, "kafka-version", "4.3.1", "Kafka version of the broker, for the report")
+	fs.BoolVar(&o.keepLogs, "keep-logs", false, "keep the server logs directory after a successful run")
+	return o, fs.Parse(args)
 }
 
-func main() {
-	os.Exit(run(parseOptions()))
+// Main runs the benchmark with the command-line arguments args and returns
+// the exit code: 0, 1 if any scenario failed, 2 for a bad command line.
+func Main(args []string) int {
+	o, err := parseOptions(args)
+	if err != nil {
+		return 2
+	}
+	return run(o)
 }
 
 // scenario is one named part of the run.

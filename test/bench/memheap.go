@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"bufio"
@@ -29,15 +29,11 @@ func (b *bench) memoryProducers(ctx context.Context, n int) error {
 	if err != nil {
 		return err
 	}
-	port, err := freePort()
+	s, _, err := b.startRafka(ctx, "--max-clients", memoryMaxClient, "--metrics-addr", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
-	metrics := "127.0.0.1:" + strconv.Itoa(port)
-	s, _, err := b.startRafka(ctx, "--max-clients", memoryMaxClient, "--metrics-addr", metrics)
-	if err != nil {
-		return err
-	}
+	metrics := s.Addrs.Metrics
 	defer b.stopServer(s)
 	base, err := settledMemory(ctx, s, memoryBaseWait)
 	if err != nil {
@@ -50,11 +46,11 @@ func (b *bench) memoryProducers(ctx context.Context, n int) error {
 	b.add(result{scenario: "P5 memory", name: "fresh rafka, no connections (producer part)",
 		figure: fmt.Sprintf("%s, Go heap %s", fmtMemory(base), fmtKB(baseHeap/1024)), ratio: "1.00 (baseline)"})
 	conns, err := openConns(ctx, s.addr, n, func(_ int, c *respConn) error {
-		r, err := c.do("RPUSHX", "topics:"+topic, "p5-message")
+		r, err := c.Call("RPUSHX", "topics:"+topic, "p5-message")
 		if err != nil {
 			return fmt.Errorf("RPUSHX: %w", err)
 		}
-		if r.String() != "1" {
+		if r.Kind != ':' || r.Num != 1 {
 			return fmt.Errorf("RPUSHX replied %s", r)
 		}
 		return nil

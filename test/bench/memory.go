@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -61,14 +61,14 @@ func (b *bench) memoryConsumers(ctx context.Context, n int) error {
 		groups[i] = b.name(fmt.Sprintf("p5-g%d", i))
 	}
 	conns, err := openConns(ctx, s.addr, n, func(i int, c *respConn) error {
-		if _, err := c.do("CLIENT", "SETNAME", groups[i]+":w"); err != nil {
+		if _, err := c.Call("CLIENT", "SETNAME", groups[i]+":w"); err != nil {
 			return fmt.Errorf("CLIENT SETNAME: %w", err)
 		}
-		r, err := c.do("BLPOP", "topics:"+topic, "0.1")
+		r, err := c.Call("BLPOP", "topics:"+topic, "0.1")
 		if err != nil {
 			return fmt.Errorf("BLPOP: %w", err)
 		}
-		if !r.null {
+		if !r.Null {
 			return fmt.Errorf("BLPOP on an empty topic replied %s", r)
 		}
 		return nil
@@ -108,7 +108,7 @@ func (b *bench) memoryPlain(ctx context.Context, n int) error {
 	}
 	b.add(result{scenario: "P5 memory", name: "fresh rafka, no connections (plain part)", figure: fmtMemory(base), ratio: "1.00 (baseline)"})
 	conns, err := openConns(ctx, s.addr, n, func(_ int, c *respConn) error {
-		if _, err := c.do("PING"); err != nil {
+		if _, err := c.Call("PING"); err != nil {
 			return fmt.Errorf("PING: %w", err)
 		}
 		return nil

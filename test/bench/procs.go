@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"bufio"
@@ -6,139 +6,56 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
+
+	"rafka/test/rafkatest"
 )
 
-// server is a child process under test (rafka or redis-server) listening
-// on 127.0.0.1.
+// server is a child process under test (rafka or redis-server) on
+// 127.0.0.1, started by the test harness.
 type server struct {
-	name    string
-	cmd     *exec.Cmd
-	addr    string // RESP address
-	logPath string
-	exited  chan struct{} // closed when the process has been reaped
-	once    sync.Once
-}
-
-// freePort returns a loopback port that was free a moment ago.
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
-// startProcess starts argv with its output in logDir/<name>.log and waits
-// until addr answers PING. The process is killed if its parent dies.
-func startProcess(ctx context.Context, name, logDir, addr string, argv []string) (*server, error) {
-	logPath := filepath.Join(logDir, name+".log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		return nil, fmt.Errorf("create %s log: %w", name, err)
-	}
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Stdout = logFile
-	cmd.Stderr = logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	logFile.Close()
-	s := &server{name: name, cmd: cmd, addr: addr, logPath: logPath, exited: make(chan struct{})}
-	go func() {
-		_ = cmd.Wait()
-		close(s.exited)
-	}()
-	if err := s.waitReady(ctx, 60*time.Second); err != nil {
-		s.stop()
-		return nil, fmt.Errorf("%s did not become ready: %w (log %s: %s)", name, err, logPath, tail(logPath, 5))
-	}
-	return s, nil
-}
-
-// waitReady pings the server until it answers +PONG.
-func (s *server) waitReady(ctx context.Context, limit time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, limit)
-	defer cancel()
-	for {
-		select {
-		case <-s.exited:
-			return fmt.Errorf("process exited: %v", s.cmd.ProcessState)
-		default:
-		}
-		if c, err := dialRESP(ctx, s.addr); err == nil {
-			r, err := c.do("PING")
-			c.Close()
-			if err == nil && string(r.str) == "PONG" {
-				return nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	*rafkatest.Proc
+	name string
+	addr string // RESP address
 }
 
 // pid is the process id, for /proc.
-func (s *server) pid() int { return s.cmd.Process.Pid }
+func (s *server) pid() int { return s.Pid() }
 
 // stop sends SIGTERM, and SIGKILL if the process is still there 10 s
 // later. It is safe to call more than once.
-func (s *server) stop() {
-	s.once.Do(func() {
-		_ = s.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-s.exited:
-		case <-time.After(10 * time.Second):
-			_ = s.cmd.Process.Kill()
-			<-s.exited
-		}
-	})
-}
+func (s *server) stop() { _, _ = s.Terminate(10 * time.Second) }
 
-// startRafka starts bin/rafka against brokers on free ports, with a Flight
-// listener, logging warnings only. extra are further flags.
+// startRafka starts bin/rafka against brokers on ports the system picks,
+// with a Flight listener, logging warnings only. extra are further flags.
 func startRafka(ctx context.Context, bin, brokers, logDir, name string, extra ...string) (*server, string, error) {
-	port, err := freePort()
+	p, err := rafkatest.Start(ctx, rafkatest.Options{Bin: bin, Dir: logDir, Name: name,
+		Args: append([]string{"--brokers", brokers, "--log-level", "warn"}, extra...)})
 	if err != nil {
 		return nil, "", err
 	}
-	flightPort, err := freePort()
-	if err != nil {
-		return nil, "", err
-	}
-	flightAddr := "127.0.0.1:" + strconv.Itoa(flightPort)
-	argv := append([]string{bin, "--brokers", brokers, "--port", strconv.Itoa(port),
-		"--flight-addr", flightAddr, "--log-level", "warn"}, extra...)
-	s, err := startProcess(ctx, name, logDir, "127.0.0.1:"+strconv.Itoa(port), argv)
-	if err != nil {
-		return nil, "", err
-	}
-	return s, flightAddr, nil
+	return &server{Proc: p, name: name, addr: p.Addrs.RESP}, p.Addrs.Flight, nil
 }
 
-// startRedis starts a throw-away redis-server without persistence.
+// startRedis starts a throw-away redis-server without persistence. It
+// cannot report the port it binds, so it gets one that was free a moment
+// ago.
 func startRedis(ctx context.Context, logDir string) (*server, error) {
-	port, err := freePort()
+	port, err := rafkatest.FreePort()
 	if err != nil {
 		return nil, err
 	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
 	argv := []string{"redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--daemonize", "no", "--dir", logDir}
-	return startProcess(ctx, "redis-server", logDir, "127.0.0.1:"+strconv.Itoa(port), argv)
+	p, err := rafkatest.StartServer(ctx, logDir, "redis-server", addr, argv)
+	if err != nil {
+		return nil, err
+	}
+	return &server{Proc: p, name: "redis-server", addr: addr}, nil
 }
 
 // procMemory is what /proc/<pid>/status says about a process's memory.
@@ -194,14 +111,14 @@ func rafkaStats(ctx context.Context, addr string) (map[string]int64, error) {
 		return nil, err
 	}
 	defer c.Close()
-	r, err := c.do("HGETALL", "stats")
+	r, err := c.Call("HGETALL", "stats")
 	if err != nil {
 		return nil, fmt.Errorf("HGETALL stats: %w", err)
 	}
-	out := make(map[string]int64, len(r.arr)/2)
-	for i := 0; i+1 < len(r.arr); i += 2 {
-		n, _ := strconv.ParseInt(string(r.arr[i+1].str), 10, 64)
-		out[string(r.arr[i].str)] = n
+	out := make(map[string]int64, len(r.Elems)/2)
+	for k, v := range r.Pairs() {
+		n, _ := strconv.ParseInt(v, 10, 64)
+		out[k] = n
 	}
 	return out, nil
 }

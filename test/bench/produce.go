@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -141,13 +141,13 @@ func rpushxLoop(c *respConn, key []string, value []byte, n, depth int) ([]time.D
 		round := min(depth, n-sent)
 		start := time.Now()
 		for i := 0; i < round; i++ {
-			c.writeBytes(key, value)
+			c.WriteArgs(key, value)
 		}
-		if err := c.flush(); err != nil {
+		if err := c.Flush(); err != nil {
 			return nil, err
 		}
 		for i := 0; i < round; i++ {
-			got, err := c.readInt()
+			got, err := c.ReadInt()
 			if err != nil {
 				return nil, fmt.Errorf("RPUSHX: %w", err)
 			}
@@ -158,12 +158,12 @@ func rpushxLoop(c *respConn, key []string, value []byte, n, depth int) ([]time.D
 		rounds = append(rounds, time.Since(start))
 		sent += round
 	}
-	r, err := c.do("DUMP", "60000")
+	r, err := c.Call("DUMP", "60000")
 	if err != nil {
 		return nil, fmt.Errorf("DUMP: %w", err)
 	}
-	if r.num != 0 {
-		return nil, fmt.Errorf("DUMP: %d messages still undelivered after 60 s", r.num)
+	if r.Num != 0 {
+		return nil, fmt.Errorf("DUMP: %d messages still undelivered after 60 s", r.Num)
 	}
 	return rounds, nil
 }

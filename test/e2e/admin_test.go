@@ -15,20 +15,20 @@ func TestStats(t *testing.T) {
 	c := ts.dial(t)
 	c.expect("(integer) 2", "RPUSH", "topics:"+topic, "a", "b")
 	r := c.do("HGETALL", "stats")
-	if r.kind != '*' || len(r.elems) < 6 {
+	if r.Kind != '*' || len(r.Elems) < 6 {
 		t.Fatalf("HGETALL stats: %s", r)
 	}
 	for i, want := range []string{"producer.unflushed.messages", "producer.delivery.errors", "producer.unknown.events"} {
-		if r.elems[2*i].str != want {
-			t.Errorf("field %d = %s, want %s", i, r.elems[2*i].str, want)
+		if r.Elems[2*i].Str != want {
+			t.Errorf("field %d = %s, want %s", i, r.Elems[2*i].Str, want)
 		}
 	}
-	for i := 1; i < len(r.elems); i += 2 {
-		if r.elems[i].kind != '$' {
-			t.Fatalf("value of %s is not a bulk string: %s", r.elems[i-1].str, r.elems[i])
+	for i := 1; i < len(r.Elems); i += 2 {
+		if r.Elems[i].Kind != '$' {
+			t.Fatalf("value of %s is not a bulk string: %s", r.Elems[i-1].Str, r.Elems[i])
 		}
 	}
-	s := r.pairs()
+	s := r.Pairs()
 	for field, want := range map[string]string{"producer.messages": "2", "producer.delivered": "2", "producers.current": "1", "connections.current": "1"} {
 		if s[field] != want {
 			t.Errorf("%s = %s, want %s", field, s[field], want)
@@ -37,12 +37,12 @@ func TestStats(t *testing.T) {
 	c.expect("(error) ERR Expected key to be 'stats', got nope", "HGETALL", "nope")
 	c.expect("(error) ERR Expected key to be 'stats', got other", "DEL", "stats", "other")
 	c.expect("(integer) 1", "DEL", "stats")
-	after := c.do("HGETALL", "stats").pairs()
+	after := c.do("HGETALL", "stats").Pairs()
 	if after["producer.messages"] != "0" || after["producers.current"] != "1" {
 		t.Errorf("after DEL stats: messages=%s producers.current=%s", after["producer.messages"], after["producers.current"])
 	}
 	c.do("HELLO", "3")
-	if m := c.do("HGETALL", "stats"); m.kind != '%' || m.pairs()["producer.unflushed.messages"] != "0" {
+	if m := c.do("HGETALL", "stats"); m.Kind != '%' || m.Pairs()["producer.unflushed.messages"] != "0" {
 		t.Errorf("RESP3 HGETALL stats: %s", m)
 	}
 }
@@ -77,7 +77,7 @@ func TestMonitor(t *testing.T) {
 	mon := ts.dial(t)
 	mon.expect("OK", "MONITOR")
 	issuer := ts.dial(t)
-	info := issuer.do("CLIENT", "INFO").str
+	info := issuer.do("CLIENT", "INFO").Str
 	addr := strings.Fields(info)[1] // addr=...
 	addr = strings.TrimPrefix(addr, "addr=")
 	issuer.expect(`"a \"b\"\n"`, "ECHO", "a \"b\"\n")
@@ -90,10 +90,10 @@ func TestMonitor(t *testing.T) {
 	}
 	for _, w := range want {
 		r := mon.read(5 * time.Second)
-		if r.kind != '+' || !strings.HasSuffix(r.str, w) {
-			t.Fatalf("monitor line %q, want suffix %q", r.str, w)
+		if r.Kind != '+' || !strings.HasSuffix(r.Str, w) {
+			t.Fatalf("monitor line %q, want suffix %q", r.Str, w)
 		}
-		ts := strings.Fields(r.str)[0]
+		ts := strings.Fields(r.Str)[0]
 		if len(ts) < 17 || ts[10] != '.' {
 			t.Errorf("timestamp %q is not <unix>.<micro>", ts)
 		}

@@ -24,12 +24,12 @@ type arrowRow struct {
 // batch.
 func decodeArrow(t *testing.T, r reply) ([]string, []arrowRow) {
 	t.Helper()
-	if r.kind != '$' {
+	if r.Kind != '$' {
 		t.Fatalf("ARROW.BLPOP reply is not a bulk string: %s", r)
 	}
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
-	rd, err := ipc.NewReader(strings.NewReader(r.str), ipc.WithAllocator(mem))
+	rd, err := ipc.NewReader(strings.NewReader(r.Str), ipc.WithAllocator(mem))
 	if err != nil {
 		t.Fatalf("not an Arrow IPC stream: %v", err)
 	}
@@ -97,7 +97,7 @@ func TestArrowBLPOP(t *testing.T) {
 	c.expect("(error) ERR timeout is not a float or out of range", "ARROW.BLPOP", key, "-2")
 	c.expect("(error) ERR wrong number of arguments for 'arrow.blpop' command", "ARROW.BLPOP", key)
 	r := c.do("ARROW.BLPOP", key, "1", "COLUMNS", "value,nope")
-	if !r.isErr(`ERR unknown column "nope"`) {
+	if !r.IsErr(`ERR unknown column "nope"`) {
 		t.Fatalf("unknown column: %s", r)
 	}
 
@@ -105,7 +105,7 @@ func TestArrowBLPOP(t *testing.T) {
 	// The first batch: COUNT 7 (waits for the group to form).
 	waitFor(t, 30*time.Second, "first batch", func() bool {
 		r := c.do("ARROW.BLPOP", key, "1", "COUNT", "7", "LINGER", "200")
-		if r.null {
+		if r.Null {
 			return false
 		}
 		cols, rows := decodeArrow(t, r)
@@ -128,7 +128,7 @@ func TestArrowBLPOP(t *testing.T) {
 			args = append(args, "ACK")
 		}
 		r := c.do(args...)
-		if r.null {
+		if r.Null {
 			t.Fatalf("timed out after %d of %d rows", len(got), len(values))
 		}
 		_, rows := decodeArrow(t, r)
@@ -142,14 +142,14 @@ func TestArrowBLPOP(t *testing.T) {
 			t.Fatalf("row %d: offset %d value %.8q (a skip or a repeat)", i, row.offset, row.value)
 		}
 	}
-	if r := c.do("ARROW.BLPOP", key, "0.3"); !r.null {
+	if r := c.do("ARROW.BLPOP", key, "0.3"); !r.Null {
 		t.Fatalf("empty topic: %s", r)
 	}
 	// BLPOP shares the consumer; a different topic set is refused.
-	if r := c.do("BLPOP", key, "0.1"); !r.null {
+	if r := c.do("BLPOP", key, "0.1"); !r.Null {
 		t.Fatalf("BLPOP after the end: %s", r)
 	}
-	if r := c.do("ARROW.BLPOP", "topics:other", "0.1"); !r.isErr("CONS Client '") {
+	if r := c.do("ARROW.BLPOP", "topics:other", "0.1"); !r.IsErr("CONS Client '") {
 		t.Fatalf("different topics: %s", r)
 	}
 	c.expect("OK", "QUIT")
@@ -177,7 +177,7 @@ func TestArrowBLPOPAcks(t *testing.T) {
 	var rows []arrowRow
 	waitFor(t, 30*time.Second, "ten rows", func() bool {
 		r := c.do("ARROW.BLPOP", "topics:"+topic, "1", "LINGER", "100")
-		if !r.null {
+		if !r.Null {
 			_, got := decodeArrow(t, r)
 			rows = append(rows, got...)
 		}
@@ -200,7 +200,7 @@ func TestArrowBLPOPAcks(t *testing.T) {
 	var redelivered []arrowRow
 	waitFor(t, 30*time.Second, "partition 1 redelivered", func() bool {
 		r := again.do("ARROW.BLPOP", "topics:"+topic, "1", "LINGER", "100")
-		if !r.null {
+		if !r.Null {
 			_, got := decodeArrow(t, r)
 			redelivered = append(redelivered, got...)
 		}

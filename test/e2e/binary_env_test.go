@@ -2,42 +2,36 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
+	"sync"
 	"testing"
 	"time"
+
+	"rafka/test/rafkatest"
 )
 
-// rafkaProc is the rafka binary running on free ports of 127.0.0.1.
+// rafkaProc is the rafka binary running on ports the system picked
+// (rafkatest's harness), with its addresses at hand.
 type rafkaProc struct {
+	*rafkatest.Proc
 	resp, flight, metrics string // host:port of each listener
 	pid                   int
-	cmd                   *exec.Cmd
-	exited                chan struct{} // closed when the process has ended, with exitErr set
-	exitErr               error
 }
 
 // terminate sends SIGTERM and returns how long the process took to exit and
 // its exit error, failing the test after timeout.
 func (p *rafkaProc) terminate(t *testing.T, timeout time.Duration) (time.Duration, error) {
 	t.Helper()
-	start := time.Now()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	took, err := p.Terminate(timeout)
+	if errors.Is(err, rafkatest.ErrKilled) {
 		t.Fatal(err)
 	}
-	select {
-	case <-p.exited:
-		return time.Since(start), p.exitErr
-	case <-time.After(timeout):
-		t.Fatalf("rafka did not exit within %v of SIGTERM", timeout)
-		return 0, nil
-	}
+	return took, err
 }
 
 // writeUsers writes an ACL users file and returns its path.
@@ -50,67 +44,44 @@ func writeUsers(t *testing.T, users string) string {
 	return path
 }
 
-// startBinary builds rafka and runs it against the test brokers with args
-// after the listener flags. When the test ends it gets SIGTERM (then
-// SIGKILL after 25 s), and its log is shown if the test failed.
+// binary is the rafka binary, built once for the run.
+var binary struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// buildRafka builds the rafka binary once per test run.
+func buildRafka(t *testing.T) string {
+	t.Helper()
+	binary.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		binary.path, binary.err = rafkatest.Build(ctx, env.dir)
+	})
+	if binary.err != nil {
+		t.Fatal(binary.err)
+	}
+	return binary.path
+}
+
+// startBinary runs the rafka binary against the test brokers with a
+// metrics listener and args after the harness's flags. When the test ends
+// it gets SIGTERM (then SIGKILL after 25 s), and its log is shown if the
+// test failed.
 func startBinary(t *testing.T, args ...string) *rafkaProc {
 	t.Helper()
-	bin := buildRafka(t)
-	p := &rafkaProc{}
-	dir := t.TempDir()
-	readyPath := filepath.Join(dir, "ready.json")
-	logPath := filepath.Join(dir, "rafka.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Every listener on a port the system picks; the ready file says which.
-	cmd := exec.Command(bin, append([]string{"--host", "127.0.0.1", "--port", "0", "--brokers", env.brokers,
-		"--flight-addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0", "--shutdown-timeout", "20s",
-		"--ready-file", readyPath}, args...)...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p.pid, p.cmd, p.exited = cmd.Process.Pid, cmd, make(chan struct{})
-	go func() { p.exitErr = cmd.Wait(); close(p.exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.exited:
-		case <-time.After(25 * time.Second):
-			_ = cmd.Process.Kill()
-			<-p.exited
-			t.Error("rafka did not exit within 25 s of SIGTERM")
-		}
-		logFile.Close()
-		if t.Failed() {
-			if log, err := os.ReadFile(logPath); err == nil {
-				t.Logf("rafka log:\n%s", log)
-			}
-		}
-	})
-	waitFor(t, 30*time.Second, "rafka binary's ready file", func() bool {
-		select {
-		case <-p.exited:
-			t.Fatalf("rafka exited at start: %v", p.exitErr)
-		default:
-		}
-		data, err := os.ReadFile(readyPath)
-		if err != nil {
-			return false
-		}
-		var bound struct{ RESP, Flight, Metrics string }
-		if err := json.Unmarshal(data, &bound); err != nil {
-			t.Fatalf("ready file %q: %v", data, err)
-		}
-		p.resp, p.flight, p.metrics = bound.RESP, bound.Flight, bound.Metrics
-		return true
-	})
-	if !tryDial(p.resp) || !tryDial(p.metrics) {
-		t.Fatalf("rafka reported %s and %s but does not answer there", p.resp, p.metrics)
-	}
-	return p
+	return startBinaryWith(t, rafkatest.Options{}, args...)
+}
+
+// startBinaryWith is startBinary with harness options (a TLS readiness
+// probe, say).
+func startBinaryWith(t *testing.T, o rafkatest.Options, args ...string) *rafkaProc {
+	t.Helper()
+	o.Bin = buildRafka(t)
+	o.Args = append([]string{"--brokers", env.brokers, "--metrics-addr", "127.0.0.1:0", "--shutdown-timeout", "20s"}, args...)
+	p := rafkatest.StartT(t, o)
+	return &rafkaProc{Proc: p, resp: p.Addrs.RESP, flight: p.Addrs.Flight, metrics: p.Addrs.Metrics, pid: p.Pid()}
 }
 
 // scrape returns the text of /metrics.

@@ -42,10 +42,10 @@ func TestConnectionCommands(t *testing.T) {
 	}
 
 	id := c.do("CLIENT", "ID")
-	if id.kind != ':' || id.num <= 0 {
+	if id.Kind != ':' || id.Num <= 0 {
 		t.Fatalf("CLIENT ID: %s", id)
 	}
-	info := c.do("CLIENT", "INFO").str
+	info := c.do("CLIENT", "INFO").Str
 	for _, field := range []string{"id=", "addr=127.0.0.1:", "name=grp:member:2", "age=", "cmd=client"} {
 		if !strings.Contains(info, field) {
 			t.Errorf("CLIENT INFO %q lacks %q", info, field)
@@ -53,26 +53,26 @@ func TestConnectionCommands(t *testing.T) {
 	}
 	other := ts.dial(t)
 	other.expect("OK", "CLIENT", "SETNAME", "grp:other")
-	list := c.do("CLIENT", "LIST").str
+	list := c.do("CLIENT", "LIST").Str
 	if !strings.Contains(list, "name=grp:member:2") || !strings.Contains(list, "name=grp:other") {
 		t.Errorf("CLIENT LIST lacks a connection:\n%s", list)
 	}
 
 	hello := c.do("HELLO", "3")
-	if hello.kind != '%' {
+	if hello.Kind != '%' {
 		t.Fatalf("HELLO 3 must answer a RESP3 map, got %s", hello)
 	}
-	m := hello.pairs()
+	m := hello.Pairs()
 	if m["proto"] != "3" || m["server"] != "rafka" || m["mode"] != "standalone" || m["role"] != "master" || m["id"] == "" {
 		t.Errorf("HELLO 3 map: %v", hello)
 	}
 	r3 := ts.dial(t)
 	r3.do("HELLO", "3")
-	if r := r3.do("CLIENT", "GETNAME"); r.kind != '_' {
-		t.Errorf("RESP3 null name: got %s (type %c), want _", r, r.kind)
+	if r := r3.do("CLIENT", "GETNAME"); r.Kind != '_' {
+		t.Errorf("RESP3 null name: got %s (type %c), want _", r, r.Kind)
 	}
 	hello2 := c.do("HELLO", "2")
-	if hello2.kind != '*' || hello2.pairs()["proto"] != "2" {
+	if hello2.Kind != '*' || hello2.Pairs()["proto"] != "2" {
 		t.Errorf("HELLO 2 must answer a flat array, got %s", hello2)
 	}
 	c.expect("OK", "QUIT")
@@ -85,23 +85,23 @@ func TestConnectionCommands(t *testing.T) {
 func TestInfoAndCommand(t *testing.T) {
 	ts := startServer(t)
 	c := ts.dial(t)
-	info := c.do("INFO").str
+	info := c.do("INFO").Str
 	for _, s := range []string{"# Server", "redis_version:", "rafka_version:test", "tcp_port:", "uptime_in_seconds:",
 		"# Clients", "connected_clients:1", "# Persistence", "loading:0", "# Stats"} {
 		if !strings.Contains(info, s) {
 			t.Errorf("INFO lacks %q:\n%s", s, info)
 		}
 	}
-	clients := c.do("INFO", "clients").str
+	clients := c.do("INFO", "clients").Str
 	if !strings.Contains(clients, "# Clients") || strings.Contains(clients, "# Server") {
 		t.Errorf("INFO clients: %q", clients)
 	}
 	all := c.do("COMMAND")
-	if all.kind != '*' || len(all.elems) != 18 {
+	if all.Kind != '*' || len(all.Elems) != 18 {
 		t.Fatalf("COMMAND: %s", all)
 	}
 	infoReply := c.do("COMMAND", "INFO", "blpop", "nosuch")
-	if len(infoReply.elems) != 2 || infoReply.elems[0].elems[0].str != "blpop" || !infoReply.elems[1].null {
+	if len(infoReply.Elems) != 2 || infoReply.Elems[0].Elems[0].Str != "blpop" || !infoReply.Elems[1].Null {
 		t.Errorf("COMMAND INFO blpop nosuch: %s", infoReply)
 	}
 }
@@ -201,7 +201,7 @@ func TestPipelining(t *testing.T) {
 			t.Fatalf("pipelined reply: got %s want %s", got, want)
 		}
 	}
-	if got := c.read(10 * time.Second); !got.null {
+	if got := c.read(10 * time.Second); !got.Null {
 		t.Fatalf("BLPOP on an empty topic: got %s, want (nil)", got)
 	}
 	if got := c.read(2 * time.Second); got.String() != "PONG" {
@@ -216,7 +216,7 @@ func TestProtocolError(t *testing.T) {
 	c := ts.dial(t)
 	c.sendRaw("*x\r\n")
 	r := c.read(5 * time.Second)
-	if !r.isErr("ERR Protocol error") {
+	if !r.IsErr("ERR Protocol error") {
 		t.Fatalf("got %s", r)
 	}
 	if _, err := c.tryRead(2 * time.Second); err == nil {

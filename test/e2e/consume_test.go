@@ -29,7 +29,7 @@ func TestBLPOPTimeouts(t *testing.T) {
 	})
 
 	start := time.Now()
-	if r := c.do("BLPOP", key, "0.3"); !r.null {
+	if r := c.do("BLPOP", key, "0.3"); !r.Null {
 		t.Fatalf("BLPOP 0.3 on an empty topic: %s", r)
 	}
 	if el := time.Since(start); el < 300*time.Millisecond || el > 3*time.Second {
@@ -203,7 +203,7 @@ func TestGroupSplitAndRebalance(t *testing.T) {
 		}
 		for name, c := range map[string]*respConn{"a": a, "b": b} {
 			r := c.do("BLPOP", key, "0.2")
-			if r.null {
+			if r.Null {
 				continue
 			}
 			m := asMessage(t, r)
@@ -237,7 +237,7 @@ func TestMultiKeyBLPOP(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	for len(got) < 3 && time.Now().Before(deadline) {
 		r := c.do("BLPOP", "topics:"+t1, "topics:"+t2+","+t3, "1")
-		if !r.null {
+		if !r.Null {
 			got[asMessage(t, r).value] = true
 		}
 	}
@@ -245,7 +245,7 @@ func TestMultiKeyBLPOP(t *testing.T) {
 		t.Fatalf("got %v from three topics", got)
 	}
 	r := c.do("BLPOP", "topics:"+t1, "1")
-	if !r.isErr("CONS Client '") || !strings.Contains(r.str, "registered (new consID: '") {
+	if !r.IsErr("CONS Client '") || !strings.Contains(r.Str, "registered (new consID: '") {
 		t.Fatalf("different topic set: %s", r)
 	}
 	c.expect("(error) CONS Cannot parse topics from `nope`", "BLPOP", "nope", "1")
@@ -278,18 +278,18 @@ func TestConsumerConfig(t *testing.T) {
 	}
 	// An allowed property librdkafka itself refuses: its reason.
 	r := c.do("BLPOP", `topics:`+topic+`:{"session.timeout.ms":60000,"max.poll.interval.ms":1000}`, "1")
-	if !r.isErr("CONS Failed to create consumer: ") || !strings.Contains(r.str, "max.poll.interval.ms") {
+	if !r.IsErr("CONS Failed to create consumer: ") || !strings.Contains(r.Str, "max.poll.interval.ms") {
 		t.Fatalf("a combination librdkafka refuses: %s", r)
 	}
 	key := `topics:` + topic + `:{"auto.offset.reset":"latest"}`
-	if r := c.do("BLPOP", key, "2"); !r.null {
+	if r := c.do("BLPOP", key, "2"); !r.Null {
 		t.Fatalf("latest must skip old messages, got %s", r)
 	}
 	var m message
 	waitFor(t, 30*time.Second, "a new message", func() bool {
 		produceDirect(t, topic, 0, "new")
 		r := c.do("BLPOP", key, "1")
-		if r.null {
+		if r.Null {
 			return false
 		}
 		m = asMessage(t, r)
@@ -307,7 +307,7 @@ func TestSubscribeMissingTopic(t *testing.T) {
 	topic := uniqueName(t, "later")
 	c := ts.dial(t)
 	c.expect("OK", "CLIENT", "SETNAME", uniqueName(t, "g")+":w")
-	if r := c.do("BLPOP", "topics:"+topic, "1"); !r.null {
+	if r := c.do("BLPOP", "topics:"+topic, "1"); !r.Null {
 		t.Fatalf("BLPOP on a missing topic: %s", r)
 	}
 	createTopic(t, topic, 1)
@@ -332,7 +332,9 @@ func TestManyMessagesNoGapsNoDuplicates(t *testing.T) {
 	c := ts.dial(t)
 	c.expect("OK", "CLIENT", "SETNAME", uniqueName(t, "g")+":w")
 	got := popN(t, c, "topics:"+topic, 10, 30*time.Second)
-	time.Sleep(500 * time.Millisecond) // let the buffer fill and fetching pause
+	waitFor(t, 30*time.Second, "the full buffer to pause fetching", func() bool {
+		return ts.stat(t, "consumer.fetch.pauses") != "0"
+	})
 	got = append(got, popN(t, c, "topics:"+topic, n-10, 60*time.Second)...)
 	for i, m := range got {
 		if m.offset != int64(i) || m.value != values[i] {

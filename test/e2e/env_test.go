@@ -29,7 +29,8 @@ import (
 var env struct {
 	brokers string
 	admin   *kafka.AdminClient
-	real    bool // a real Kafka broker (KAFKA_BROKERS), not the embedded one
+	real    bool   // a real Kafka broker (KAFKA_BROKERS), not the embedded one
+	dir     string // the run's scratch directory (the built binary)
 }
 
 func TestMain(m *testing.M) {
@@ -37,6 +38,13 @@ func TestMain(m *testing.M) {
 }
 
 func runTests(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "rafka-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "scratch directory:", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	env.dir = dir
 	env.brokers = os.Getenv("KAFKA_BROKERS")
 	env.real = env.brokers != ""
 	if !env.real {
@@ -139,7 +147,7 @@ func (ts *testServer) stat(t testing.TB, name string) string {
 	t.Helper()
 	c := ts.dial(t)
 	defer c.conn.Close()
-	return c.do("HGETALL", "stats").pairs()[name]
+	return c.do("HGETALL", "stats").Pairs()[name]
 }
 
 var nonName = regexp.MustCompile(`[^a-zA-Z0-9]+`)
@@ -346,19 +354,19 @@ type message struct {
 // asMessage decodes BLPOP's eight-element reply, failing on anything else.
 func asMessage(t testing.TB, r reply) message {
 	t.Helper()
-	if r.kind != '*' || len(r.elems) != 8 {
+	if r.Kind != '*' || len(r.Elems) != 8 {
 		t.Fatalf("expected an 8-element BLPOP reply, got %s", r)
 	}
-	names := []string{r.elems[0].str, r.elems[2].str, r.elems[4].str, r.elems[6].str}
+	names := []string{r.Elems[0].Str, r.Elems[2].Str, r.Elems[4].Str, r.Elems[6].Str}
 	if strings.Join(names, ",") != "topic,partition,offset,value" {
 		t.Fatalf("unexpected BLPOP field names %v", names)
 	}
-	if r.elems[3].kind != ':' || r.elems[5].kind != ':' {
+	if r.Elems[3].Kind != ':' || r.Elems[5].Kind != ':' {
 		t.Fatalf("partition and offset must be integers: %s", r)
 	}
 	return message{
-		topic: r.elems[1].str, partition: r.elems[3].num, offset: r.elems[5].num,
-		value: r.elems[7].str, null: r.elems[7].null,
+		topic: r.Elems[1].Str, partition: r.Elems[3].Num, offset: r.Elems[5].Num,
+		value: r.Elems[7].Str, null: r.Elems[7].Null,
 	}
 }
 
@@ -376,31 +384,10 @@ func popN(t testing.TB, c *respConn, key string, n int, deadline time.Duration) 
 			t.Fatalf("got %d of %d messages from %s", len(out), n, key)
 		}
 		r := c.do("BLPOP", key, "1")
-		if r.null {
+		if r.Null {
 			continue
 		}
 		out = append(out, asMessage(t, r))
 	}
 	return out
-}
-
-// freePort returns a TCP port that was free a moment ago.
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// tryDial reports whether something accepts connections at addr.
-func tryDial(addr string) bool {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		return false
-	}
-	c.Close()
-	return true
 }

@@ -21,7 +21,7 @@ func TestProducerSpawnError(t *testing.T) {
 	})
 	c := ts.dial(t)
 	r := c.do("RPUSHX", "topics:x", "v")
-	if !r.isErr("PROD Error spawning producer: ") || !strings.Contains(r.str, "No such configuration property") {
+	if !r.IsErr("PROD Error spawning producer: ") || !strings.Contains(r.Str, "No such configuration property") {
 		t.Fatalf("got %s", r)
 	}
 }
@@ -47,9 +47,9 @@ func TestFatalConsumerError(t *testing.T) {
 	var r reply
 	waitFor(t, 30*time.Second, "the fenced member's error", func() bool {
 		r = first.do("BLPOP", key, "0.5")
-		return !r.null
+		return !r.Null
 	})
-	if !r.isErr("CONS Poll ") || !strings.Contains(strings.ToLower(r.str), "fenced") {
+	if !r.IsErr("CONS Poll ") || !strings.Contains(strings.ToLower(r.Str), "fenced") {
 		t.Fatalf("fenced member got %s", r)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"rafka/acl"
+	"rafka/test/rafkatest"
 )
 
 // metricValue returns the value of an unlabelled /metrics sample.
@@ -96,7 +97,7 @@ func TestHostileConsumerJSON(t *testing.T) {
 	} {
 		r := c.do("BLPOP", "topics:"+topic+":"+tc.json, "0.1")
 		want := "CONS Error parsing configuration from '" + tc.json + "'; "
-		if !r.isErr("CONS Error parsing configuration from '") || !strings.Contains(r.str, tc.want) {
+		if !r.IsErr("CONS Error parsing configuration from '") || !strings.Contains(r.Str, tc.want) {
 			t.Errorf("JSON %s: got %s, want %s...%s", tc.json, r, want, tc.want)
 		}
 	}
@@ -131,7 +132,7 @@ func TestHostileNames(t *testing.T) {
 	c.expect("(error) ERR Client name is longer than 512 bytes", "CLIENT", "SETNAME", "g-carol:"+strings.Repeat("m", 600))
 	c.expect("(nil)", "CLIENT", "GETNAME")
 	c.expect("OK", "CLIENT", "SETNAME", "x-carol:m")
-	if r := c.do("BLPOP", "topics:"+topic, "0.1"); !r.null {
+	if r := c.do("BLPOP", "topics:"+topic, "0.1"); !r.Null {
 		t.Fatalf("an allowed group: %s", r)
 	}
 }
@@ -181,7 +182,7 @@ func TestHostilePreAuthLimits(t *testing.T) {
 	if r := pipelined.read(10 * time.Second); r.String() != "OK" {
 		t.Errorf("AUTH: %s", r)
 	}
-	if r := pipelined.read(10 * time.Second); r.str != payload {
+	if r := pipelined.read(10 * time.Second); r.Str != payload {
 		t.Errorf("ECHO after a pipelined AUTH: %.60s", r)
 	}
 	if r := pipelined.read(10 * time.Second); r.String() != "PONG" {
@@ -204,7 +205,7 @@ func TestHostileArrowAndTimeouts(t *testing.T) {
 		c.expect("(error) ERR timeout is not a float or out of range", "BLPOP", "topics:"+topic, bad)
 	}
 	start := time.Now()
-	if r := c.do("BLPOP", "topics:"+topic, "1e-320"); !r.null {
+	if r := c.do("BLPOP", "topics:"+topic, "1e-320"); !r.Null {
 		t.Fatalf("tiny timeout: %s", r)
 	}
 	if d := time.Since(start); d > 5*time.Second {
@@ -236,7 +237,7 @@ func TestHostileMonitor(t *testing.T) {
 		if len(seen) > 3 {
 			t.Fatalf("monitor lines %q", seen)
 		}
-		seen = append(seen, watcher.read(10*time.Second).str)
+		seen = append(seen, watcher.read(10*time.Second).Str)
 	}
 	if all := strings.Join(seen, "\n"); strings.Contains(all, "guess-1") || strings.Contains(all, `"pw"`) {
 		t.Fatalf("a command refused before AUTH, or a password, was shown:\n%s", all)
@@ -247,8 +248,8 @@ func TestHostileMonitor(t *testing.T) {
 		args[i] = "\x01\x02"
 	}
 	client.do(append([]string{"ECHO"}, args...)...)
-	if l := watcher.read(10 * time.Second); len(l.str) > 9<<10 || !strings.Contains(l.str, "more arguments)") {
-		t.Fatalf("a 1000-argument line is %d bytes: %.200s", len(l.str), l.str)
+	if l := watcher.read(10 * time.Second); len(l.Str) > 9<<10 || !strings.Contains(l.Str, "more arguments)") {
+		t.Fatalf("a 1000-argument line is %d bytes: %.200s", len(l.Str), l.Str)
 	}
 
 }
@@ -271,7 +272,7 @@ func TestHostileMonitorMemory(t *testing.T) {
 	}
 	for range 30 {
 		client.sendRaw(cmd.String())
-		if r := client.read(30 * time.Second); !r.isErr("ERR unknown command") {
+		if r := client.read(30 * time.Second); !r.IsErr("ERR unknown command") {
 			t.Fatalf("unknown command: %s", r)
 		}
 	}
@@ -315,7 +316,7 @@ func TestHostileTenants(t *testing.T) {
 	bob := dialRESP(t, p.resp)
 	bob.expect("OK", "AUTH", "bob", "b-pw")
 	bob.expect("OK", "CLIENT", "SETNAME", "bob-secret-group:worker")
-	if r := bob.do("BLPOP", "topics:"+topic, "0.1"); !r.null {
+	if r := bob.do("BLPOP", "topics:"+topic, "0.1"); !r.Null {
 		t.Fatalf("bob BLPOP: %s", r)
 	}
 	alice := dialRESP(t, p.resp)
@@ -323,7 +324,7 @@ func TestHostileTenants(t *testing.T) {
 	alice.expect("OK", "CLIENT", "SETNAME", "alice-g:w")
 	alice2 := dialRESP(t, p.resp)
 	alice2.expect("OK", "AUTH", "alice", "a-pw")
-	list := alice.do("CLIENT", "LIST").str
+	list := alice.do("CLIENT", "LIST").Str
 	if strings.Contains(list, "bob") || strings.Count(list, "\n") != 2 || !strings.Contains(list, "name=alice-g:w") {
 		t.Errorf("alice's CLIENT LIST:\n%s", list)
 	}
@@ -334,7 +335,7 @@ func TestHostileTenants(t *testing.T) {
 	}
 	admin := dialRESP(t, p.resp)
 	admin.expect("OK", "AUTH", "admin-pw")
-	if list := admin.do("CLIENT", "LIST").str; !strings.Contains(list, "name=bob-secret-group:worker") || !strings.Contains(list, "name=alice-g:w") {
+	if list := admin.do("CLIENT", "LIST").Str; !strings.Contains(list, "name=bob-secret-group:worker") || !strings.Contains(list, "name=alice-g:w") {
 		t.Errorf("the administrator's CLIENT LIST:\n%s", list)
 	}
 }
@@ -364,9 +365,9 @@ func TestHostileAuthGuessing(t *testing.T) {
 				switch {
 				case err != nil:
 					errs <- fmt.Sprintf("AUTH: %v", err)
-				case r.isErr("WRONGPASS"):
+				case r.IsErr("WRONGPASS"):
 					checked++
-				case r.isErr("ERR too many failed logins from this address; retry in "):
+				case r.IsErr("ERR too many failed logins from this address; retry in "):
 					refused++
 				default:
 					errs <- fmt.Sprintf("AUTH: %s", r)
@@ -384,7 +385,7 @@ func TestHostileAuthGuessing(t *testing.T) {
 		t.Errorf("%d of %d wrong passwords were checked in %v, want 10 to %d", checked, conns*each, time.Since(start), allowed)
 	}
 	ok := dialRESP(t, p.resp)
-	if r := ok.do("AUTH", "right"); !r.isErr("ERR too many failed logins") {
+	if r := ok.do("AUTH", "right"); !r.IsErr("ERR too many failed logins") {
 		t.Errorf("the right password at once after the guesses: %s", r)
 	}
 	waitFor(t, 5*time.Second, "the right password accepted", func() bool { return ok.do("AUTH", "right").String() == "OK" })
@@ -437,7 +438,8 @@ func TestHostileHeaders(t *testing.T) {
 // new clients timed out until that socket closed.
 func TestHostileTLSRefusal(t *testing.T) {
 	certFile, keyFile, pool := writeTestCert(t)
-	p := startBinary(t, "--tls-cert", certFile, "--tls-key", keyFile, "--max-clients", "1", "--flight-addr", "off")
+	p := startBinaryWith(t, rafkatest.Options{TLS: &tls.Config{RootCAs: pool}},
+		"--tls-cert", certFile, "--tls-key", keyFile, "--max-clients", "1", "--flight-addr", "off")
 	// startBinary's readiness probe may still hold the one slot briefly.
 	var first *respConn
 	waitFor(t, 10*time.Second, "the first TLS client served", func() bool {

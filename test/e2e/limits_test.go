@@ -96,7 +96,7 @@ func TestIdleTimeout(t *testing.T) {
 	}
 	busy := ts.dial(t)
 	busy.expect("OK", "CLIENT", "SETNAME", uniqueName(t, "g")+":w")
-	if r := busy.do("BLPOP", "topics:"+topic, "1.5"); !r.null {
+	if r := busy.do("BLPOP", "topics:"+topic, "1.5"); !r.Null {
 		t.Fatalf("BLPOP: %s", r)
 	}
 	busy.expect("PONG", "PING")

@@ -1,10 +1,8 @@
 package e2e
 
 import (
-	"bufio"
+	"context"
 	"fmt"
-	"io"
-	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,18 +12,19 @@ import (
 
 	"rafka/config"
 	"rafka/server"
+	"rafka/test/rafkatest"
 )
 
 // clientField returns one field of the connection's CLIENT INFO line.
 func clientField(t *testing.T, c *respConn, field string) string {
 	t.Helper()
 	r := c.do("CLIENT", "INFO")
-	for _, kv := range strings.Fields(r.str) {
+	for _, kv := range strings.Fields(r.Str) {
 		if v, ok := strings.CutPrefix(kv, field+"="); ok {
 			return v
 		}
 	}
-	t.Fatalf("CLIENT INFO %q has no %s", r.str, field)
+	t.Fatalf("CLIENT INFO %q has no %s", r.Str, field)
 	return ""
 }
 
@@ -115,7 +114,7 @@ func TestBackpressureFloodAndBystander(t *testing.T) {
 	const floodN, size = 40000, 1000
 	value := strings.Repeat("f", size)
 
-	conn, err := net.DialTimeout("tcp", ts.addr, 5*time.Second)
+	conn, err := rafkatest.Dial(context.Background(), ts.addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,29 +122,23 @@ func TestBackpressureFloodAndBystander(t *testing.T) {
 	var wg sync.WaitGroup
 	var writeErr error
 	wg.Go(func() {
-		w := bufio.NewWriterSize(conn, 64<<10)
-		cmd := fmt.Sprintf("*3\r\n$6\r\nRPUSHX\r\n$%d\r\ntopics:%s\r\n$%d\r\n%s\r\n", len("topics:"+flood), flood, size, value)
-		_ = conn.SetWriteDeadline(time.Now().Add(120 * time.Second))
+		_ = conn.NetConn().SetWriteDeadline(time.Now().Add(120 * time.Second))
 		for range floodN {
-			if _, err := io.WriteString(w, cmd); err != nil {
-				writeErr = err
-				return
-			}
+			conn.Write("RPUSHX", "topics:"+flood, value)
 		}
-		writeErr = w.Flush()
+		writeErr = conn.Flush()
 	})
 	replies := make(map[string]int)
 	readDone := make(chan error, 1)
 	go func() {
-		rd := bufio.NewReader(conn)
-		_ = conn.SetReadDeadline(time.Now().Add(120 * time.Second))
+		_ = conn.NetConn().SetReadDeadline(time.Now().Add(120 * time.Second))
 		for range floodN {
-			line, err := rd.ReadString('\n')
+			r, err := conn.Read()
 			if err != nil {
 				readDone <- err
 				return
 			}
-			replies[strings.TrimSpace(line)]++
+			replies[r.String()]++
 		}
 		readDone <- nil
 	}()
@@ -168,7 +161,7 @@ func TestBackpressureFloodAndBystander(t *testing.T) {
 	if writeErr != nil {
 		t.Fatalf("flood writes: %v", writeErr)
 	}
-	if replies[":1"] != floodN {
+	if replies["(integer) 1"] != floodN {
 		t.Errorf("flood replies %v, want %d × :1 (backpressure, not errors)", replies, floodN)
 	}
 	slices.Sort(latencies)
@@ -194,27 +187,20 @@ func TestDumpZeroMeansStored(t *testing.T) {
 	for i := range conns {
 		wg.Go(func() {
 			errs <- func() error {
-				conn, err := net.DialTimeout("tcp", ts.addr, 5*time.Second)
+				conn, err := rafkatest.Dial(context.Background(), ts.addr)
 				if err != nil {
 					return err
 				}
 				defer conn.Close()
-				_ = conn.SetDeadline(time.Now().Add(60 * time.Second))
-				rd := bufio.NewReader(conn)
+				_ = conn.NetConn().SetDeadline(time.Now().Add(60 * time.Second))
 				for j := range each {
 					v := fmt.Sprintf("c%d-%d", i, j)
-					if _, err := fmt.Fprintf(conn, "*3\r\n$6\r\nRPUSHX\r\n$%d\r\ntopics:%s\r\n$%d\r\n%s\r\n", len("topics:"+topic), topic, len(v), v); err != nil {
-						return err
-					}
-					if line, err := rd.ReadString('\n'); err != nil || line != ":1\r\n" {
-						return fmt.Errorf("RPUSHX %s: %q %v", v, line, err)
+					if r, err := conn.Do("RPUSHX", "topics:"+topic, v); err != nil || r.String() != "(integer) 1" {
+						return fmt.Errorf("RPUSHX %s: %s %v", v, r, err)
 					}
 				}
-				if _, err := io.WriteString(conn, "DUMP 30000\r\n"); err != nil {
-					return err
-				}
-				if line, err := rd.ReadString('\n'); err != nil || line != ":0\r\n" {
-					return fmt.Errorf("DUMP: %q %v", line, err)
+				if r, err := conn.Do("DUMP", "30000"); err != nil || r.String() != "(integer) 0" {
+					return fmt.Errorf("DUMP: %s %v", r, err)
 				}
 				return nil
 			}()

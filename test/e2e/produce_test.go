@@ -87,12 +87,12 @@ func TestProduceMissingTopic(t *testing.T) {
 	})
 	t.Logf("delivery error counted after %v", time.Since(start))
 	r := c.do("RPUSHX", "topics:"+topic, "again")
-	if !r.isErr("PROD ") || !strings.Contains(strings.ToLower(r.str), "unknown topic") {
+	if !r.IsErr("PROD ") || !strings.Contains(strings.ToLower(r.Str), "unknown topic") {
 		t.Fatalf("second produce to a missing topic: %s", r)
 	}
 	// The durable form reports the failure too.
 	r = c.do("RPUSH", "topics:"+uniqueName(t, "missing2"), "x")
-	if !r.isErr("PROD ") {
+	if !r.IsErr("PROD ") {
 		t.Fatalf("durable produce to a missing topic: %s", r)
 	}
 }

@@ -1,7 +1,7 @@
 package e2e
 
 import (
-	"bufio"
+	"context"
 	"crypto/tls"
 	"fmt"
 	"net"
@@ -11,6 +11,7 @@ import (
 
 	"rafka/acl"
 	"rafka/server"
+	"rafka/test/rafkatest"
 )
 
 // TestRequirePass: with a password, only AUTH, HELLO ... AUTH, PING and QUIT
@@ -22,7 +23,7 @@ func TestRequirePass(t *testing.T) {
 	c.expect("(error) NOAUTH Authentication required.", "CLIENT", "SETNAME", "g:a")
 	c.expect("(error) NOAUTH Authentication required.", "RPUSHX", "topics:x", "v")
 	c.expect("(error) NOAUTH Authentication required.", "HGETALL", "stats")
-	if r := c.do("HELLO", "3"); !r.isErr("NOAUTH HELLO must be called with the client already authenticated") {
+	if r := c.do("HELLO", "3"); !r.IsErr("NOAUTH HELLO must be called with the client already authenticated") {
 		t.Errorf("HELLO without AUTH: %s", r)
 	}
 	c.expect("(error) WRONGPASS invalid username-password pair or user is disabled.", "AUTH", "nope")
@@ -38,7 +39,7 @@ func TestRequirePass(t *testing.T) {
 
 	h := ts.dial(t)
 	r := h.do("HELLO", "3", "AUTH", "default", "s3cret", "SETNAME", "g:b")
-	if r.kind != '%' || r.pairs()["proto"] != "3" {
+	if r.Kind != '%' || r.Pairs()["proto"] != "3" {
 		t.Fatalf("HELLO 3 AUTH: %s", r)
 	}
 	h.expect(`"g:b"`, "CLIENT", "GETNAME")
@@ -46,7 +47,7 @@ func TestRequirePass(t *testing.T) {
 	var lines []string
 	for len(lines) < 4 {
 		l := mon.read(5 * time.Second)
-		lines = append(lines, l.str)
+		lines = append(lines, l.Str)
 	}
 	all := strings.Join(lines, "\n")
 	if strings.Contains(all, "s3cret") || !strings.Contains(all, `"AUTH" "(redacted)"`) || !strings.Contains(all, `"AUTH" "(redacted)" "(redacted)" "SETNAME" "g:b"`) {
@@ -62,8 +63,9 @@ func dialTLS(t *testing.T, addr string, cfg *tls.Config) (*respConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	t.Cleanup(func() { conn.Close() })
-	return &respConn{t: t, conn: conn, rd: bufio.NewReader(conn)}, nil
+	c := rafkatest.NewConn(context.Background(), conn)
+	t.Cleanup(func() { c.Close() })
+	return newRespConn(t, c), nil
 }
 
 // TestRESPTLS: the RESP listener serves TLS, and with a CA requires client

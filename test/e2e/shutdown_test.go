@@ -1,16 +1,13 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -58,18 +55,6 @@ func TestShutdown(t *testing.T) {
 	}
 }
 
-// buildRafka builds the rafka binary once per test run.
-func buildRafka(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "rafka")
-	cmd := exec.Command("go", "build", "-o", bin, "rafka")
-	cmd.Dir = ".."
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // TestBinary runs the real binary: version, config validation with
 // librdkafka's own message, a served command, and SIGTERM shutdown.
 func TestBinary(t *testing.T) {
@@ -113,28 +98,8 @@ func TestBinary(t *testing.T) {
 	// never logs the secret, stops on SIGTERM.
 	cfg := write("ok.json", `{"general":{"sasl.password":"hunter2"},"consumer":{"heartbeat.interval.ms":300},
 		"rafka":{"host":"127.0.0.1","shutdown_timeout":"20s"}}`)
-	port, flightPort, metricsPort := freePort(t), freePort(t), freePort(t)
-	cmd := exec.Command(bin, "-c", cfg, "--port", fmt.Sprint(port), "--brokers", env.brokers,
-		"--flight-addr", fmt.Sprintf("127.0.0.1:%d", flightPort), "--flight-token", "tok-1",
-		"--metrics-addr", fmt.Sprintf("127.0.0.1:%d", metricsPort))
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
-	logs := make(chan string, 1000)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			logs <- sc.Text()
-		}
-		close(logs)
-	}()
-	var c *respConn
-	waitFor(t, 20*time.Second, "binary serving", func() bool {
-		return tryDial(fmt.Sprintf("127.0.0.1:%d", port))
-	})
-	c = dialRESP(t, fmt.Sprintf("127.0.0.1:%d", port))
+	p := startBinary(t, "-c", cfg, "--flight-token", "tok-1")
+	c := dialRESP(t, p.resp)
 	c.expect("PONG", "PING")
 	topic := newTopic(t, 1)
 	c.expect("(integer) 1", "RPUSHX", "topics:"+topic, "from-binary")
@@ -142,12 +107,12 @@ func TestBinary(t *testing.T) {
 	// Nothing a client can read shows the secret either.
 	for _, cmd := range [][]string{{"INFO", "everything"}, {"CLIENT", "LIST"}, {"HGETALL", "stats"}} {
 		r := c.do(cmd...)
-		if r.kind == '-' || strings.Contains(r.String(), "hunter2") {
+		if r.Kind == '-' || strings.Contains(r.String(), "hunter2") {
 			t.Errorf("%v: an error, or shows the SASL password: %s", cmd, r)
 		}
 	}
 	// The Flight listener of the binary serves with its token.
-	fc, err := flight.NewClientWithMiddleware(fmt.Sprintf("127.0.0.1:%d", flightPort), nil, nil, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	fc, err := flight.NewClientWithMiddleware(p.flight, nil, nil, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +123,7 @@ func TestBinary(t *testing.T) {
 	}
 	// Prometheus metrics, health and readiness.
 	get := func(path string) (int, string) {
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d%s", metricsPort, path))
+		resp, err := http.Get("http://" + p.metrics + path)
 		if err != nil {
 			t.Fatalf("GET %s: %v", path, err)
 		}
@@ -179,24 +144,15 @@ func TestBinary(t *testing.T) {
 			t.Errorf("/metrics lacks %q", want)
 		}
 	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if _, err := p.terminate(t, 25*time.Second); err != nil {
+		t.Errorf("exit after SIGTERM: %v", err)
+	}
+	log, err := os.ReadFile(p.LogPath)
+	if err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	var all []string
-	for line := range logs {
-		all = append(all, line)
-	}
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Errorf("exit after SIGTERM: %v", err)
-		}
-	case <-time.After(25 * time.Second):
-		t.Fatal("no exit after SIGTERM")
-	}
-	text := strings.Join(all, "\n")
+	text := string(log)
+
 	if strings.Contains(text, "hunter2") || strings.Contains(text, "tok-1") {
 		t.Errorf("secret in logs:\n%s", text)
 	}

@@ -6,12 +6,13 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"rafka/test/rafkatest"
 )
 
 // rssKiB reads a process's resident set size.
@@ -48,18 +49,12 @@ func TestHostileClients(t *testing.T) {
 		t.Skipf("open-file limit %d is below %d", lim.Cur, conns+500)
 	}
 	bin := buildRafka(t)
-	port := freePort(t)
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	cmd := exec.Command(bin, "--port", fmt.Sprint(port), "--brokers", env.brokers, "--flight-addr", "off",
-		"--log-level", "error", "--max-clients", "20000")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	waitFor(t, 20*time.Second, "server up", func() bool { return tryDial(addr) })
+	p := rafkatest.StartT(t, rafkatest.Options{Bin: bin, Args: []string{"--brokers", env.brokers, "--flight-addr", "off",
+		"--log-level", "error", "--max-clients", "20000"}})
+	addr := p.Addrs.RESP
 	bystander := dialRESP(t, addr)
 	bystander.expect("PONG", "PING")
-	base := rssKiB(t, cmd.Process.Pid)
+	base := rssKiB(t, p.Pid())
 
 	// 10k idle connections.
 	var open []net.Conn
@@ -132,7 +127,7 @@ func TestHostileClients(t *testing.T) {
 	}
 
 	bystander.expect("PONG", "PING")
-	rss := rssKiB(t, cmd.Process.Pid)
+	rss := rssKiB(t, p.Pid())
 	t.Logf("RSS %d KiB at start, %d KiB with %d idle connections after the hostile clients (%.1f KiB per connection)",
 		base, rss, conns, float64(rss-base)/conns)
 	if perConn := float64(rss-base) / conns; perConn > 40 {

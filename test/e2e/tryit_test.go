@@ -1,102 +1,41 @@
 package e2e
 
 import (
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"rafka/test/rafkatest"
 )
 
 // tryItProc is the rafka binary running in try-it mode: no brokers
 // configured, so it runs the embedded broker on a data directory.
 type tryItProc struct {
-	cmd    *exec.Cmd
-	addr   string     // host:port of the RESP listener
-	exited chan error // receives cmd.Wait's result once
-	done   bool       // exited was read
+	*rafkatest.Proc
+	addr string // host:port of the RESP listener
 }
 
 // startTryIt runs bin with no brokers configured on dataDir and returns it
 // with a RESP connection to it. When the test ends a still-running process
-// is killed, and its log is shown if the test failed.
+// is stopped, and its log is shown if the test failed.
 func startTryIt(t *testing.T, bin, dataDir string) (*tryItProc, *respConn) {
 	t.Helper()
-	port := freePort(t)
-	logPath := filepath.Join(t.TempDir(), "rafka.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "--port", fmt.Sprint(port), "--data-dir", dataDir, "--log-level", "warn", "--flight-addr", "127.0.0.1:0")
-	cmd.Env = append(os.Environ(), "RAFKA_BROKERS=", "RAFKA_CONFIG=")
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	p := &tryItProc{cmd: cmd, addr: addr, exited: make(chan error, 1)}
-	go func() { p.exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		if !p.done {
-			_ = cmd.Process.Kill()
-			select {
-			case <-p.exited:
-			case <-time.After(10 * time.Second):
-				t.Error("rafka did not exit within 10 s of SIGKILL")
-			}
-		}
-		logFile.Close()
-		if t.Failed() {
-			if log, err := os.ReadFile(logPath); err == nil {
-				t.Logf("rafka log (%s):\n%s", dataDir, log)
-			}
-		}
-	})
-	waitFor(t, 20*time.Second, "try-it server up", func() bool {
-		select {
-		case err := <-p.exited:
-			p.done = true
-			t.Fatalf("rafka exited at start: %v", err)
-		default:
-		}
-		return tryDial(addr)
-	})
-	return p, dialRESP(t, addr)
+	p := rafkatest.StartT(t, rafkatest.Options{Bin: bin, Args: []string{"--data-dir", dataDir, "--log-level", "warn"},
+		Env: []string{"RAFKA_BROKERS=", "RAFKA_CONFIG="}})
+	return &tryItProc{Proc: p, addr: p.Addrs.RESP}, dialRESP(t, p.Addrs.RESP)
 }
 
 // stop sends SIGTERM and waits up to 30 s for a clean exit.
 func (p *tryItProc) stop(t *testing.T) {
 	t.Helper()
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-p.exited:
-		p.done = true
-		if err != nil {
-			t.Fatalf("exit: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("no exit after SIGTERM")
+	if _, err := p.Terminate(30 * time.Second); err != nil {
+		t.Fatalf("exit: %v", err)
 	}
 }
 
-// kill sends SIGKILL and waits up to 10 s for the process to be gone.
-func (p *tryItProc) kill(t *testing.T) {
-	t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatalf("SIGKILL: %v", err)
-	}
-	select {
-	case <-p.exited:
-		p.done = true
-	case <-time.After(10 * time.Second):
-		t.Fatal("no exit after SIGKILL")
-	}
-}
+// kill sends SIGKILL and waits for the process to be gone.
+func (p *tryItProc) kill(t *testing.T) { p.Kill() }
 
 // TestTryItMode runs the binary with no brokers configured: it starts the
 // embedded broker, auto-creates topics on produce, and keeps topics and
@@ -122,7 +61,7 @@ func TestTryItMode(t *testing.T) {
 	if second.value == first.value {
 		t.Fatalf("acked message %q delivered again after restart", first.value)
 	}
-	if r := c.do("BLPOP", "topics:tryit", "1"); !r.null {
+	if r := c.do("BLPOP", "topics:tryit", "1"); !r.Null {
 		t.Fatalf("a third message after restart: %s", r)
 	}
 }
@@ -152,7 +91,7 @@ func TestTryItSurvivesKill(t *testing.T) {
 		if !slices.Equal(values, want) {
 			t.Fatalf("%s after restart: got %q, want %q", topic, values, want)
 		}
-		if r := c.do("BLPOP", "topics:"+topic, "1"); !r.null {
+		if r := c.do("BLPOP", "topics:"+topic, "1"); !r.Null {
 			t.Fatalf("%s: an extra message after restart: %s", topic, r)
 		}
 		c.expect("OK", "QUIT")

@@ -14,12 +14,11 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"rafka/test/kafkacluster"
+	"rafka/test/rafkatest"
 )
 
 // suite is what every fault test shares: the Kafka distribution and the
@@ -64,11 +63,9 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(binDir)
-	bin := filepath.Join(binDir, "rafka")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "rafka")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build rafka: %v\n%s", err, out)
+	bin, err := rafkatest.Build(ctx, binDir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	env = &suite{root: root, dist: dist, rafkaBin: bin}
