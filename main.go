@@ -62,11 +62,20 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	log := newLogger(resolved.Settings, stderr)
-	// Signals are caught before anything starts, so one during start-up
-	// shuts down what started.
+	// Signals are caught before anything starts: the first (even during
+	// start-up) shuts down what started, a second exits at once.
 	signals := make(chan os.Signal, 2)
 	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(signals)
+	stop := make(chan struct{})
+	go func() {
+		sig := <-signals
+		log.Info().Str("signal", sig.String()).Msg("shutting down")
+		close(stop)
+		<-signals
+		log.Warn().Msg("second signal: exiting now")
+		os.Exit(1)
+	}()
 	p, err := process.Start(resolved, version, log)
 	if err != nil {
 		return err
@@ -77,20 +86,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err == nil {
 		select {
 		case err = <-p.Failed():
-		case sig := <-signals:
-			log.Info().Str("signal", sig.String()).Msg("shutting down")
+		case <-stop:
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(resolved.Settings.ShutdownTimeout))
 	defer cancel()
-	go func() {
-		select {
-		case <-signals:
-			log.Warn().Msg("second signal: exiting now")
-			os.Exit(1)
-		case <-ctx.Done():
-		}
-	}()
 	if serr := p.Shutdown(ctx); serr != nil {
 		log.Error().Err(serr).Msg("shutdown incomplete")
 		return errors.Join(err, serr)

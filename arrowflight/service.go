@@ -49,7 +49,7 @@ type Config struct {
 	// TLS, when set, serves Flight over TLS (config.Resolved.FlightTLS).
 	TLS *tls.Config
 	// MaxStreams bounds concurrent streaming calls; it must be at least
-	// 1 (main passes config.Settings.FlightMaxStreams).
+	// 1 (the process passes config.Settings.FlightMaxStreams).
 	MaxStreams int
 	// MaxBatchBytes is the ceiling of a read's max_batch_bytes, checked
 	// for descriptors and again for every ticket. Default: the settings'

@@ -35,12 +35,32 @@ var declared = sync.OnceValue(func() []declaration {
 		if key == "" || d.flags[0] == "" || d.usage == "" {
 			panic("config: Settings." + f.Name + " lacks a json, flag or usage tag")
 		}
+		if !flagSyntax(f.Type) {
+			panic("config: Settings." + f.Name + " has a type without a flag syntax: " + f.Type.String())
+		}
 		out = append(out, d)
 	}
 	return out
 })
 
 var durationType = reflect.TypeFor[Duration]()
+
+// flagSyntax reports whether setField and formatField handle t.
+func flagSyntax(t reflect.Type) bool {
+	switch {
+	case t == durationType:
+		return true
+	case t.Kind() == reflect.Slice:
+		return t.Elem().Kind() == reflect.String
+	case t.Kind() == reflect.Map:
+		return t.Key().Kind() == reflect.String && t.Elem().Kind() == reflect.String
+	}
+	switch t.Kind() {
+	case reflect.String, reflect.Int, reflect.Int64, reflect.Float64:
+		return true
+	}
+	return false
+}
 
 // setField parses s into the settings field v, as a flag or environment
 // variable gives it. A list gets s appended; a map (user:password) gets

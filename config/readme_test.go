@@ -8,8 +8,9 @@ import (
 )
 
 // TestREADMESettings: README's settings table has one row per declared
-// setting, with its flags, its file key and its default, and no row for a
-// setting that does not exist.
+// setting, with its flags, its file key, its default (a zero default is
+// described in words: none, off, 0) and its environment variable, and no
+// row for a setting that does not exist.
 func TestREADMESettings(t *testing.T) {
 	readme, err := os.ReadFile("../README.md")
 	if err != nil {
@@ -61,6 +62,9 @@ func TestREADMESettings(t *testing.T) {
 		}
 		if d.def != "" && !strings.HasPrefix(cells[2], "`"+d.def+"`") {
 			t.Errorf("%s: README default %q, declared %q", d.key, cells[2], d.def)
+		}
+		if d.env != "" && !strings.Contains(cells[2], "`$"+d.env+"`") {
+			t.Errorf("%s: README default %q does not name $%s", d.key, cells[2], d.env)
 		}
 	}
 	for key := range rows {

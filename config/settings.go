@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"reflect"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 // Settings are the server's own settings. Each field is declared here once:
@@ -49,7 +51,7 @@ type Settings struct {
 	MetricsAddr            string            `json:"metrics_addr" flag:"metrics-addr" usage:"serve Prometheus /metrics, /healthz and /readyz on this address"`
 	PprofAddr              string            `json:"pprof_addr" flag:"pprof-addr" usage:"serve Go pprof profiles on this address, e.g. 127.0.0.1:6060 (opt-in; keep it on loopback)"`
 	KafkaStatsInterval     Duration          `json:"kafka_stats_interval" flag:"kafka-stats-interval" usage:"librdkafka statistics interval of the consumers and producers, for consumer lag and producer queue depth in /metrics (0: off)"`
-	LogLevel               string            `json:"log_level" flag:"log-level" default:"info" usage:"trace, debug, info, warn or error"`
+	LogLevel               string            `json:"log_level" flag:"log-level" default:"info" usage:"debug, info, warn or error (or trace, fatal, panic, disabled)"`
 	LogFormat              string            `json:"log_format" flag:"log-format" default:"console" usage:"console or json"`
 }
 
@@ -109,10 +111,8 @@ func (s Settings) Validate() error {
 	case s.TLSCA != "" && s.TLSCert == "":
 		return fmt.Errorf("a TLS CA needs a TLS certificate and key")
 	}
-	switch s.LogLevel {
-	case "trace", "debug", "info", "warn", "error":
-	default:
-		return fmt.Errorf("log level %q: expected trace, debug, info, warn or error", s.LogLevel)
+	if _, err := zerolog.ParseLevel(s.LogLevel); err != nil {
+		return fmt.Errorf("log level %q: expected debug, info, warn or error (or trace, fatal, panic, disabled)", s.LogLevel)
 	}
 	switch s.LogFormat {
 	case "console", "json":

@@ -48,12 +48,12 @@ func (p *Process) serveHTTP(addr, what string, handler http.Handler) (string, er
 	}
 	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	p.servers = append(p.servers, hs)
-	go p.serve(what, func() error {
+	go func() {
+		// Metrics and profiles are not worth stopping the service for.
 		if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			return err
+			p.log.Error().Err(err).Msgf("%s stopped serving", what)
 		}
-		return nil
-	})
+	}()
 	p.log.Info().Str("addr", ln.Addr().String()).Msgf("serving %s", what)
 	return ln.Addr().String(), nil
 }

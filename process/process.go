@@ -131,8 +131,8 @@ func Start(cfg *config.Resolved, version string, log zerolog.Logger) (_ *Process
 // Addrs are the addresses the listeners bound.
 func (p *Process) Addrs() Addrs { return p.addrs }
 
-// Failed delivers the error of a listener that stopped serving before
-// Shutdown.
+// Failed delivers the error of a RESP or Flight listener that stopped
+// serving before Shutdown (an HTTP listener's is only logged).
 func (p *Process) Failed() <-chan error { return p.failed }
 
 // serve runs a listener's Serve, reporting an early end on Failed.

@@ -25,7 +25,8 @@ import (
 	"rafka/stats"
 )
 
-// Config is what a Server needs; main builds it from flags and the file.
+// Config is what a Server needs; package process builds it from the
+// resolved configuration.
 type Config struct {
 	// Settings are the server's own settings (listen address, limits,
 	// timeouts).
@@ -66,10 +67,13 @@ func (c Config) logins() *authlimit.Limiter {
 }
 
 // NewLoginLimiter returns the limiter of failed logins the settings ask for:
-// AuthFailuresPerSecond (validated positive) at once and per second, per
-// address.
+// AuthFailuresPerSecond at once and per second, per address (the setting's
+// default when it is not positive, as New does for other zero limits).
 func NewLoginLimiter(s config.Settings) *authlimit.Limiter {
 	rate := s.AuthFailuresPerSecond
+	if !(rate > 0) {
+		rate = config.DefaultSettings().AuthFailuresPerSecond
+	}
 	return authlimit.New(rate, max(int(rate), 1), authlimit.DefaultMaxAddrs)
 }
 

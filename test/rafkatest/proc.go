@@ -42,8 +42,8 @@ type Options struct {
 	// Name names the log file (Name.log); default rafka.
 	Name string
 	// Args follow the harness's own flags (--host 127.0.0.1 --port 0
-	// --flight-addr 127.0.0.1:0 --ready-file ...), so they may override
-	// them.
+	// --flight-addr 127.0.0.1:0 --shutdown-timeout 15s --ready-file ...),
+	// so they may override them.
 	Args []string
 	// Env is added to the environment.
 	Env []string
@@ -66,6 +66,7 @@ type Proc struct {
 	base    []string // a rafka binary's command line before Restart's flags; nil for other servers
 	env     []string
 	ready   func(ctx context.Context, p *Proc) error
+	stale   string // a file to remove before each start (the ready file)
 	timeout time.Duration
 	tls     *tls.Config // of the readiness PING; nil for plain TCP
 	cmd     *exec.Cmd
@@ -81,10 +82,11 @@ func Start(ctx context.Context, o Options) (*Proc, error) {
 		name = "rafka"
 	}
 	readyPath := filepath.Join(o.Dir, name+".ready.json")
+	// The shutdown's limit is inside StartT's kill window (25 s).
 	argv := append([]string{o.Bin, "--host", "127.0.0.1", "--port", "0", "--flight-addr", "127.0.0.1:0",
-		"--ready-file", readyPath}, o.Args...)
+		"--shutdown-timeout", "15s", "--ready-file", readyPath}, o.Args...)
 	p := &Proc{LogPath: filepath.Join(o.Dir, name+".log"), argv: argv, base: argv, env: o.Env, timeout: o.StartTimeout, tls: o.TLS,
-		ready: func(ctx context.Context, p *Proc) error { return p.awaitReadyFile(ctx, readyPath) }}
+		stale: readyPath, ready: func(ctx context.Context, p *Proc) error { return p.awaitReadyFile(ctx, readyPath) }}
 	if err := p.start(ctx); err != nil {
 		return nil, err
 	}
@@ -117,6 +119,11 @@ func FreePort() (int, error) {
 // start starts the process (killed if the test process dies) and waits
 // until it is ready.
 func (p *Proc) start(ctx context.Context) error {
+	if p.stale != "" {
+		if err := os.Remove(p.stale); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove the old ready file: %w", err)
+		}
+	}
 	logFile, err := os.OpenFile(p.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return fmt.Errorf("open log: %w", err)
@@ -150,13 +157,14 @@ func (p *Proc) start(ctx context.Context) error {
 // awaitReadyFile waits for the ready file, reads the addresses, and checks
 // that the RESP one answers PING.
 func (p *Proc) awaitReadyFile(ctx context.Context, path string) error {
-	_ = os.Remove(path) // a restart's old file
 	for {
 		data, err := os.ReadFile(path)
 		if err == nil {
-			if err := json.Unmarshal(data, &p.Addrs); err != nil {
+			var addrs process.Addrs
+			if err := json.Unmarshal(data, &addrs); err != nil {
 				return fmt.Errorf("ready file %q: %w", data, err)
 			}
+			p.Addrs = addrs
 			return p.awaitPing(ctx)
 		}
 		if err := p.pause(ctx); err != nil {
