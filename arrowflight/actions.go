@@ -36,6 +36,9 @@ type partitionInfo struct {
 
 // DoAction serves topic-info.
 func (s *Service) DoAction(a *flight.Action, stream flight.FlightService_DoActionServer) error {
+	if isFlightSQL(a.GetBody()) {
+		return errFlightSQL
+	}
 	if a.GetType() != actionTopicInfo {
 		return status.Errorf(codes.InvalidArgument, "unknown action %q (actions: %s)", a.GetType(), actionTopicInfo)
 	}

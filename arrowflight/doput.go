@@ -183,6 +183,20 @@ func dataBytes(d arrow.ArrayData) int64 {
 	return n
 }
 
+// replayFirst is a DoPut stream whose first message was already received.
+type replayFirst struct {
+	first *flight.FlightData
+	flight.DataStreamReader
+}
+
+func (r *replayFirst) Recv() (*flight.FlightData, error) {
+	if m := r.first; m != nil {
+		r.first = nil
+		return m, nil
+	}
+	return r.DataStreamReader.Recv()
+}
+
 // putResult is DoPut's app_metadata.
 type putResult struct {
 	Produced int64 `json:"produced"`
@@ -193,7 +207,16 @@ type putResult struct {
 func (s *Service) DoPut(stream flight.FlightService_DoPutServer) error {
 	ctx, cancel := s.streamContext(stream.Context())
 	defer cancel()
-	rd, err := flight.NewRecordReader(stream, ipc.WithAllocator(s.mem))
+	// The first message carries the descriptor: a Flight SQL update may
+	// send no schema, so it is looked at before the IPC reader needs one.
+	first, err := stream.Recv()
+	if err != nil {
+		return status.Errorf(codes.InvalidArgument, "read DoPut stream: %v", err)
+	}
+	if d := first.GetFlightDescriptor(); d != nil && d.Type == flight.DescriptorCMD && isFlightSQL(d.Cmd) {
+		return errFlightSQL
+	}
+	rd, err := flight.NewRecordReader(&replayFirst{first: first, DataStreamReader: stream}, ipc.WithAllocator(s.mem))
 	if err != nil {
 		return status.Errorf(codes.InvalidArgument, "read DoPut stream: %v", err)
 	}

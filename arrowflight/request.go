@@ -110,6 +110,9 @@ func parseDescriptor(d *flight.FlightDescriptor, maxBatchBytes int) (*request, e
 		}
 		r.Topic = d.Path[0]
 	case flight.DescriptorCMD:
+		if isFlightSQL(d.Cmd) {
+			return nil, errFlightSQL
+		}
 		dec := json.NewDecoder(bytes.NewReader(d.Cmd))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&r); err != nil {

@@ -35,6 +35,9 @@ func (t *ticket) encode() []byte {
 // checked: the client holds the ticket and may have edited it.
 // maxBatchBytes is the server's ceiling of max_batch_bytes.
 func decodeTicket(b []byte, maxBatchBytes int) (*ticket, error) {
+	if isFlightSQL(b) {
+		return nil, errFlightSQL
+	}
 	var t ticket
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()

@@ -155,6 +155,21 @@ func (r *registry) setName(c *client, name string) error {
 	return nil
 }
 
+// clearName releases c's id, refused once c owns a consumer (whose group
+// and member the id names).
+func (r *registry) clearName(c *client) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c.mu.Lock()
+	owns, name := c.consumer != nil, c.name
+	c.mu.Unlock()
+	if owns {
+		return errIDAlreadySet(name)
+	}
+	r.releaseLocked(c)
+	return nil
+}
+
 // snapshot returns the live connections.
 func (r *registry) snapshot() []*client {
 	r.mu.Lock()

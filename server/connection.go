@@ -252,8 +252,18 @@ func checkID(name string) error {
 	return nil
 }
 
-// setName validates and takes a `<group>:<name>` id for c.
+// setName validates and takes a `<group>:<name>` id for c; an empty name
+// clears c's id, as Redis clears a name, unless it owns a consumer.
 func (s *Server) setName(c *client, name string) error {
+	if name == "" {
+		if err := s.clients.clearName(c); err != nil {
+			return err
+		}
+		c.mu.Lock()
+		c.log = c.srv.log.With().Int64("conn", c.id).Str("addr", c.addr).Logger()
+		c.mu.Unlock()
+		return nil
+	}
 	if err := checkID(name); err != nil {
 		return err
 	}

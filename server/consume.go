@@ -20,17 +20,23 @@ import (
 	"rafka/topicname"
 )
 
-// consumeKey is a parsed `topics:<t1>[,<t2>...][:<json>]` key.
+// consumeKey is a parsed BLPOP key: the classic
+// `topics:<t1>[,<t2>...][:<json>]`, or a topic name alone (a topic key),
+// whose pops get Redis's own two-element reply.
 type consumeKey struct {
 	topics []string
 	json   string // "" when absent
+	plain  bool   // a topic key
 }
 
 // parseConsumeKey parses one BLPOP key.
 func parseConsumeKey(arg []byte) (consumeKey, error) {
 	rest, ok := bytes.CutPrefix(arg, topicsPrefix)
 	if !ok {
-		return consumeKey{}, errCannotParseTopics(string(arg))
+		if topicname.Check(string(arg)) != nil {
+			return consumeKey{}, errCannotParseTopics(string(arg))
+		}
+		return consumeKey{topics: []string{string(arg)}, plain: true}, nil
 	}
 	list, cfg, _ := bytes.Cut(rest, []byte{':'})
 	var k consumeKey
@@ -98,7 +104,10 @@ func isDecimal(b []byte) bool {
 
 // BLPOP topics:<t1>[,<t2>...][:<json>] [<more keys>...] <timeout>
 // Replies with [topic, t, partition, p, offset, o, value, v], or a null
-// array on timeout.
+// array on timeout. With topic keys (BLPOP <topic> [<topic> ...] <timeout>)
+// the reply is Redis's [<topic>:<partition>:<offset>, value], whose first
+// element is the message's ack. BRPOP is the same command: a topic is
+// FIFO per partition, there is no other end to pop from.
 func cmdBLPop(s *Server, c *client, args [][]byte) error {
 	req, err := parseBlock(c, args[1:len(args)-1], args[len(args)-1])
 	if err != nil {
@@ -118,7 +127,11 @@ func cmdBLPop(s *Server, c *client, args [][]byte) error {
 	if m == nil {
 		return err
 	}
-	writeMessage(c, m)
+	if req.plain {
+		writeKeyedMessage(c, m)
+	} else {
+		writeMessage(c, m)
+	}
 	return nil
 }
 
@@ -192,6 +205,25 @@ func writeMessage(c *client, m *kafka.Message) {
 	}
 }
 
+// writeKeyedMessage writes the reply of a pop of topic keys: Redis's
+// two elements, the key (`<topic>:<partition>:<offset>`, which is the
+// message's ack) and the value (null bulk for a null Kafka value).
+func writeKeyedMessage(c *client, m *kafka.Message) {
+	c.conn.WriteArray(2)
+	var buf [320]byte // a topic is at most 249 bytes
+	key := append(buf[:0], *m.TopicPartition.Topic...)
+	key = append(key, ':')
+	key = strconv.AppendInt(key, int64(m.TopicPartition.Partition), 10)
+	key = append(key, ':')
+	key = strconv.AppendInt(key, int64(m.TopicPartition.Offset), 10)
+	c.conn.WriteBulk(key)
+	if m.Value == nil {
+		c.writeNullBulk()
+	} else {
+		c.conn.WriteBulk(m.Value)
+	}
+}
+
 // blockRequest is a parsed blocking consume: the connection's id, the
 // timeout, the topic set and the optional JSON of the keys.
 type blockRequest struct {
@@ -199,6 +231,7 @@ type blockRequest struct {
 	timeout time.Duration
 	topics  []string
 	json    string
+	plain   bool // topic keys: Redis-shaped replies
 	consID  string // "<name>|<topics>", as the classic gateway names a consumer
 	// keys are the command's keys when they were parsed now (not taken
 	// from lastBlock): the caller caches them once the request succeeds.
@@ -278,10 +311,15 @@ func parseBlock(c *client, keys [][]byte, timeoutArg []byte) (blockRequest, erro
 	}
 	req.timeout = timeout
 	set := map[string]bool{}
-	for _, arg := range keys {
+	for i, arg := range keys {
 		k, err := parseConsumeKey(arg)
 		if err != nil {
 			return req, err
+		}
+		if i == 0 {
+			req.plain = k.plain
+		} else if k.plain != req.plain {
+			return req, errMixedKeys
 		}
 		for _, t := range k.topics {
 			set[t] = true

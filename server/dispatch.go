@@ -45,6 +45,7 @@ func commandTable() map[string]*command {
 		{name: "rpush", arity: -3, handler: cmdRPush},
 		{name: "dump", arity: 0, handler: cmdDump},
 		{name: "blpop", arity: -3, handler: cmdBLPop},
+		{name: "brpop", arity: -3, handler: cmdBLPop},
 		{name: "arrow.blpop", arity: -3, handler: cmdArrowBLPop},
 		{name: "keys", arity: 2, handler: cmdKeys},
 		{name: "hgetall", arity: 2, handler: cmdHGetAll},

@@ -55,6 +55,7 @@ var (
 	errNoAuth         = &replyError{code: codeNoAuth, msg: "Authentication required."}
 	errHelloNoAuth    = &replyError{code: codeNoAuth, msg: "HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"}
 	errInternal       = errf("internal error")
+	errMixedKeys      = consErr("A blocking pop takes either 'topics:' keys or topic keys, not both")
 	errMonitorMode    = errf("only PING and QUIT are allowed in MONITOR mode")
 )
 

@@ -119,10 +119,18 @@ func TestSetNameRules(t *testing.T) {
 	// Before a consumer exists, renaming releases the old id.
 	a.expect("OK", "CLIENT", "SETNAME", "g:a2")
 	b.expect("OK", "CLIENT", "SETNAME", "g:a")
+	// An empty name clears an id no consumer owns, as Redis clears a
+	// name, and frees it for others.
+	b.expect("OK", "CLIENT", "SETNAME", "")
+	b.expect("(nil)", "CLIENT", "GETNAME")
+	ts.dial(t).expect("OK", "CLIENT", "SETNAME", "g:a")
+	b.expect("(error) CONS Connection not ready. Identify yourself using `CLIENT SETNAME` first", "BLPOP", "topics:"+topic, "0.1")
 	// Once a consumer exists, only the same name is accepted.
 	a.do("BLPOP", "topics:"+topic, "0.1")
 	a.expect("OK", "CLIENT", "SETNAME", "g:a2")
 	a.expect("(error) CONS Client ID is already set to g:a2", "CLIENT", "SETNAME", "g:other")
+	a.expect("(error) CONS Client ID is already set to g:a2", "CLIENT", "SETNAME", "")
+	a.expect(`"g:a2"`, "CLIENT", "GETNAME")
 	// Disconnecting releases the id at once.
 	a.conn.Close()
 	c := ts.dial(t)

@@ -248,7 +248,10 @@ func TestMultiKeyBLPOP(t *testing.T) {
 	if !r.IsErr("CONS Client '") || !strings.Contains(r.Str, "registered (new consID: '") {
 		t.Fatalf("different topic set: %s", r)
 	}
-	c.expect("(error) CONS Cannot parse topics from `nope`", "BLPOP", "nope", "1")
+	// A key without the prefix is a topic key (TestTopicKeyPops): it must
+	// be a topic name.
+	c.expect("(error) CONS Cannot parse topics from `no pe`", "BLPOP", "no pe", "1")
+	c.expect("(error) CONS Cannot parse topics from `^nope`", "BLPOP", "^nope", "1")
 	c.expect("(error) CONS Cannot parse topics from `topics:a,,b`", "BLPOP", "topics:a,,b", "1")
 	// librdkafka would take '^...' as a regular expression: not a topic.
 	c.expect("(error) CONS Cannot parse topics from `topics:^.*`", "BLPOP", "topics:^.*", "1")

@@ -288,7 +288,14 @@ func readAll(t testing.TB, topic string, want int) []*kafka.Message {
 		}
 	}
 	if len(out) < want {
-		t.Fatalf("read %d of %d messages from %s", len(out), want, topic)
+		// What the broker says, to tell a missing topic or partition from a
+		// read that did not progress.
+		var marks []string
+		for _, p := range parts {
+			lo, hi, err := c.QueryWatermarkOffsets(topic, p.Partition, 5000)
+			marks = append(marks, fmt.Sprintf("%d:[%d,%d) %v", p.Partition, lo, hi, err))
+		}
+		t.Fatalf("read %d of %d messages from %s (partitions and watermarks: %v; assignment %v)", len(out), want, topic, marks, parts)
 	}
 	return out
 }
