@@ -231,7 +231,7 @@ type blockRequest struct {
 	timeout time.Duration
 	topics  []string
 	json    string
-	plain   bool // topic keys: Redis-shaped replies
+	plain   bool   // topic keys: Redis-shaped replies
 	consID  string // "<name>|<topics>", as the classic gateway names a consumer
 	// keys are the command's keys when they were parsed now (not taken
 	// from lastBlock): the caller caches them once the request succeeds.

@@ -31,7 +31,10 @@ func TestFlightSQLUnimplemented(t *testing.T) {
 		call func() error
 	}{
 		{"Execute", func() error { _, err := cl.Execute(ctx, "SELECT 1"); return err }},
-		{"GetSqlInfo", func() error { _, err := cl.GetSqlInfo(ctx, []flightsql.SqlInfo{flightsql.SqlInfoFlightSqlServerName}); return err }},
+		{"GetSqlInfo", func() error {
+			_, err := cl.GetSqlInfo(ctx, []flightsql.SqlInfo{flightsql.SqlInfoFlightSqlServerName})
+			return err
+		}},
 		{"GetTables", func() error { _, err := cl.GetTables(ctx, &flightsql.GetTablesOpts{}); return err }},
 		{"Prepare", func() error { _, err := cl.Prepare(ctx, "SELECT 1"); return err }},
 		{"ExecuteUpdate", func() error { _, err := cl.ExecuteUpdate(ctx, "DELETE FROM t"); return err }},
