@@ -154,6 +154,8 @@ func (s *Server) pop(c *client, cons *consumer.Consumer, timeout time.Duration) 
 // waitPop waits for the next message of cons; the wait ends at the timeout,
 // when the server shuts down or when the client goes away.
 func (s *Server) waitPop(c *client, cons *consumer.Consumer, timeout time.Duration) (*kafka.Message, error) {
+	s.blocked.Add(1)
+	defer s.blocked.Add(-1)
 	ctx, cancel := s.blockContext(timeout)
 	defer cancel()
 	ctx, done := c.block(ctx)

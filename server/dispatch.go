@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/tidwall/redcon"
@@ -27,6 +28,9 @@ type command struct {
 	noAuth bool
 	// observe records a run's duration in the metrics; nil without them.
 	observe func(time.Duration)
+	// INFO commandstats: runs, their time, the runs that replied with an
+	// error and those refused before running (arity, authentication).
+	calls, usec, failed, rejected atomic.Int64
 }
 
 // commandTable maps lower-case command names to their handlers.
@@ -48,6 +52,12 @@ func commandTable() map[string]*command {
 		{name: "brpop", arity: -3, handler: cmdBLPop},
 		{name: "arrow.blpop", arity: -3, handler: cmdArrowBLPop},
 		{name: "keys", arity: 2, handler: cmdKeys},
+		{name: "dbsize", arity: 1, handler: cmdDBSize},
+		{name: "scan", arity: -2, handler: cmdScan},
+		{name: "type", arity: 2, handler: cmdType},
+		{name: "exists", arity: -2, handler: cmdExists},
+		{name: "llen", arity: 2, handler: cmdLLen},
+		{name: "memory", arity: -3, handler: cmdMemory},
 		{name: "hgetall", arity: 2, handler: cmdHGetAll},
 		{name: "del", arity: -2, handler: cmdDel},
 		{name: "monitor", arity: 1, handler: cmdMonitor},
@@ -152,18 +162,25 @@ func (s *Server) handle(conn redcon.Conn, cmd redcon.Command) {
 	c.lastActive = start
 	c.mu.Unlock()
 	if !command.noAuth && !s.authorized(c) {
+		command.rejected.Add(1)
 		c.writeError(errNoAuth)
 		return
 	}
 	if a := command.arity; (a > 0 && len(cmd.Args) != a) || (a < 0 && len(cmd.Args) < -a) {
+		command.rejected.Add(1)
 		c.writeError(errWrongArgs(command.name))
 		return
 	}
-	if err := command.handler(s, c, cmd.Args); err != nil {
+	err := command.handler(s, c, cmd.Args)
+	if err != nil {
+		command.failed.Add(1)
 		c.writeError(err)
 	}
+	took := time.Since(start)
+	command.calls.Add(1)
+	command.usec.Add(took.Microseconds())
 	if command.observe != nil {
-		command.observe(time.Since(start))
+		command.observe(took)
 	}
 }
 

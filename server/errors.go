@@ -47,6 +47,7 @@ var (
 	errNaN            = prodErr("NaN")
 	errTimeout        = errf("timeout is not a float or out of range")
 	errSyntax         = errf("syntax error")
+	errNotInteger     = errf("value is not an integer or out of range")
 	errDBIndex        = errf("DB index is out of range")
 	errNoProto        = &replyError{code: codeNoProto, msg: "unsupported protocol version"}
 	errNoPassword     = errf("AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")

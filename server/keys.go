@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
@@ -29,7 +31,18 @@ type metadata struct {
 	mu     sync.RWMutex
 	admin  *kafka.AdminClient
 	closed bool
+
+	// The topic list is kept for a moment: a tool walking the keyspace
+	// (TYPE and LLEN per key) or polling INFO asks for it again and again.
+	cacheMu    sync.Mutex
+	cached     map[string][]int32 // topic -> partitions
+	cachedAt   time.Time
+	refreshing bool // a peek's refresh is asking Kafka
 }
+
+// metadataMaxAge is how long a topic list is reused by the keyspace
+// commands (KEYS always asks).
+const metadataMaxAge = time.Second
 
 func newMetadata(props config.Properties) *metadata { return &metadata{props: props} }
 
@@ -84,8 +97,46 @@ func (m *metadata) ping() error {
 	return nil
 }
 
-// topics returns the names of all non-internal topics.
-func (m *metadata) topics() ([]string, error) {
+// topics returns the names of all non-internal topics, sorted, from an
+// answer at most maxAge old.
+func (m *metadata) topics(maxAge time.Duration) ([]string, error) {
+	all, err := m.snapshot(maxAge)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(all))
+	for name := range all {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// partitions returns the partitions of topic (an error if it does not
+// exist).
+func (m *metadata) partitions(topic string) ([]int32, error) {
+	all, err := m.snapshot(metadataMaxAge)
+	if err != nil {
+		return nil, err
+	}
+	parts, ok := all[topic]
+	if !ok {
+		return nil, fmt.Errorf("topic %s does not exist", topic)
+	}
+	return parts, nil
+}
+
+// snapshot returns every non-internal topic with its partitions, asking
+// Kafka when the last answer is older than maxAge. The map is shared: read
+// only.
+func (m *metadata) snapshot(maxAge time.Duration) (map[string][]int32, error) {
+	m.cacheMu.Lock()
+	if m.cached != nil && time.Since(m.cachedAt) < maxAge {
+		all := m.cached
+		m.cacheMu.Unlock()
+		return all, nil
+	}
+	m.cacheMu.Unlock()
 	a, release, err := m.acquire()
 	if err != nil {
 		return nil, err
@@ -95,15 +146,40 @@ func (m *metadata) topics() ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("get metadata: %w", err)
 	}
-	names := make([]string, 0, len(md.Topics))
+	all := make(map[string][]int32, len(md.Topics))
 	for name, t := range md.Topics {
 		if strings.HasPrefix(name, "__") || t.Error.Code() != kafka.ErrNoError {
 			continue
 		}
-		names = append(names, name)
+		parts := make([]int32, len(t.Partitions))
+		for i, p := range t.Partitions {
+			parts[i] = p.ID
+		}
+		slices.Sort(parts)
+		all[name] = parts
 	}
-	sort.Strings(names)
-	return names, nil
+	m.cacheMu.Lock()
+	m.cached, m.cachedAt = all, time.Now()
+	m.cacheMu.Unlock()
+	return all, nil
+}
+
+// peek returns the last topic list without waiting for Kafka (nil before
+// the first answer) and, when it is older than metadataMaxAge, asks for a
+// new one in the background: INFO must answer even when Kafka does not.
+func (m *metadata) peek() map[string][]int32 {
+	m.cacheMu.Lock()
+	defer m.cacheMu.Unlock()
+	if !m.refreshing && (m.cached == nil || time.Since(m.cachedAt) >= metadataMaxAge) {
+		m.refreshing = true
+		go func() {
+			_, _ = m.snapshot(0)
+			m.cacheMu.Lock()
+			m.refreshing = false
+			m.cacheMu.Unlock()
+		}()
+	}
+	return m.cached
 }
 
 // close closes the client once the calls using it are done; later calls
@@ -129,7 +205,7 @@ func cmdKeys(s *Server, c *client, args [][]byte) error {
 	if err := topicname.CheckGlob(string(pattern)); err != nil {
 		return errf("%s", err)
 	}
-	names, err := s.meta.topics()
+	names, err := s.meta.topics(0)
 	if err != nil {
 		return errf("%s", err)
 	}

@@ -15,7 +15,7 @@ func TestMetadataCallsDoNotQueue(t *testing.T) {
 	defer m.close()
 	keys := make(chan error, 1)
 	go func() {
-		_, err := m.topics()
+		_, err := m.topics(0)
 		keys <- err
 	}()
 	time.Sleep(200 * time.Millisecond) // KEYS is waiting on Kafka now

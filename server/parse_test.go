@@ -35,14 +35,18 @@ func TestParseConsumeKey(t *testing.T) {
 		in     string
 		topics []string
 		json   string
+		plain  bool
 		ok     bool
 	}{
-		{"topics:a", []string{"a"}, "", true},
-		{"topics:a,b", []string{"a", "b"}, "", true},
-		{`topics:a:{"x":"1:2"}`, []string{"a"}, `{"x":"1:2"}`, true},
-		{"topics:", nil, "", false},
-		{"topics:a,", nil, "", false},
-		{"a", nil, "", false},
+		{"topics:a", []string{"a"}, "", false, true},
+		{"topics:a,b", []string{"a", "b"}, "", false, true},
+		{`topics:a:{"x":"1:2"}`, []string{"a"}, `{"x":"1:2"}`, false, true},
+		{"topics:", nil, "", false, false},
+		{"topics:a,", nil, "", false, false},
+		{"a", []string{"a"}, "", true, true}, // a topic key
+		{"a,b", nil, "", false, false},       // one topic per topic key
+		{"^a", nil, "", false, false},
+		{`a:{"x":1}`, nil, "", false, false}, // no JSON on topic keys
 	}
 	for _, tc := range tests {
 		k, err := parseConsumeKey([]byte(tc.in))
@@ -50,7 +54,7 @@ func TestParseConsumeKey(t *testing.T) {
 			t.Errorf("parseConsumeKey(%q) error %v", tc.in, err)
 			continue
 		}
-		if tc.ok && (len(k.topics) != len(tc.topics) || k.json != tc.json) {
+		if tc.ok && (len(k.topics) != len(tc.topics) || k.json != tc.json || k.plain != tc.plain) {
 			t.Errorf("parseConsumeKey(%q) = %+v", tc.in, k)
 		}
 	}

@@ -94,6 +94,10 @@ type Server struct {
 	logins  *authlimit.Limiter
 	started time.Time
 	nextID  atomic.Int64
+	// blocked counts the connections waiting in a blocking pop (INFO's
+	// blocked_clients); rates samples the counters for INFO.
+	blocked atomic.Int64
+	rates   *rates
 
 	// serving guards rc, ln and addr: Serve sets them while Shutdown and
 	// Addr may already run on other goroutines.
@@ -128,6 +132,7 @@ func New(cfg Config) *Server {
 		meta:     newMetadata(cfg.General),
 		logins:   cfg.logins(),
 		started:  time.Now(),
+		rates:    &rates{stats: cfg.Stats},
 		ctx:      ctx,
 		cancel:   cancel,
 	}
@@ -174,6 +179,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 	s.rc, s.ln, s.addr = rc, ln, ln.Addr()
 	s.serving.Unlock()
+	go s.rates.run(s.ctx)
 	s.log.Info().Str("addr", ln.Addr().String()).Msg("serving RESP")
 	st := s.cfg.Settings
 	if s.cfg.TLS != nil {

@@ -1,0 +1,327 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"rafka/topicname"
+)
+
+// The keyspace as Redis tools see it: every topic a connection may see is a
+// key of type list, named by the topic alone (a topic key, as BLPOP takes
+// it); `topics:<topic>` names the same key.
+
+// topicKeyType is the Redis type of a topic key.
+const topicKeyType = "list"
+
+// scanDefaultCount is SCAN's COUNT when not given, as in Redis.
+const scanDefaultCount = 10
+
+// keyspaceTimeout bounds the Kafka requests of one keyspace command.
+const keyspaceTimeout = 5 * time.Second
+
+// visibleTopics are the topics c may see, sorted: every topic but Kafka's
+// internal ones, and for an ACL user only those it may produce to or
+// consume from.
+func (s *Server) visibleTopics(c *client) ([]string, error) {
+	names, err := s.meta.topics(metadataMaxAge)
+	if err != nil {
+		return nil, err
+	}
+	if c.user == nil {
+		return names, nil
+	}
+	visible := names[:0]
+	for _, n := range names {
+		if c.user.CanConsume(n) || c.user.CanProduce(n) {
+			visible = append(visible, n)
+		}
+	}
+	return visible, nil
+}
+
+// visibleTopicCount is how many topics c may see by the last topic list
+// (none yet: false), without waiting for Kafka.
+func (s *Server) visibleTopicCount(c *client) (int, bool) {
+	all := s.meta.peek()
+	if all == nil {
+		return 0, false
+	}
+	if c.user == nil {
+		return len(all), true
+	}
+	n := 0
+	for name := range all {
+		if c.user.CanConsume(name) || c.user.CanProduce(name) {
+			n++
+		}
+	}
+	return n, true
+}
+
+// keyTopic is the topic a key names: `<topic>` or `topics:<topic>`.
+func keyTopic(key []byte) (string, bool) {
+	name := string(bytes.TrimPrefix(key, topicsPrefix))
+	return name, topicname.Check(name) == nil
+}
+
+// visibleTopic reports whether key names a topic c may see (one that
+// exists: a user learns nothing of topics it may not use).
+func (s *Server) visibleTopic(c *client, key []byte) (string, bool, error) {
+	name, ok := keyTopic(key)
+	if !ok {
+		return "", false, nil
+	}
+	names, err := s.visibleTopics(c)
+	if err != nil {
+		return "", false, err
+	}
+	_, found := slices.BinarySearch(names, name)
+	return name, found, nil
+}
+
+// DBSIZE: how many topics the connection may see.
+func cmdDBSize(s *Server, c *client, args [][]byte) error {
+	names, err := s.visibleTopics(c)
+	if err != nil {
+		return errf("%s", err)
+	}
+	c.conn.WriteInt(len(names))
+	return nil
+}
+
+// TYPE key: list for a topic the connection may see, none otherwise.
+func cmdType(s *Server, c *client, args [][]byte) error {
+	_, found, err := s.visibleTopic(c, args[1])
+	if err != nil {
+		return errf("%s", err)
+	}
+	if found {
+		c.conn.WriteString(topicKeyType)
+	} else {
+		c.conn.WriteString("none")
+	}
+	return nil
+}
+
+// EXISTS key [key ...]: how many of the keys name topics the connection
+// may see (a key given twice counts twice, as in Redis).
+func cmdExists(s *Server, c *client, args [][]byte) error {
+	names, err := s.visibleTopics(c)
+	if err != nil {
+		return errf("%s", err)
+	}
+	n := 0
+	for _, key := range args[1:] {
+		if name, ok := keyTopic(key); ok {
+			if _, found := slices.BinarySearch(names, name); found {
+				n++
+			}
+		}
+	}
+	c.conn.WriteInt(n)
+	return nil
+}
+
+// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]: the visible topic
+// keys in name order, COUNT of them per call; the cursor is the position
+// of the next one ("0" when done). MATCH and TYPE filter what each call
+// looked at, as in Redis.
+func cmdScan(s *Server, c *client, args [][]byte) error {
+	cursor, err := strconv.ParseUint(string(args[1]), 10, 64)
+	if err != nil {
+		return errf("invalid cursor")
+	}
+	match, count, typ := "*", uint64(scanDefaultCount), ""
+	for i := 2; i < len(args); i += 2 {
+		if i+1 >= len(args) {
+			return errSyntax
+		}
+		v := string(args[i+1])
+		switch strings.ToLower(string(args[i])) {
+		case "match":
+			if err := topicname.CheckGlob(v); err != nil {
+				return errf("%s", err)
+			}
+			match = v
+		case "count":
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return errNotInteger
+			}
+			if n < 1 {
+				return errSyntax
+			}
+			count = uint64(n)
+		case "type":
+			typ = strings.ToLower(v)
+		default:
+			return errSyntax
+		}
+	}
+	names, err := s.visibleTopics(c)
+	if err != nil {
+		return errf("%s", err)
+	}
+	start := min(cursor, uint64(len(names)))
+	end := start + min(count, uint64(len(names))-start)
+	next := "0"
+	if end < uint64(len(names)) {
+		next = strconv.FormatUint(end, 10)
+	}
+	var keys []string
+	if typ == "" || typ == topicKeyType {
+		for _, n := range names[start:end] {
+			if ok, _ := path.Match(match, n); ok { // topic names have no '/'
+				keys = append(keys, n)
+			}
+		}
+	}
+	c.conn.WriteArray(2)
+	c.conn.WriteBulkString(next)
+	c.conn.WriteArray(len(keys))
+	for _, k := range keys {
+		c.conn.WriteBulkString(k)
+	}
+	return nil
+}
+
+// LLEN key: the messages of the topic the connection's consumer group has
+// not committed yet (a partition without a committed offset counts from
+// its first message); for a connection without a name, all the topic's
+// messages. 0 for a topic the connection may not see.
+func cmdLLen(s *Server, c *client, args [][]byte) error {
+	name, found, err := s.visibleTopic(c, args[1])
+	if err != nil {
+		return errf("%s", err)
+	}
+	if !found {
+		c.conn.WriteInt(0)
+		return nil
+	}
+	group, _, _ := strings.Cut(c.getName(), ":")
+	ctx, cancel := context.WithTimeout(s.ctx, keyspaceTimeout)
+	defer cancel()
+	n, err := s.meta.backlog(ctx, name, group)
+	if err != nil {
+		return errf("%s", err)
+	}
+	c.conn.WriteInt64(n)
+	return nil
+}
+
+// MEMORY USAGE key [SAMPLES n]: the memory rafka holds for the key, which
+// is none (0): a topic's messages live in Kafka. Null for a key that is
+// not a visible topic, as Redis answers for a missing key.
+func cmdMemory(s *Server, c *client, args [][]byte) error {
+	if !strings.EqualFold(string(args[1]), "usage") {
+		return errUnknownSubcommand(string(args[1]))
+	}
+	if len(args) != 3 && !(len(args) == 5 && strings.EqualFold(string(args[3]), "samples")) {
+		return errSyntax
+	}
+	if len(args) == 5 {
+		if _, err := strconv.ParseUint(string(args[4]), 10, 63); err != nil {
+			return errNotInteger
+		}
+	}
+	_, found, err := s.visibleTopic(c, args[2])
+	if err != nil {
+		return errf("%s", err)
+	}
+	if !found {
+		c.writeNullBulk()
+		return nil
+	}
+	c.conn.WriteInt(0)
+	return nil
+}
+
+// backlog is how many messages of topic group has not committed (all of
+// them when group is "").
+func (m *metadata) backlog(ctx context.Context, topic, group string) (int64, error) {
+	a, release, err := m.acquire()
+	if err != nil {
+		return 0, err
+	}
+	defer release()
+	parts, err := m.partitions(topic)
+	if err != nil {
+		return 0, err
+	}
+	low, err := listOffsets(ctx, a, topic, parts, kafka.EarliestOffsetSpec)
+	if err != nil {
+		return 0, err
+	}
+	high, err := listOffsets(ctx, a, topic, parts, kafka.LatestOffsetSpec)
+	if err != nil {
+		return 0, err
+	}
+	from := low
+	if group != "" {
+		committed, err := groupOffsets(ctx, a, group, topic, parts)
+		if err != nil {
+			return 0, err
+		}
+		for p, off := range committed {
+			if off > from[p] {
+				from[p] = off
+			}
+		}
+	}
+	var n int64
+	for p, hi := range high {
+		n += max(hi-from[p], 0)
+	}
+	return n, nil
+}
+
+// listOffsets are the partitions' offsets of one kind (earliest, latest).
+func listOffsets(ctx context.Context, a *kafka.AdminClient, topic string, parts []int32, spec kafka.OffsetSpec) (map[int32]int64, error) {
+	req := make(map[kafka.TopicPartition]kafka.OffsetSpec, len(parts))
+	for _, p := range parts {
+		req[kafka.TopicPartition{Topic: &topic, Partition: p}] = spec
+	}
+	res, err := a.ListOffsets(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("list offsets: %w", err)
+	}
+	out := make(map[int32]int64, len(parts))
+	for tp, info := range res.ResultInfos {
+		if info.Error.Code() != kafka.ErrNoError {
+			return nil, fmt.Errorf("list offsets of %s:%d: %w", topic, tp.Partition, info.Error)
+		}
+		out[tp.Partition] = int64(info.Offset)
+	}
+	return out, nil
+}
+
+// groupOffsets are group's committed offsets of the partitions (those it
+// has committed).
+func groupOffsets(ctx context.Context, a *kafka.AdminClient, group, topic string, parts []int32) (map[int32]int64, error) {
+	tps := make([]kafka.TopicPartition, len(parts))
+	for i, p := range parts {
+		tps[i] = kafka.TopicPartition{Topic: &topic, Partition: p}
+	}
+	res, err := a.ListConsumerGroupOffsets(ctx, []kafka.ConsumerGroupTopicPartitions{{Group: group, Partitions: tps}})
+	if err != nil {
+		return nil, fmt.Errorf("list committed offsets: %w", err)
+	}
+	out := map[int32]int64{}
+	for _, g := range res.ConsumerGroupsTopicPartitions {
+		for _, tp := range g.Partitions {
+			if tp.Error == nil && tp.Offset >= 0 {
+				out[tp.Partition] = int64(tp.Offset)
+			}
+		}
+	}
+	return out, nil
+}
