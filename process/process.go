@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -31,6 +32,7 @@ type Process struct {
 	log     zerolog.Logger
 	broker  *embedded.Broker // the try-it broker, nil with real brokers
 	prod    *producer.Producer
+	txns    *producer.Transactions // MULTI/EXEC's transactional producers
 	resp    *server.Server
 	flight  *arrowflight.Service
 	servers []*http.Server // metrics and pprof
@@ -87,6 +89,12 @@ func Start(cfg *config.Resolved, version string, log zerolog.Logger) (_ *Process
 	// One producer for every connection and DoPut call, each accounted on
 	// its own; closed once both services have shut down.
 	p.prod = producer.New(producerProps, producer.LimitsOf(s), st, log)
+	ln, err := server.Listen(s)
+	if err != nil {
+		return nil, err
+	}
+	p.addrs.RESP = ln.Addr().String()
+	p.txns = producer.NewTransactions(producerProps, transactionalIDPrefix(s, ln.Addr()), st, log)
 	p.resp = server.New(server.Config{
 		Settings: s,
 		Consumer: consumerProps,
@@ -99,12 +107,9 @@ func Start(cfg *config.Resolved, version string, log zerolog.Logger) (_ *Process
 		TLS:      cfg.RESPTLS,
 		ACL:      cfg.ACL,
 		Logins:   logins,
+
+		Transactions: p.txns,
 	})
-	ln, err := p.resp.Listen()
-	if err != nil {
-		return nil, err
-	}
-	p.addrs.RESP = ln.Addr().String()
 	log.Info().Str("addr", p.addrs.RESP).Msg("listening for RESP")
 	go p.serve("resp", func() error { return p.resp.Serve(ln) })
 
@@ -194,6 +199,9 @@ func (p *Process) Shutdown(ctx context.Context) error {
 		errs <- p.flight.Shutdown(ctx)
 	}()
 	err := errors.Join(<-errs, <-errs)
+	if p.txns != nil {
+		p.txns.Close()
+	}
 	if p.prod != nil {
 		// The connections' accounts are closed: what is still queued gets
 		// the close timeout (within the shutdown's) before it is purged.
@@ -213,6 +221,24 @@ func (p *Process) Shutdown(ctx context.Context) error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// transactionalIDPrefix names the transactional producers: the setting, or
+// rafka-<hostname>-<RESP port>, the same for this rafka after a restart and
+// different for another rafka (on another host or port).
+func transactionalIDPrefix(s config.Settings, resp net.Addr) string {
+	if s.TransactionalIDPrefix != "" {
+		return s.TransactionalIDPrefix
+	}
+	host, err := os.Hostname()
+	if err != nil {
+		host = "localhost"
+	}
+	port := 0
+	if ta, ok := resp.(*net.TCPAddr); ok {
+		port = ta.Port
+	}
+	return fmt.Sprintf("rafka-%s-%d", host, port)
 }
 
 // startTryItBroker starts the embedded single-node broker used when no

@@ -47,6 +47,9 @@ type client struct {
 	arrowBuf  bytes.Buffer
 	// lastBlock caches the parse of the last blocking consume's keys.
 	lastBlock lastBlock
+	// multi is the open MULTI's queue, nil outside one (used only by the
+	// connection's own commands).
+	multi *multiState
 
 	mu         sync.Mutex
 	name       string // CLIENT SETNAME id, "" until set

@@ -28,6 +28,8 @@ type command struct {
 	noAuth bool
 	// observe records a run's duration in the metrics; nil without them.
 	observe func(time.Duration)
+	// txn is what the command does between MULTI and EXEC.
+	txn txnMode
 	// INFO commandstats: runs, their time, the runs that replied with an
 	// error and those refused before running (arity, authentication).
 	calls, usec, failed, rejected atomic.Int64
@@ -36,31 +38,36 @@ type command struct {
 // commandTable maps lower-case command names to their handlers.
 func commandTable() map[string]*command {
 	cmds := []*command{
-		{name: "ping", arity: -1, handler: cmdPing},
-		{name: "echo", arity: 2, handler: cmdEcho},
-		{name: "quit", arity: -1, handler: cmdQuit},
-		{name: "select", arity: 2, handler: cmdSelect},
+		{name: "ping", arity: -1, handler: cmdPing, txn: txnQueued},
+		{name: "echo", arity: 2, handler: cmdEcho, txn: txnQueued},
+		{name: "quit", arity: -1, handler: cmdQuit, txn: txnControl},
+		{name: "select", arity: 2, handler: cmdSelect, txn: txnQueued},
 		{name: "hello", arity: -1, handler: cmdHello},
 		{name: "auth", arity: -2, handler: cmdAuth},
-		{name: "info", arity: -1, handler: cmdInfo},
-		{name: "command", arity: -1, handler: cmdCommand},
-		{name: "client", arity: -2, handler: cmdClient},
-		{name: "rpushx", arity: 0, handler: cmdRPushX},
-		{name: "rpush", arity: -3, handler: cmdRPush},
+		{name: "info", arity: -1, handler: cmdInfo, txn: txnQueued},
+		{name: "command", arity: -1, handler: cmdCommand, txn: txnQueued},
+		{name: "client", arity: -2, handler: cmdClient, txn: txnQueued},
+		{name: "rpushx", arity: 0, handler: cmdRPushX, txn: txnProduce},
+		{name: "rpush", arity: -3, handler: cmdRPush, txn: txnProduce},
 		{name: "dump", arity: 0, handler: cmdDump},
-		{name: "blpop", arity: -3, handler: cmdBLPop},
-		{name: "brpop", arity: -3, handler: cmdBLPop},
-		{name: "arrow.blpop", arity: -3, handler: cmdArrowBLPop},
-		{name: "keys", arity: 2, handler: cmdKeys},
-		{name: "dbsize", arity: 1, handler: cmdDBSize},
-		{name: "scan", arity: -2, handler: cmdScan},
-		{name: "type", arity: 2, handler: cmdType},
-		{name: "exists", arity: -2, handler: cmdExists},
-		{name: "llen", arity: 2, handler: cmdLLen},
-		{name: "memory", arity: -3, handler: cmdMemory},
-		{name: "hgetall", arity: 2, handler: cmdHGetAll},
-		{name: "del", arity: -2, handler: cmdDel},
+		{name: "blpop", arity: -3, handler: cmdBLPop, txn: txnConsume},
+		{name: "brpop", arity: -3, handler: cmdBLPop, txn: txnConsume},
+		{name: "arrow.blpop", arity: -3, handler: cmdArrowBLPop, txn: txnConsume},
+		{name: "keys", arity: 2, handler: cmdKeys, txn: txnQueued},
+		{name: "dbsize", arity: 1, handler: cmdDBSize, txn: txnQueued},
+		{name: "scan", arity: -2, handler: cmdScan, txn: txnQueued},
+		{name: "type", arity: 2, handler: cmdType, txn: txnQueued},
+		{name: "exists", arity: -2, handler: cmdExists, txn: txnQueued},
+		{name: "llen", arity: 2, handler: cmdLLen, txn: txnQueued},
+		{name: "memory", arity: -3, handler: cmdMemory, txn: txnQueued},
+		{name: "hgetall", arity: 2, handler: cmdHGetAll, txn: txnQueued},
+		{name: "del", arity: -2, handler: cmdDel, txn: txnQueued},
 		{name: "monitor", arity: 1, handler: cmdMonitor},
+		{name: "multi", arity: 1, handler: cmdMulti, txn: txnControl},
+		{name: "exec", arity: 1, handler: cmdExec, txn: txnControl},
+		{name: "discard", arity: 1, handler: cmdDiscard, txn: txnControl},
+		{name: "watch", arity: -2, handler: cmdWatch, txn: txnControl},
+		{name: "unwatch", arity: 1, handler: cmdUnwatch, txn: txnControl},
 	}
 	table := make(map[string]*command, len(cmds))
 	for _, c := range cmds {
@@ -153,6 +160,7 @@ func (s *Server) handle(conn redcon.Conn, cmd redcon.Command) {
 		s.monitors.publish(c, redactSecrets(cmd.Args))
 	}
 	if command == nil {
+		c.abortMulti()
 		c.writeError(errUnknownCommand(string(cmd.Args[0]), cmd.Args[1:]))
 		return
 	}
@@ -163,12 +171,18 @@ func (s *Server) handle(conn redcon.Conn, cmd redcon.Command) {
 	c.mu.Unlock()
 	if !command.noAuth && !s.authorized(c) {
 		command.rejected.Add(1)
+		c.abortMulti()
 		c.writeError(errNoAuth)
 		return
 	}
 	if a := command.arity; (a > 0 && len(cmd.Args) != a) || (a < 0 && len(cmd.Args) < -a) {
 		command.rejected.Add(1)
+		c.abortMulti()
 		c.writeError(errWrongArgs(command.name))
+		return
+	}
+	if c.multi != nil && command.txn != txnControl {
+		s.queue(c, command, cmd.Args)
 		return
 	}
 	err := command.handler(s, c, cmd.Args)

@@ -57,6 +57,17 @@ var (
 	errHelloNoAuth    = &replyError{code: codeNoAuth, msg: "HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"}
 	errInternal       = errf("internal error")
 	errMixedKeys      = consErr("A blocking pop takes either 'topics:' keys or topic keys, not both")
+
+	// MULTI/EXEC, with Redis's texts where Redis has them.
+	errNestedMulti         = errf("MULTI calls can not be nested")
+	errExecWithoutMulti    = errf("EXEC without MULTI")
+	errDiscardWithoutMulti = errf("DISCARD without MULTI")
+	errExecAbort           = &replyError{code: "EXECABORT", msg: "Transaction discarded because of previous errors."}
+	errWatchInMulti        = errf("WATCH inside MULTI is not allowed")
+	errWatchUnsupported    = errf("WATCH is not supported: a MULTI/EXEC is a Kafka transaction, which needs no watched keys")
+	errNotInTxn            = errf("Command not allowed inside a transaction")
+	errConsumeInTxn        = consErr("Consume commands are not allowed inside MULTI")
+	errNoTransactions      = prodErr("Transactions are not available on this server")
 	errMonitorMode    = errf("only PING and QUIT are allowed in MONITOR mode")
 )
 
@@ -118,6 +129,10 @@ func errWrongArgs(name string) error {
 
 func errNoPerm(user, action, what string) error {
 	return replyErr(codeNoPerm, "User %s has no permissions to %s '%s'", user, action, what)
+}
+
+func errTxnTooLarge(commands int, bytes, messages int64) error {
+	return errf("transaction too large: at most %d commands, %d bytes and %d messages", commands, bytes, messages)
 }
 
 func errUnknownSubcommand(sub string) error { return errf("unknown subcommand '%s'", sub) }

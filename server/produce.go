@@ -127,18 +127,27 @@ func cmdDump(s *Server, c *client, args [][]byte) error {
 	return nil
 }
 
+// checkTarget parses a `topics:<topic>[:<key>]` argument and checks the
+// connection may produce there.
+func checkTarget(c *client, arg []byte) (topic, key []byte, err error) {
+	topic, key, ok := parseTopicKey(arg)
+	if !ok {
+		return nil, nil, errTopicKeyShape
+	}
+	if err := topicname.Check(string(topic)); err != nil {
+		return nil, nil, errInvalidTopic(err)
+	}
+	if err := c.canProduce(topic); err != nil {
+		return nil, nil, err
+	}
+	return topic, key, nil
+}
+
 // produceTarget parses a `topics:<topic>[:<key>]` argument, checks the
 // connection may produce there and returns its account on the shared
 // producer, made on first use.
 func (s *Server) produceTarget(c *client, arg []byte) (a *producer.Account, topic, key []byte, err error) {
-	topic, key, ok := parseTopicKey(arg)
-	if !ok {
-		return nil, nil, nil, errTopicKeyShape
-	}
-	if err := topicname.Check(string(topic)); err != nil {
-		return nil, nil, nil, errInvalidTopic(err)
-	}
-	if err := c.canProduce(topic); err != nil {
+	if topic, key, err = checkTarget(c, arg); err != nil {
 		return nil, nil, nil, err
 	}
 	if c.account == nil {

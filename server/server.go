@@ -57,6 +57,10 @@ type Config struct {
 	// the server's own with Settings.AuthFailuresPerSecond. Sharing it with
 	// the Flight service counts a host's failures on both.
 	Logins *authlimit.Limiter
+	// Transactions runs MULTI/EXEC's produce commands as Kafka
+	// transactions; nil refuses EXEC of produce commands. The caller
+	// closes it after Shutdown.
+	Transactions *producer.Transactions
 }
 
 func (c Config) logins() *authlimit.Limiter {
@@ -153,9 +157,10 @@ func defaultIfUnset[T int | int64](v *T, d T) {
 	}
 }
 
-// Listen opens the RESP listener on the configured host and port.
-func (s *Server) Listen() (net.Listener, error) {
-	addr := net.JoinHostPort(s.cfg.Settings.Host, strconv.Itoa(s.cfg.Settings.Port))
+// Listen opens the RESP listener on the settings' host and port (before
+// New: what the port turned out to be can name things the server uses).
+func Listen(s config.Settings) (net.Listener, error) {
+	addr := net.JoinHostPort(s.Host, strconv.Itoa(s.Port))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", addr, err)

@@ -60,6 +60,8 @@ const (
 	FlightPutBatches                         // flight.put.batches
 	ProducerBackpressureWaits                // producer.backpressure.waits
 	ConsumerFetchPauses                      // consumer.fetch.pauses
+	TransactionsCommitted                    // transactions.committed
+	TransactionsAborted                      // transactions.aborted
 	numCounters
 )
 
@@ -107,6 +109,8 @@ var names = [numCounters]string{
 	"flight.put.batches",
 	"producer.backpressure.waits",
 	"consumer.fetch.pauses",
+	"transactions.committed",
+	"transactions.aborted",
 }
 
 // gauges are not reset by Reset: they describe what exists right now.

@@ -102,6 +102,7 @@ func startServer(t testing.TB, edit ...func(*server.Config)) *testServer {
 		cfg.Log = zerolog.Nop() // a fuzz target's inputs may not log through the F
 	}
 	cfg.Producer = testProducer(cfg, file.ProducerProperties(env.brokers))
+	cfg.Transactions = producer.NewTransactions(file.ProducerProperties(env.brokers), uniqueName(t, "txn"), cfg.Stats, cfg.Log)
 	for _, e := range edit {
 		e(&cfg)
 	}
@@ -114,6 +115,7 @@ func startServer(t testing.TB, edit ...func(*server.Config)) *testServer {
 	ts := &testServer{srv: srv, addr: ln.Addr().String(), stats: cfg.Stats}
 	t.Cleanup(func() {
 		ts.shutdown(t)
+		cfg.Transactions.Close()
 		cfg.Producer.Close(5 * time.Second)
 	})
 	return ts

@@ -1,0 +1,146 @@
+package e2e
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	"github.com/redis/go-redis/v9"
+)
+
+// readCommitted reads topic from the start as a read_committed consumer
+// until the value marker arrives, and returns the values before it.
+func readCommitted(t *testing.T, topic, marker string) []string {
+	t.Helper()
+	c, err := kafka.NewConsumer(&kafka.ConfigMap{
+		"bootstrap.servers": env.brokers, "group.id": uniqueName(t, "rc"), "isolation.level": "read_committed",
+		"enable.auto.commit": false, "enable.metrics.push": false,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	md, err := env.admin.GetMetadata(&topic, false, 5000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parts []kafka.TopicPartition
+	for _, p := range md.Topics[topic].Partitions {
+		parts = append(parts, kafka.TopicPartition{Topic: &topic, Partition: p.ID, Offset: kafka.OffsetBeginning})
+	}
+	if err := c.Assign(parts); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
+		m, ok := c.Poll(100).(*kafka.Message)
+		if !ok {
+			continue
+		}
+		if string(m.Value) == marker {
+			return out
+		}
+		out = append(out, string(m.Value))
+	}
+	t.Fatalf("marker %q not read from %s; read %q", marker, topic, out)
+	return nil
+}
+
+// TestMultiExec: MULTI queues (+QUEUED), EXEC runs the queue with its
+// produce commands as one Kafka transaction and replies with every
+// command's reply; read_committed consumers see a committed transaction
+// whole and an aborted or discarded one not at all.
+func TestMultiExec(t *testing.T) {
+	ts := startServer(t)
+	t1, t2 := newTopic(t, 2), newTopic(t, 1)
+	c := ts.dial(t)
+
+	c.expect("OK", "MULTI")
+	c.expect("QUEUED", "PING")
+	c.expect("QUEUED", "RPUSHX", "topics:"+t1, "a", "b")
+	c.expect("QUEUED", "RPUSH", "topics:"+t2+":k", "c")
+	c.expect("QUEUED", "ECHO", "done")
+	c.expect(`[PONG, (integer) 2, (integer) 1, "done"]`, "EXEC")
+
+	// A command refused while queuing discards the transaction.
+	c.expect("OK", "MULTI")
+	c.expect("QUEUED", "RPUSHX", "topics:"+t1, "refused-1")
+	c.expect("(error) ERR unknown command 'NOSUCH', with args beginning with: ", "NOSUCH")
+	c.expect("(error) EXECABORT Transaction discarded because of previous errors.", "EXEC")
+	c.expect("OK", "MULTI")
+	c.expect("QUEUED", "RPUSHX", "topics:"+t1, "refused-2")
+	c.expect("(error) CONS Consume commands are not allowed inside MULTI", "BLPOP", t1, "1")
+	c.expect("(error) CONS Consume commands are not allowed inside MULTI", "RPUSH", "acks", t1+":0:0")
+	c.expect("(error) ERR Command not allowed inside a transaction", "DUMP", "100")
+	c.expect("(error) PROD First argument must be in the form of 'topics:<topic>' or 'topics:<topic>:<key>'", "RPUSHX", "nokey", "v")
+	c.expect("(error) EXECABORT Transaction discarded because of previous errors.", "EXEC")
+	// DISCARD drops the queue.
+	c.expect("OK", "MULTI")
+	c.expect("QUEUED", "RPUSHX", "topics:"+t1, "discarded")
+	c.expect("OK", "DISCARD")
+	// A transaction Kafka refuses (a topic that does not exist) is EXEC's
+	// error, and its other messages are aborted too.
+	missing := uniqueName(t, "missing")
+	c.expect("OK", "MULTI")
+	c.expect("QUEUED", "RPUSHX", "topics:"+t1, "aborted")
+	c.expect("QUEUED", "RPUSHX", "topics:"+missing, "nowhere")
+	if r := c.do("EXEC"); !r.IsErr("PROD transaction aborted: ") {
+		t.Errorf("EXEC of a transaction to a missing topic: %s", r)
+	}
+	// The control commands' errors, as Redis words them.
+	c.expect("(error) ERR EXEC without MULTI", "EXEC")
+	c.expect("(error) ERR DISCARD without MULTI", "DISCARD")
+	c.expect("OK", "UNWATCH")
+	if r := c.do("WATCH", t1); !r.IsErr("ERR WATCH is not supported") {
+		t.Errorf("WATCH: %s", r)
+	}
+	c.expect("OK", "MULTI")
+	c.expect("(error) ERR MULTI calls can not be nested", "MULTI")
+	c.expect("(error) ERR WATCH inside MULTI is not allowed", "WATCH", t1)
+	c.expect("[]", "EXEC") // neither error aborts, as in Redis
+
+	c.expect("(integer) 1", "RPUSH", "topics:"+t1, "marker")
+	got := readCommitted(t, t1, "marker")
+	slices.Sort(got) // two partitions
+	if strings.Join(got, ",") != "a,b" {
+		t.Errorf("read_committed %s before the marker: %q, want a and b only", t1, got)
+	}
+	c.expect("(integer) 1", "RPUSH", "topics:"+t2, "marker")
+	if got := readCommitted(t, t2, "marker"); strings.Join(got, ",") != "c" {
+		t.Errorf("read_committed %s: %q", t2, got)
+	}
+	if ts.stat(t, "transactions.committed") != "1" || ts.stat(t, "transactions.aborted") != "1" {
+		t.Errorf("transactions committed %s, aborted %s", ts.stat(t, "transactions.committed"), ts.stat(t, "transactions.aborted"))
+	}
+}
+
+// TestMultiExecGoRedis: go-redis's TxPipelined (MULTI ... EXEC) produces
+// through a Kafka transaction.
+func TestMultiExecGoRedis(t *testing.T) {
+	ts := startServer(t)
+	topic := newTopic(t, 1)
+	rdb := redis.NewClient(&redis.Options{Addr: ts.addr, Protocol: 3})
+	defer rdb.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmds, err := rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.RPushX(ctx, "topics:"+topic, "x", "y")
+		p.RPushX(ctx, "topics:"+topic+":key", "z")
+		return nil
+	})
+	if err != nil || len(cmds) != 2 {
+		t.Fatalf("TxPipelined: %v %v", cmds, err)
+	}
+	if n := cmds[0].(*redis.IntCmd).Val() + cmds[1].(*redis.IntCmd).Val(); n != 3 {
+		t.Errorf("TxPipelined replies %v", cmds)
+	}
+	if err := rdb.RPush(ctx, "topics:"+topic, "marker").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got := readCommitted(t, topic, "marker"); strings.Join(got, ",") != "x,y,z" {
+		t.Errorf("read_committed: %q", got)
+	}
+}
