@@ -68,7 +68,7 @@ var (
 	errNotInTxn            = errf("Command not allowed inside a transaction")
 	errConsumeInTxn        = consErr("Consume commands are not allowed inside MULTI")
 	errNoTransactions      = prodErr("Transactions are not available on this server")
-	errMonitorMode    = errf("only PING and QUIT are allowed in MONITOR mode")
+	errMonitorMode         = errf("only PING and QUIT are allowed in MONITOR mode")
 )
 
 // clip shortens client input echoed in an error reply to n bytes, as Redis
