@@ -20,8 +20,15 @@ build:
 run: build
 	./bin/rafka $(ARGS)
 
-# deps: install what the tests need (redis-cli, Python clients, Go modules, Kafka jars); cheap when already done
-deps: $(VENV)/.installed
+# The client-matrix probes (test/clients): installed and built once, again only when their
+# sources change; every package cache stays in the ignored .cache/.
+NODE_PROBE := test/clients/node/node_modules/.installed
+JAVA_PROBE := test/clients/java/target/classpath.txt
+RUST_PROBE := test/clients/rust/target/release/probe
+
+# deps: install what the tests need (redis-cli, Python clients, Go modules, Kafka jars, the
+# client probes); cheap when already done
+deps: $(VENV)/.installed $(NODE_PROBE) $(JAVA_PROBE) $(RUST_PROBE)
 	@command -v redis-cli >/dev/null || { \
 		$(SUDO) apt-get update && \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y redis-tools; }
@@ -33,6 +40,16 @@ $(VENV)/.installed: $(PY_REQS)
 	test -x $(VENV)/bin/python || python3 -m venv $(VENV)
 	$(VENV)/bin/python -m pip install -q --disable-pip-version-check -r $(PY_REQS)
 	touch $@
+
+$(NODE_PROBE): test/clients/node/package.json test/clients/node/package-lock.json
+	cd test/clients/node && npm ci --cache $(CURDIR)/.cache/npm --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(JAVA_PROBE): test/clients/java/pom.xml $(shell find test/clients/java/src -name '*.java')
+	mvn -B -q -Dmaven.repo.local=$(CURDIR)/.cache/m2 -f test/clients/java/pom.xml package
+
+$(RUST_PROBE): test/clients/rust/Cargo.toml test/clients/rust/Cargo.lock $(wildcard test/clients/rust/src/*.rs)
+	CARGO_HOME=$(CURDIR)/.cache/cargo cargo build -q --release --locked --manifest-path test/clients/rust/Cargo.toml
 
 # test: vet, run all tests against a real Kafka broker started by test/kafkaharness, then
 # the fault tests (test/faults start their own clusters; alone, so timing is not disturbed)
