@@ -2,7 +2,9 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"strings"
+	"time"
 
 	"rafka/producer"
 	"rafka/stats"
@@ -23,6 +25,11 @@ const (
 // maxQueuedCommands bounds the commands one MULTI may queue (their bytes
 // and messages are bounded by the outstanding limits).
 const maxQueuedCommands = 10000
+
+// execTimeout bounds one EXEC's wait for a transactional producer and its
+// commit (Kafka's own transaction.timeout.ms is 60 s by default): the two
+// producers are shared, so no connection holds one for longer.
+const execTimeout = 60 * time.Second
 
 // multiState is a connection's open MULTI: the commands queued so far.
 type multiState struct {
@@ -182,9 +189,11 @@ func cmdExec(s *Server, c *client, args [][]byte) error {
 		if s.cfg.Transactions == nil {
 			return errNoTransactions
 		}
-		ctx, done := c.block(s.ctx)
+		ctx, cancel := context.WithTimeout(s.ctx, execTimeout)
+		ctx, done := c.block(ctx)
 		err := s.cfg.Transactions.Run(ctx, msgs)
 		done()
+		cancel()
 		if err != nil {
 			return prodErr("%s", err)
 		}

@@ -106,8 +106,10 @@ func TestMultiExec(t *testing.T) {
 	c.expect("(error) ERR WATCH inside MULTI is not allowed", "WATCH", t1)
 	c.expect("[]", "EXEC") // neither error aborts, as in Redis
 
-	c.expect("(integer) 1", "RPUSH", "topics:"+t1, "marker")
-	got := readCommitted(t, t1, "marker", 1)
+	// A marker in each partition bounds what the reader must have seen.
+	produceDirect(t, t1, 0, "marker")
+	produceDirect(t, t1, 1, "marker")
+	got := readCommitted(t, t1, "marker", 2)
 	slices.Sort(got) // two partitions
 	if strings.Join(got, ",") != "a,b" {
 		t.Errorf("read_committed %s before the marker: %q, want a and b only", t1, got)
