@@ -50,7 +50,7 @@ type Settings struct {
 	TLSCA                  string            `json:"tls_ca" flag:"tls-ca" usage:"require RESP client certificates signed by this CA file (PEM)"`
 	MetricsAddr            string            `json:"metrics_addr" flag:"metrics-addr" usage:"serve Prometheus /metrics, /healthz and /readyz on this address"`
 	PprofAddr              string            `json:"pprof_addr" flag:"pprof-addr" usage:"serve Go pprof profiles on this address, e.g. 127.0.0.1:6060 (opt-in; keep it on loopback)"`
-	TransactionalIDPrefix  string            `json:"transactional_id_prefix" flag:"transactional-id-prefix" usage:"transactional.id prefix of the producers of MULTI/EXEC transactions, unique to this rafka and the same after a restart (default rafka-<hostname>-<RESP port>)"`
+	TransactionalIDPrefix  string            `json:"transactional_id_prefix" flag:"transactional-id-prefix" usage:"transactional.id prefix of the producers of MULTI/EXEC transactions, unique to this rafka and the same after a restart (default rafka-<hostname>-<RESP address>)"`
 	KafkaStatsInterval     Duration          `json:"kafka_stats_interval" flag:"kafka-stats-interval" usage:"librdkafka statistics interval of the consumers and producers, for consumer lag and producer queue depth in /metrics (0: off)"`
 	LogLevel               string            `json:"log_level" flag:"log-level" default:"info" usage:"debug, info, warn or error (or trace, fatal, panic, disabled)"`
 	LogFormat              string            `json:"log_format" flag:"log-format" default:"console" usage:"console or json"`

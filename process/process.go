@@ -94,7 +94,9 @@ func Start(cfg *config.Resolved, version string, log zerolog.Logger) (_ *Process
 		return nil, err
 	}
 	p.addrs.RESP = ln.Addr().String()
-	p.txns = producer.NewTransactions(producerProps, transactionalIDPrefix(s, ln.Addr()), st, log)
+	txnIDs := transactionalIDPrefix(s, ln.Addr())
+	log.Info().Str("transactional_id_prefix", txnIDs).Msg("MULTI/EXEC transactions")
+	p.txns = producer.NewTransactions(producerProps, txnIDs, st, log)
 	p.resp = server.New(server.Config{
 		Settings: s,
 		Consumer: consumerProps,
@@ -200,7 +202,7 @@ func (p *Process) Shutdown(ctx context.Context) error {
 	}()
 	err := errors.Join(<-errs, <-errs)
 	if p.txns != nil {
-		p.txns.Close()
+		p.txns.Close(ctx)
 	}
 	if p.prod != nil {
 		// The connections' accounts are closed: what is still queued gets
@@ -224,8 +226,9 @@ func (p *Process) Shutdown(ctx context.Context) error {
 }
 
 // transactionalIDPrefix names the transactional producers: the setting, or
-// rafka-<hostname>-<RESP port>, the same for this rafka after a restart and
-// different for another rafka (on another host or port).
+// rafka-<hostname>-<RESP address>, the same for this rafka after a restart
+// and different for another rafka on another host, address or port
+// (replicas sharing a hostname must set the prefix).
 func transactionalIDPrefix(s config.Settings, resp net.Addr) string {
 	if s.TransactionalIDPrefix != "" {
 		return s.TransactionalIDPrefix
@@ -234,11 +237,7 @@ func transactionalIDPrefix(s config.Settings, resp net.Addr) string {
 	if err != nil {
 		host = "localhost"
 	}
-	port := 0
-	if ta, ok := resp.(*net.TCPAddr); ok {
-		port = ta.Port
-	}
-	return fmt.Sprintf("rafka-%s-%d", host, port)
+	return fmt.Sprintf("rafka-%s-%s", host, resp.String())
 }
 
 // startTryItBroker starts the embedded single-node broker used when no

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
@@ -30,20 +31,24 @@ type Transactions struct {
 	ids   string // transactional.id prefix: the pool's producers are <ids>-0 ...
 	stats *stats.Stats
 	log   zerolog.Logger
-	pool  chan *txnProducer // the idle producers (nil entries: not made yet)
+	pool  chan *txnProducer // the idle producers (not made yet until first used)
+
+	mu     sync.Mutex
+	closed bool // Close ran: a producer coming back from a Run is closed
 }
 
 // txnPoolSize is how many transactions run at once.
 const txnPoolSize = 2
 
 // txnAbortTimeout bounds the abort of a failed transaction.
-const txnAbortTimeout = 30 * time.Second
+const txnAbortTimeout = 10 * time.Second
 
 // txnForced are set on the transactional producers whatever the
-// configuration says: transactions need idempotence, and a commit reports
-// every failed message, so no delivery report is needed.
+// configuration says: transactions need idempotence (and so acks=all), and
+// a commit reports every failed message, so no delivery report is needed.
 var txnForced = map[string]string{
 	"enable.idempotence":  "true",
+	"acks":                "all",
 	"go.delivery.reports": "false",
 }
 
@@ -74,41 +79,90 @@ func (e *TxnError) Error() string { return "transaction aborted: " + e.Err.Error
 // Unwrap returns the cause.
 func (e *TxnError) Unwrap() error { return e.Err }
 
+// TxnUnknownError is a transaction whose commit was sent but whose outcome
+// is not known (the commit timed out and the abort failed): its messages
+// may all be visible, or none.
+type TxnUnknownError struct{ Err error }
+
+func (e *TxnUnknownError) Error() string { return "transaction outcome unknown: " + e.Err.Error() }
+
+// Unwrap returns the cause.
+func (e *TxnUnknownError) Unwrap() error { return e.Err }
+
+// errTxnClosed is Run's answer once Close has run.
+var errTxnClosed = errors.New("transactions closed")
+
 // Run produces msgs in one transaction and returns once it is committed
-// (every message stored) or aborted (a *TxnError). ctx bounds the wait for
-// a free producer and the commit.
-func (t *Transactions) Run(ctx context.Context, msgs []Message) error {
+// (every message stored), aborted (a *TxnError) or of unknown outcome (a
+// *TxnUnknownError). ctx bounds the wait for a free producer; once the
+// transaction has begun it runs to its outcome, within timeout, whatever
+// ctx does: a commit cut short could neither be told committed nor
+// aborted.
+func (t *Transactions) Run(ctx context.Context, timeout time.Duration, msgs []Message) error {
 	var tp *txnProducer
 	select {
 	case tp = <-t.pool:
 	case <-ctx.Done():
 		return &TxnError{Err: ctx.Err()}
 	}
-	defer func() { t.pool <- tp }()
+	defer t.release(tp)
+	if t.isClosed() {
+		return &TxnError{Err: errTxnClosed}
+	}
+	runCtx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
 	if tp.kp == nil {
-		if err := tp.open(ctx, t.props, t.log); err != nil {
+		if err := tp.open(runCtx, t.props, t.log); err != nil {
 			t.stats.Inc(stats.TransactionsAborted)
 			return &TxnError{Err: err}
 		}
 	}
-	if err := tp.run(ctx, msgs); err != nil {
-		t.stats.Inc(stats.TransactionsAborted)
-		if tp.abort(t.log) {
-			tp.close() // made anew, and so fenced and cleaned up, by the next Run
-		}
-		return &TxnError{Err: err}
+	err := tp.run(runCtx, msgs)
+	if err == nil {
+		t.stats.Inc(stats.TransactionsCommitted)
+		return nil
 	}
-	t.stats.Inc(stats.TransactionsCommitted)
-	return nil
+	t.stats.Inc(stats.TransactionsAborted)
+	if abortErr := tp.abort(); abortErr != nil {
+		t.log.Warn().Err(abortErr).Str("transactional.id", tp.id).Msg("abort transaction; the producer is made anew")
+		tp.close() // made anew, and so fenced and cleaned up, by the next Run
+		var committing *commitError
+		if errors.As(err, &committing) {
+			return &TxnUnknownError{Err: errors.Join(err, abortErr)}
+		}
+	}
+	return &TxnError{Err: err}
 }
 
-// Close closes the producers; an open transaction of theirs is aborted by
-// the brokers after transaction.timeout.ms, or by the next rafka with the
-// same prefix.
-func (t *Transactions) Close() {
-	for range txnPoolSize {
-		tp := <-t.pool
+// release puts tp back in the pool, closing it if Close has run.
+func (t *Transactions) release(tp *txnProducer) {
+	if t.isClosed() {
 		tp.close()
+	}
+	t.pool <- tp
+}
+
+func (t *Transactions) isClosed() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.closed
+}
+
+// Close closes the idle producers, waiting until ctx ends for those in a
+// Run (which close theirs when it returns). An open transaction of a
+// producer is aborted by the brokers after transaction.timeout.ms, or by
+// the next rafka with the same prefix.
+func (t *Transactions) Close(ctx context.Context) {
+	t.mu.Lock()
+	t.closed = true
+	t.mu.Unlock()
+	for range txnPoolSize {
+		select {
+		case tp := <-t.pool:
+			tp.close()
+		case <-ctx.Done():
+			return
+		}
 	}
 }
 
@@ -162,27 +216,37 @@ func (tp *txnProducer) run(ctx context.Context, msgs []Message) error {
 				return fmt.Errorf("produce to %s: %w", m.Topic, err)
 			}
 			// librdkafka's queue is full: let it send, then try again.
-			if tp.kp.Flush(100) < 0 || ctx.Err() != nil {
+			tp.kp.Flush(100)
+			if ctx.Err() != nil {
 				return fmt.Errorf("produce to %s: %w", m.Topic, errors.Join(err, ctx.Err()))
 			}
 		}
 	}
-	if err := tp.kp.CommitTransaction(ctx); err != nil {
-		return fmt.Errorf("commit: %w", err)
+	for {
+		err := tp.kp.CommitTransaction(ctx)
+		if err == nil {
+			return nil
+		}
+		var kerr kafka.Error
+		if errors.As(err, &kerr) && kerr.IsRetriable() && ctx.Err() == nil {
+			continue // librdkafka's advice: call it again
+		}
+		return &commitError{err: err}
 	}
-	return nil
 }
 
-// abort aborts the failed transaction; it reports whether the producer is
-// past saving (fatal, or the abort failed).
-func (tp *txnProducer) abort(log zerolog.Logger) (broken bool) {
+// commitError is a failed CommitTransaction: the commit was sent.
+type commitError struct{ err error }
+
+func (e *commitError) Error() string { return "commit: " + e.err.Error() }
+func (e *commitError) Unwrap() error { return e.err }
+
+// abort aborts the failed transaction; an error means the producer is past
+// saving (fatal, or the abort failed).
+func (tp *txnProducer) abort() error {
 	ctx, cancel := context.WithTimeout(context.Background(), txnAbortTimeout)
 	defer cancel()
-	if err := tp.kp.AbortTransaction(ctx); err != nil {
-		log.Warn().Err(err).Str("transactional.id", tp.id).Msg("abort transaction; the producer is made anew")
-		return true
-	}
-	return false
+	return tp.kp.AbortTransaction(ctx)
 }
 
 // close closes the producer (a no-op before open).

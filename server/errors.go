@@ -131,8 +131,9 @@ func errNoPerm(user, action, what string) error {
 	return replyErr(codeNoPerm, "User %s has no permissions to %s '%s'", user, action, what)
 }
 
-func errTxnTooLarge(commands int, bytes, messages int64) error {
-	return errf("transaction too large: at most %d commands, %d bytes and %d messages", commands, bytes, messages)
+func errTxnTooLarge(commands, reads int, bytes, messages int64) error {
+	return errf("transaction too large: at most %d commands (%d of them not produce commands), %d bytes and %d messages",
+		commands, reads, bytes, messages)
 }
 
 func errUnknownSubcommand(sub string) error { return errf("unknown subcommand '%s'", sub) }

@@ -208,6 +208,9 @@ func cmdLLen(s *Server, c *client, args [][]byte) error {
 		return nil
 	}
 	group, _, _ := strings.Cut(c.getName(), ":")
+	if c.user != nil && !c.user.CanJoin(group) {
+		group = "" // a name kept across AUTH as another user: not this user's group
+	}
 	ctx, cancel := context.WithTimeout(s.ctx, keyspaceTimeout)
 	defer cancel()
 	n, err := s.meta.backlog(ctx, name, group)
@@ -248,15 +251,15 @@ func cmdMemory(s *Server, c *client, args [][]byte) error {
 // backlog is how many messages of topic group has not committed (all of
 // them when group is "").
 func (m *metadata) backlog(ctx context.Context, topic, group string) (int64, error) {
+	parts, err := m.partitions(topic) // before acquire: it may take the lock itself
+	if err != nil {
+		return 0, err
+	}
 	a, release, err := m.acquire()
 	if err != nil {
 		return 0, err
 	}
 	defer release()
-	parts, err := m.partitions(topic)
-	if err != nil {
-		return 0, err
-	}
 	low, err := listOffsets(ctx, a, topic, parts, kafka.EarliestOffsetSpec)
 	if err != nil {
 		return 0, err

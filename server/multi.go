@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tidwall/redcon"
+
 	"rafka/producer"
 	"rafka/stats"
 )
@@ -23,8 +25,22 @@ const (
 )
 
 // maxQueuedCommands bounds the commands one MULTI may queue (their bytes
-// and messages are bounded by the outstanding limits).
-const maxQueuedCommands = 10000
+// and messages are bounded by the outstanding limits), maxQueuedReads those
+// of them that are not produce commands: EXEC runs each for its reply
+// (KEYS asks Kafka, INFO reads the memory statistics), so a small request
+// must not become thousands of them.
+const (
+	maxQueuedCommands = 10000
+	maxQueuedReads    = 100
+)
+
+// What a queued command costs against the outstanding-bytes limit beyond
+// its bytes: the copy's slice headers, so that many empty arguments are not
+// free.
+const (
+	queuedArgCost     = 32
+	queuedCommandCost = 64
+)
 
 // execTimeout bounds one EXEC's wait for a transactional producer and its
 // commit (Kafka's own transaction.timeout.ms is 60 s by default): the two
@@ -34,8 +50,9 @@ const execTimeout = 60 * time.Second
 // multiState is a connection's open MULTI: the commands queued so far.
 type multiState struct {
 	queued   []queuedCommand
+	reads    int   // queued commands that are not produce commands
 	messages int64 // values of the queued produce commands
-	bytes    int64 // bytes of every queued argument
+	bytes    int64 // what the queue holds (queuedArgCost and queuedCommandCost included)
 	failed   bool  // a command was refused while queuing: EXEC aborts
 }
 
@@ -69,23 +86,27 @@ func (s *Server) queueCommand(c *client, m *multiState, cmd *command, args [][]b
 	case txnConsume:
 		return errConsumeInTxn
 	}
-	size := int64(0)
+	size := int64(queuedCommandCost)
 	for _, a := range args {
-		size += int64(len(a))
+		size += int64(len(a)) + queuedArgCost
 	}
 	limits := s.cfg.Settings
-	if len(m.queued) >= maxQueuedCommands || m.bytes+size > limits.MaxOutstandingBytes {
-		return errTxnTooLarge(maxQueuedCommands, limits.MaxOutstandingBytes, limits.MaxOutstandingMessages)
+	tooLarge := errTxnTooLarge(maxQueuedCommands, maxQueuedReads, limits.MaxOutstandingBytes, limits.MaxOutstandingMessages)
+	if len(m.queued) >= maxQueuedCommands || m.bytes+size > limits.MaxOutstandingBytes ||
+		(cmd.txn != txnProduce && m.reads >= maxQueuedReads) {
+		return tooLarge
 	}
 	q := queuedCommand{cmd: cmd}
-	if cmd.txn == txnProduce {
+	if cmd.txn != txnProduce {
+		m.reads++
+	} else {
 		topic, key, err := s.txnTarget(c, args)
 		if err != nil {
 			return err
 		}
 		values := int64(len(args) - 2)
 		if m.messages+values > limits.MaxOutstandingMessages {
-			return errTxnTooLarge(maxQueuedCommands, limits.MaxOutstandingBytes, limits.MaxOutstandingMessages)
+			return tooLarge
 		}
 		m.messages += values
 		q.topic, q.key = topic, bytes.Clone(key) // nil stays nil: no key
@@ -116,6 +137,11 @@ func (s *Server) txnTarget(c *client, args [][]byte) (topic string, key []byte, 
 	t, k, err := checkTarget(c, args[1])
 	if err != nil {
 		return "", nil, err
+	}
+	// A topic that does not exist would hold a shared transactional
+	// producer until librdkafka gives up on it: refused now.
+	if _, err := s.meta.partitions(string(t)); err != nil {
+		return "", nil, prodErr("Local: Unknown topic")
 	}
 	return string(t), k, nil
 }
@@ -189,9 +215,11 @@ func cmdExec(s *Server, c *client, args [][]byte) error {
 		if s.cfg.Transactions == nil {
 			return errNoTransactions
 		}
+		// The wait for a free producer ends when the client goes or the
+		// server shuts down; a commit once begun runs to its outcome.
 		ctx, cancel := context.WithTimeout(s.ctx, execTimeout)
 		ctx, done := c.block(ctx)
-		err := s.cfg.Transactions.Run(ctx, msgs)
+		err := s.cfg.Transactions.Run(ctx, execTimeout, msgs)
 		done()
 		cancel()
 		if err != nil {
@@ -214,6 +242,9 @@ func cmdExec(s *Server, c *client, args [][]byte) error {
 		if err := q.cmd.handler(s, c, q.args); err != nil {
 			c.writeError(err)
 		}
+		// Each reply goes out before the next is made: EXEC's replies are
+		// never held all at once.
+		_ = redcon.BaseWriter(c.conn).Flush()
 	}
 	return nil
 }

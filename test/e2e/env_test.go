@@ -115,7 +115,7 @@ func startServer(t testing.TB, edit ...func(*server.Config)) *testServer {
 	ts := &testServer{srv: srv, addr: ln.Addr().String(), stats: cfg.Stats}
 	t.Cleanup(func() {
 		ts.shutdown(t)
-		cfg.Transactions.Close()
+		cfg.Transactions.Close(context.Background())
 		cfg.Producer.Close(5 * time.Second)
 	})
 	return ts

@@ -85,15 +85,34 @@ func TestMultiExec(t *testing.T) {
 	c.expect("OK", "MULTI")
 	c.expect("QUEUED", "RPUSHX", "topics:"+t1, "discarded")
 	c.expect("OK", "DISCARD")
-	// A transaction Kafka refuses (a topic that does not exist) is EXEC's
-	// error, and its other messages are aborted too.
+	// A topic that does not exist is refused while queuing.
 	missing := uniqueName(t, "missing")
 	c.expect("OK", "MULTI")
+	c.expect("QUEUED", "RPUSHX", "topics:"+t1, "refused-3")
+	c.expect("(error) PROD Local: Unknown topic", "RPUSHX", "topics:"+missing, "nowhere")
+	c.expect("(error) EXECABORT Transaction discarded because of previous errors.", "EXEC")
+	// A transaction Kafka refuses (a message over message.max.bytes) is
+	// EXEC's error, and its other messages are aborted too.
+	c.expect("OK", "MULTI")
 	c.expect("QUEUED", "RPUSHX", "topics:"+t1, "aborted")
-	c.expect("QUEUED", "RPUSHX", "topics:"+missing, "nowhere")
+	c.expect("QUEUED", "RPUSHX", "topics:"+t1, strings.Repeat("x", 1100000))
 	if r := c.do("EXEC"); !r.IsErr("PROD transaction aborted: ") {
-		t.Errorf("EXEC of a transaction to a missing topic: %s", r)
+		t.Errorf("EXEC of a transaction with a message over message.max.bytes: %s", r)
 	}
+	// The queue is bounded: many empty arguments are not free.
+	c.expect("OK", "MULTI")
+	empties := append([]string{"EXISTS"}, make([]string, 600000)...)
+	if r := c.do(empties...); !r.IsErr("ERR transaction too large") {
+		t.Errorf("600000 empty arguments queued: %s", r)
+	}
+	for range 100 {
+		c.send("PING")
+	}
+	for range 100 {
+		c.read(10 * time.Second)
+	}
+	c.expect("(error) ERR transaction too large: at most 10000 commands (100 of them not produce commands), 16777216 bytes and 10000 messages", "PING")
+	c.expect("(error) EXECABORT Transaction discarded because of previous errors.", "EXEC")
 	// The control commands' errors, as Redis words them.
 	c.expect("(error) ERR EXEC without MULTI", "EXEC")
 	c.expect("(error) ERR DISCARD without MULTI", "DISCARD")
