@@ -1,0 +1,74 @@
+package streams
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+)
+
+func pairs(kv ...string) []Pair {
+	out := make([]Pair, 0, len(kv)/2)
+	for i := 0; i+1 < len(kv); i += 2 {
+		out = append(out, Pair{Field: []byte(kv[i]), Value: []byte(kv[i+1])})
+	}
+	return out
+}
+
+func render(ps []Pair) string {
+	s := ""
+	for _, p := range ps {
+		s += fmt.Sprintf("%q=%q ", p.Field, p.Value)
+	}
+	return s
+}
+
+// TestRoundTrip: an entry XADD writes reads back identically (order,
+// duplicate fields, binary values), and its payload is the record value.
+func TestRoundTrip(t *testing.T) {
+	m := NewMapping(DefaultPayloadFields)
+	for _, tc := range []struct {
+		name    string
+		entry   []Pair
+		value   string
+		headers int
+	}{
+		{"payload first", pairs("payload", "hello", "a", "1"), "hello", 2},
+		{"payload in the middle", pairs("a", "1", "data", "x", "b", "2"), "x", 3},
+		{"first payload field wins", pairs("k", "v", "body", "B", "payload", "P"), "B", 3},
+		{"no payload field", pairs("a", "1", "b", "2"), "", 3},
+		{"duplicates and binary", []Pair{{[]byte("f"), []byte{0, 255}}, {[]byte("f"), []byte("")}, {[]byte("value"), []byte{1}}}, "\x01", 3},
+		{"only the payload", pairs("message", "m"), "m", 1},
+	} {
+		var msg kafka.Message
+		m.Record(&msg, tc.entry)
+		if string(msg.Value) != tc.value || len(msg.Headers) != tc.headers || msg.Headers[0].Key != MarkerHeader {
+			t.Errorf("%s: value %q, %d headers %v", tc.name, msg.Value, len(msg.Headers), msg.Headers)
+		}
+		if got := m.Entry(&msg); render(got) != render(tc.entry) {
+			t.Errorf("%s: read back %s, want %s", tc.name, render(got), render(tc.entry))
+		}
+	}
+}
+
+// TestPlainRecords: a record any producer wrote reads as value, key, then
+// its headers.
+func TestPlainRecords(t *testing.T) {
+	m := NewMapping(DefaultPayloadFields)
+	for _, tc := range []struct {
+		name string
+		msg  kafka.Message
+		want []Pair
+	}{
+		{"value only", kafka.Message{Value: []byte("v")}, pairs("value", "v")},
+		{"null value", kafka.Message{}, pairs("value", "")},
+		{"key and headers", kafka.Message{Value: []byte("v"), Key: []byte("k"),
+			Headers: []kafka.Header{{Key: "h", Value: []byte("1")}, {Key: "h", Value: nil}}}, pairs("value", "v", "key", "k", "h", "1", "h", "")},
+		{"a marker that XADD did not write", kafka.Message{Value: []byte("v"),
+			Headers: []kafka.Header{{Key: MarkerHeader, Value: []byte("9:payload")}}}, pairs("value", "v", MarkerHeader, "9:payload")},
+	} {
+		if got := m.Entry(&tc.msg); render(got) != render(tc.want) {
+			t.Errorf("%s: %s, want %s", tc.name, render(got), render(tc.want))
+		}
+	}
+}
