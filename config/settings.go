@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -50,6 +52,7 @@ type Settings struct {
 	TLSCA                  string            `json:"tls_ca" flag:"tls-ca" usage:"require RESP client certificates signed by this CA file (PEM)"`
 	MetricsAddr            string            `json:"metrics_addr" flag:"metrics-addr" usage:"serve Prometheus /metrics, /healthz and /readyz on this address"`
 	PprofAddr              string            `json:"pprof_addr" flag:"pprof-addr" usage:"serve Go pprof profiles on this address, e.g. 127.0.0.1:6060 (opt-in; keep it on loopback)"`
+	StreamPayloadFields    []string          `json:"stream_payload_fields" flag:"stream-payload-field" default:"payload,data,message,body,value" usage:"an XADD field whose value becomes the Kafka record's value, the first of an entry's fields in this list winning (repeatable; the command line's replace the default)"`
 	TransactionalIDPrefix  string            `json:"transactional_id_prefix" flag:"transactional-id-prefix" usage:"transactional.id prefix of the producers of MULTI/EXEC transactions, unique to this rafka and the same after a restart (default rafka-<hostname>-<RESP address>)"`
 	KafkaStatsInterval     Duration          `json:"kafka_stats_interval" flag:"kafka-stats-interval" usage:"librdkafka statistics interval of the consumers and producers, for consumer lag and producer queue depth in /metrics (0: off)"`
 	LogLevel               string            `json:"log_level" flag:"log-level" default:"info" usage:"debug, info, warn or error (or trace, fatal, panic, disabled)"`
@@ -68,8 +71,14 @@ func DefaultSettings() Settings {
 		if d.def == "" {
 			continue
 		}
-		if err := setField(v.Field(d.field), d.def); err != nil {
-			panic(fmt.Sprintf("config: default of %s: %v", d.key, err)) // a typo in a tag above
+		defs := []string{d.def}
+		if v.Field(d.field).Kind() == reflect.Slice {
+			defs = strings.Split(d.def, ",") // a list's default is comma-separated
+		}
+		for _, def := range defs {
+			if err := setField(v.Field(d.field), def); err != nil {
+				panic(fmt.Sprintf("config: default of %s: %v", d.key, err)) // a typo in a tag above
+			}
 		}
 	}
 	return s
@@ -103,6 +112,8 @@ func (s Settings) Validate() error {
 	case s.KafkaStatsInterval < 0 || (s.KafkaStatsInterval > 0 && time.Duration(s.KafkaStatsInterval) < time.Millisecond) ||
 		time.Duration(s.KafkaStatsInterval) > maxStatsInterval:
 		return fmt.Errorf("kafka stats interval must be 0 (off) or from 1ms to %v", maxStatsInterval)
+	case len(s.StreamPayloadFields) > 32 || slices.Contains(s.StreamPayloadFields, ""):
+		return fmt.Errorf("stream payload fields: at most 32, none empty")
 	case s.FlightMaxStreams < 1:
 		return fmt.Errorf("flight max streams must be at least 1")
 	case (s.FlightTLSCert == "") != (s.FlightTLSKey == ""):

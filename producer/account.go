@@ -47,10 +47,18 @@ type delivery struct {
 	acct  *Account
 	batch *batch
 	size  int64
+	// placed, when set, receives where the message was stored (before the
+	// batch settles, so its waiter reads it after the wait).
+	placed *kafka.TopicPartition
 }
 
 // settle applies one delivery report to the account (and batch).
-func (d *delivery) settle(err error) {
+func (d *delivery) settle(tp kafka.TopicPartition) {
+	err := tp.Error
+	if d.placed != nil && err == nil {
+		*d.placed = tp
+		d.placed = nil
+	}
 	a := d.acct
 	if err != nil {
 		a.failed.Add(1)
@@ -257,11 +265,21 @@ func (a *Account) ProduceAndWait(ctx context.Context, topic, key []byte, values 
 // delivery report. It returns how many were delivered and the first
 // failure.
 func (a *Account) SendAndWait(ctx context.Context, msgs []*kafka.Message) (int, error) {
+	return a.SendAndPlace(ctx, msgs, nil)
+}
+
+// SendAndPlace is SendAndWait that also records where each message was
+// stored: placed[i] gets msgs[i]'s partition and offset (left as it is for
+// a message that failed). placed, when not nil, is as long as msgs.
+func (a *Account) SendAndPlace(ctx context.Context, msgs []*kafka.Message, placed []kafka.TopicPartition) (int, error) {
 	b := newBatch()
 	enqueued := 0
 	var err error
-	for _, m := range msgs {
+	for i, m := range msgs {
 		d := a.newDelivery(b, len(m.Value))
+		if placed != nil {
+			d.placed = &placed[i]
+		}
 		m.Opaque = d
 		if err = a.send(ctx, m, d); err != nil {
 			break

@@ -113,7 +113,7 @@ func (in *instance) report(m *kafka.Message) {
 		in.failLog.Warn().Err(err).Str("topic", topic).Msg("delivery failed")
 	}
 	if d != nil {
-		d.settle(err)
+		d.settle(m.TopicPartition)
 	}
 	in.room.signal()
 }

@@ -68,7 +68,11 @@ var (
 	errNotInTxn            = errf("Command not allowed inside a transaction")
 	errConsumeInTxn        = consErr("Consume commands are not allowed inside MULTI")
 	errNoTransactions      = prodErr("Transactions are not available on this server")
-	errMonitorMode         = errf("only PING and QUIT are allowed in MONITOR mode")
+
+	// Streams.
+	errXAddID      = errf("XADD takes only * as the ID here: Kafka assigns the offset the ID is made of")
+	errExactTrim   = errf("exact trimming is not supported: Kafka's retention trims the topic, so only MAXLEN ~ and MINID ~ (accepted, no effect) are")
+	errMonitorMode = errf("only PING and QUIT are allowed in MONITOR mode")
 )
 
 // clip shortens client input echoed in an error reply to n bytes, as Redis

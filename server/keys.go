@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"path"
@@ -162,6 +163,32 @@ func (m *metadata) snapshot(maxAge time.Duration) (map[string][]int32, error) {
 	m.cached, m.cachedAt = all, time.Now()
 	m.cacheMu.Unlock()
 	return all, nil
+}
+
+// createTopic creates topic with the brokers' default partitions and
+// replication (a topic that appeared meanwhile is fine) and forgets the
+// topic list, which no longer holds.
+func (m *metadata) createTopic(ctx context.Context, topic string) error {
+	a, release, err := m.acquire()
+	if err != nil {
+		return err
+	}
+	defer release()
+	ctx, cancel := context.WithTimeout(ctx, topicCreateTimeout)
+	defer cancel()
+	res, err := a.CreateTopics(ctx, []kafka.TopicSpecification{{Topic: topic, NumPartitions: -1, ReplicationFactor: -1}})
+	if err != nil {
+		return fmt.Errorf("create topic %s: %w", topic, err)
+	}
+	for _, r := range res {
+		if code := r.Error.Code(); code != kafka.ErrNoError && code != kafka.ErrTopicAlreadyExists {
+			return fmt.Errorf("create topic %s: %w", topic, r.Error)
+		}
+	}
+	m.cacheMu.Lock()
+	m.cached = nil
+	m.cacheMu.Unlock()
+	return nil
 }
 
 // peek returns the last topic list without waiting for Kafka (nil before

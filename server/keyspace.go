@@ -19,8 +19,9 @@ import (
 // key of type list, named by the topic alone (a topic key, as BLPOP takes
 // it); `topics:<topic>` names the same key.
 
-// topicKeyType is the Redis type of a topic key.
-const topicKeyType = "list"
+// topicKeyType is the Redis type of a topic key: a stream (streams.md),
+// which BLPOP also pops.
+const topicKeyType = "stream"
 
 // scanDefaultCount is SCAN's COUNT when not given, as in Redis.
 const scanDefaultCount = 10
@@ -285,6 +286,27 @@ func (m *metadata) backlog(ctx context.Context, topic, group string) (int64, err
 		n += max(hi-from[p], 0)
 	}
 	return n, nil
+}
+
+// watermarks are the earliest and latest offsets of each partition of
+// topic.
+func (m *metadata) watermarks(ctx context.Context, topic string) (low, high map[int32]int64, err error) {
+	parts, err := m.partitions(topic)
+	if err != nil {
+		return nil, nil, err
+	}
+	a, release, err := m.acquire()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer release()
+	if low, err = listOffsets(ctx, a, topic, parts, kafka.EarliestOffsetSpec); err != nil {
+		return nil, nil, err
+	}
+	if high, err = listOffsets(ctx, a, topic, parts, kafka.LatestOffsetSpec); err != nil {
+		return nil, nil, err
+	}
+	return low, high, nil
 }
 
 // listOffsets are the partitions' offsets of one kind (earliest, latest).

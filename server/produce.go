@@ -150,11 +150,17 @@ func (s *Server) produceTarget(c *client, arg []byte) (a *producer.Account, topi
 	if topic, key, err = checkTarget(c, arg); err != nil {
 		return nil, nil, nil, err
 	}
+	return s.accountOf(c), topic, key, nil
+}
+
+// accountOf is the connection's account on the shared producer, made on
+// first use.
+func (s *Server) accountOf(c *client) *producer.Account {
 	if c.account == nil {
 		a := s.cfg.Producer.NewAccount()
 		c.mu.Lock() // CLIENT LIST of other connections reads it
 		c.account = a
 		c.mu.Unlock()
 	}
-	return c.account, topic, key, nil
+	return c.account
 }

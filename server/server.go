@@ -23,6 +23,7 @@ import (
 	"rafka/config"
 	"rafka/producer"
 	"rafka/stats"
+	"rafka/streams"
 )
 
 // Config is what a Server needs; package process builds it from the
@@ -102,6 +103,10 @@ type Server struct {
 	// blocked_clients); rates samples the counters for INFO.
 	blocked atomic.Int64
 	rates   *rates
+	// mapping turns stream entries into records and back; reader reads
+	// records by offset.
+	mapping *streams.Mapping
+	reader  *streams.Reader
 
 	// serving guards rc, ln and addr: Serve sets them while Shutdown and
 	// Addr may already run on other goroutines.
@@ -137,6 +142,8 @@ func New(cfg Config) *Server {
 		logins:   cfg.logins(),
 		started:  time.Now(),
 		rates:    &rates{stats: cfg.Stats},
+		mapping:  streams.NewMapping(cfg.Settings.StreamPayloadFields),
+		reader:   streams.NewReader(cfg.Consumer),
 		ctx:      ctx,
 		cancel:   cancel,
 	}
@@ -359,7 +366,16 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return fmt.Errorf("flush producers: %w", err)
 	}
 	s.meta.close()
+	s.reader.Close(time.Until(deadlineOf(ctx)))
 	return nil
+}
+
+// deadlineOf is ctx's deadline, or a second from now without one.
+func deadlineOf(ctx context.Context) time.Time {
+	if d, ok := ctx.Deadline(); ok {
+		return d
+	}
+	return time.Now().Add(time.Second)
 }
 
 // Ready reports whether Kafka answers a metadata request (for /readyz).

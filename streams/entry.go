@@ -12,10 +12,6 @@ type Pair struct {
 	Field, Value []byte
 }
 
-// DefaultPayloadFields are the fields whose value becomes the record's
-// value, the first of an entry's fields in this list winning.
-var DefaultPayloadFields = []string{"payload", "data", "message", "body", "value"}
-
 // MarkerHeader is the first header of a record XADD wrote: its value is
 // "<i>:<field>", the payload's position among the entry's pairs and its
 // field name, or "-" when the entry had no payload field. The other
@@ -27,7 +23,9 @@ type Mapping struct {
 	payload map[string]bool
 }
 
-// NewMapping is the mapping with these payload field names.
+// NewMapping is the mapping with these payload field names (the setting
+// stream_payload_fields): the first of an entry's fields in the list is
+// the payload.
 func NewMapping(payloadFields []string) *Mapping {
 	m := &Mapping{payload: make(map[string]bool, len(payloadFields))}
 	for _, f := range payloadFields {

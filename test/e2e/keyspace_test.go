@@ -36,7 +36,7 @@ func scanAll(t *testing.T, c *respConn, extra ...string) []string {
 	}
 }
 
-// TestKeyspaceCommands: topics are list keys named by the topic (DBSIZE,
+// TestKeyspaceCommands: topics are stream keys named by the topic (DBSIZE,
 // SCAN with MATCH/COUNT/TYPE, TYPE, EXISTS, LLEN, MEMORY USAGE), and INFO
 // has the fields tools read.
 func TestKeyspaceCommands(t *testing.T) {
@@ -59,18 +59,18 @@ func TestKeyspaceCommands(t *testing.T) {
 	if got := scanAll(t, c, "MATCH", prefix+"-*", "COUNT", "1"); !slices.Equal(got, []string{t1, t2}) {
 		t.Errorf("SCAN MATCH %s-* COUNT 1: %v", prefix, got)
 	}
-	if got := scanAll(t, c, "MATCH", prefix+"-*", "TYPE", "list"); !slices.Equal(got, []string{t1, t2}) {
+	if got := scanAll(t, c, "MATCH", prefix+"-*", "TYPE", "stream"); !slices.Equal(got, []string{t1, t2}) {
 		t.Errorf("SCAN TYPE list: %v", got)
 	}
-	if got := scanAll(t, c, "TYPE", "string"); len(got) != 0 {
+	if got := scanAll(t, c, "TYPE", "list"); len(got) != 0 {
 		t.Errorf("SCAN TYPE string: %v", got)
 	}
 	c.expect("(error) ERR invalid cursor", "SCAN", "x")
 	c.expect("(error) ERR syntax error", "SCAN", "0", "COUNT", "0")
 	c.expect("(error) ERR syntax error", "SCAN", "0", "MATCH")
 	c.expect("(error) ERR value is not an integer or out of range", "SCAN", "0", "COUNT", "many")
-	c.expect("list", "TYPE", t1)
-	c.expect("list", "TYPE", "topics:"+t1)
+	c.expect("stream", "TYPE", t1)
+	c.expect("stream", "TYPE", "topics:"+t1)
 	c.expect("none", "TYPE", prefix+"-none")
 	c.expect("none", "TYPE", "no such key")
 	c.expect("(integer) 3", "EXISTS", t1, t2, prefix+"-none", t1)
@@ -181,11 +181,11 @@ func TestRedisCliToolModes(t *testing.T) {
 		t.Errorf("--scan --pattern: %q", got)
 	}
 	big := run("--bigkeys", "--pattern", prefix+"-*")
-	if !strings.Contains(big, `Biggest   list found '"`+t1+`"' has 3 items`) || !strings.Contains(big, "2 lists with 3 items") {
+	if !strings.Contains(big, `Biggest stream found '"`+t1+`"' has 3 entries`) || !strings.Contains(big, "2 streams with 3 entries") {
 		t.Errorf("--bigkeys:\n%s", big)
 	}
 	mem := run("--memkeys", "--pattern", prefix+"-*")
-	if !strings.Contains(mem, "2 lists with 0 bytes") || strings.Contains(mem, "Warning") {
+	if !strings.Contains(mem, "2 streams with 0 bytes") || strings.Contains(mem, "Warning") {
 		t.Errorf("--memkeys:\n%s", mem)
 	}
 	// --stat runs until stopped: two rows, one a second apart. Its output

@@ -1,0 +1,146 @@
+package streams
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"rafka/config"
+)
+
+// readerPoolSize is how many librdkafka consumers the reads share; a read
+// holds one for its duration.
+const readerPoolSize = 2
+
+// readerForced make the readers assign-only consumers that never commit:
+// they read partitions by offset and stop at a partition's end.
+var readerForced = config.Properties{
+	"group.id":                 "rafka-stream-reader",
+	"enable.auto.commit":       "false",
+	"enable.auto.offset.store": "false",
+	"enable.partition.eof":     "true",
+}
+
+// Reader reads a partition's records by offset (XRANGE, XREVRANGE), on a
+// small pool of consumers made on first use. Its methods are safe for
+// concurrent use.
+type Reader struct {
+	props config.Properties
+	pool  chan *kafka.Consumer // nil entries: not made yet
+}
+
+// NewReader is the reader of consumers configured with props (the
+// server's consumer properties).
+func NewReader(props config.Properties) *Reader {
+	p := props.Clone()
+	for k, v := range readerForced {
+		p[k] = v
+	}
+	r := &Reader{props: p, pool: make(chan *kafka.Consumer, readerPoolSize)}
+	for range readerPoolSize {
+		r.pool <- nil
+	}
+	return r
+}
+
+// errReaderClosed is the answer to reads after Close.
+var errReaderClosed = errors.New("stream reader closed")
+
+// Read returns the records of partition from offset from to offset to
+// (both included), in offset order, at most limit of them. Offsets without a
+// record (a transaction's marker, a compacted record) are skipped.
+func (r *Reader) Read(ctx context.Context, topic string, partition int32, from, to int64, limit int) ([]*kafka.Message, error) {
+	if from > to || limit <= 0 {
+		return nil, nil
+	}
+	var c *kafka.Consumer
+	select {
+	case c = <-r.pool:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { r.pool <- c }()
+	if c == nil {
+		var err error
+		if c, err = kafka.NewConsumer(r.props.ConfigMap()); err != nil {
+			return nil, fmt.Errorf("create stream reader: %w", err)
+		}
+	}
+	if err := c.Assign([]kafka.TopicPartition{{Topic: &topic, Partition: partition, Offset: kafka.Offset(from)}}); err != nil {
+		return nil, fmt.Errorf("assign %s:%d: %w", topic, partition, err)
+	}
+	defer func() { _ = c.Unassign() }()
+	var out []*kafka.Message
+	for len(out) < limit {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		switch e := c.Poll(100).(type) {
+		case *kafka.Message:
+			if e.TopicPartition.Partition != partition || *e.TopicPartition.Topic != topic {
+				continue // left from an earlier read's assignment
+			}
+			off := int64(e.TopicPartition.Offset)
+			if off < from {
+				continue
+			}
+			if off > to {
+				return out, nil
+			}
+			out = append(out, e)
+			if off == to {
+				return out, nil
+			}
+		case kafka.PartitionEOF:
+			if e.Partition == partition && e.Topic != nil && *e.Topic == topic && int64(e.Offset) > from {
+				return out, nil
+			}
+		case kafka.Error:
+			if e.IsFatal() {
+				return nil, fmt.Errorf("read %s:%d: %w", topic, partition, e)
+			}
+		}
+	}
+	return out, nil
+}
+
+// ReadBack returns the last records of partition at or before offset to
+// and at or after from, at most limit, in offset order: windows ending at
+// to, each twice as long as the last, until enough records or from is
+// reached.
+func (r *Reader) ReadBack(ctx context.Context, topic string, partition int32, from, to int64, limit int) ([]*kafka.Message, error) {
+	if from > to || limit <= 0 {
+		return nil, nil
+	}
+	for window := int64(limit); ; window *= 2 {
+		start := max(from, to-window+1)
+		msgs, err := r.Read(ctx, topic, partition, start, to, int(to-start+1))
+		if err != nil {
+			return nil, err
+		}
+		if len(msgs) >= limit || start == from {
+			return msgs[len(msgs)-min(len(msgs), limit):], nil
+		}
+		if window > 1<<40 {
+			return msgs, nil
+		}
+	}
+}
+
+// Close closes the consumers, waiting up to timeout for reads in progress.
+func (r *Reader) Close(timeout time.Duration) {
+	deadline := time.After(timeout)
+	for range readerPoolSize {
+		select {
+		case c := <-r.pool:
+			if c != nil {
+				_ = c.Close()
+			}
+		case <-deadline:
+			return
+		}
+	}
+}

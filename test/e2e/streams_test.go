@@ -1,0 +1,99 @@
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+)
+
+// TestXAddXLen: XADD produces an entry durably and replies with its ID,
+// (offset+1)-partition; its payload field is the record's value and the
+// other pairs its headers; NOMKSTREAM, the only ID * and trimming are as
+// README says; XLEN counts the records.
+func TestXAddXLen(t *testing.T) {
+	ts := startServer(t)
+	topic := newTopic(t, 1)
+	c := ts.dial(t)
+	r := c.do("XADD", topic, "*", "a", "1", "payload", "hello", "a", "2")
+	if r.Kind != '$' || r.Str != "1-0" {
+		t.Fatalf("XADD: %s, want the ID 1-0 (offset 0 of partition 0)", r)
+	}
+	c.expect(`"2-0"`, "XADD", topic, "MAXLEN", "~", "1000", "*", "f", "v")
+	c.expect(`"3-0"`, "XADD", topic, "MINID", "~", "1", "LIMIT", "10", "*", "data", "d")
+	msgs := readAll(t, topic, 3)
+	m := msgs[0]
+	var headers []string
+	for _, h := range m.Headers {
+		headers = append(headers, h.Key+"="+string(h.Value))
+	}
+	if string(m.Value) != "hello" || strings.Join(headers, ",") != "rafka.stream=1:payload,a=1,a=2" {
+		t.Errorf("record of the first entry: value %q, headers %v", m.Value, headers)
+	}
+	if string(msgs[1].Value) != "" || string(msgs[2].Value) != "d" {
+		t.Errorf("records: %q %q", msgs[1].Value, msgs[2].Value)
+	}
+	c.expect("(integer) 3", "XLEN", topic)
+	c.expect("stream", "TYPE", topic)
+
+	c.expect("(error) ERR XADD takes only * as the ID here: Kafka assigns the offset the ID is made of", "XADD", topic, "5-0", "f", "v")
+	if r := c.do("XADD", topic, "MAXLEN", "10", "*", "f", "v"); !r.IsErr("ERR exact trimming is not supported") {
+		t.Errorf("XADD MAXLEN 10: %s", r)
+	}
+	if r := c.do("XADD", topic, "MAXLEN", "=", "10", "*", "f", "v"); !r.IsErr("ERR exact trimming is not supported") {
+		t.Errorf("XADD MAXLEN = 10: %s", r)
+	}
+	c.expect("(error) ERR wrong number of arguments for 'xadd' command", "XADD", topic, "*", "f")
+	c.expect("(error) ERR wrong number of arguments for 'xadd' command", "XADD", topic, "NOMKSTREAM", "*")
+	if r := c.do("XADD", "no such^topic", "*", "f", "v"); !r.IsErr("ERR stream key 'no such^topic' is not a Kafka topic name") {
+		t.Errorf("XADD to a bad name: %s", r)
+	}
+
+	// A missing stream: NOMKSTREAM gets null, without it the topic is made.
+	missing := uniqueName(t, "mk")
+	c.expect("(nil)", "XADD", missing, "NOMKSTREAM", "*", "f", "v")
+	c.expect("(integer) 0", "XLEN", missing)
+	r = c.do("XADD", missing, "*", "payload", "first")
+	if r.Kind != '$' || !strings.HasSuffix(r.Str, "") || !strings.HasPrefix(r.Str, "1-") {
+		t.Fatalf("XADD creating %s: %s", missing, r)
+	}
+	if got := readAll(t, missing, 1); string(got[0].Value) != "first" {
+		t.Errorf("the new stream holds %q", got[0].Value)
+	}
+	if got := fmt.Sprint(c.do("EXISTS", missing).Num); got != "1" {
+		t.Errorf("EXISTS %s = %s", missing, got)
+	}
+}
+
+// TestXRange: XRANGE and XREVRANGE read entries by ID across partitions,
+// with -, +, full and partial IDs, exclusive ( bounds and COUNT; a plain
+// Kafka record reads as value, key, headers.
+func TestXRange(t *testing.T) {
+	ts := startServer(t)
+	topic := newTopic(t, 2)
+	// Two entries in partition 0 (1-0, 2-0), one in partition 1 (1-1).
+	produceMessages(t,
+		&kafka.Message{TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: 0}, Value: []byte("p0-a"), Key: []byte("k"),
+			Headers: []kafka.Header{{Key: "h", Value: []byte("1")}}},
+		&kafka.Message{TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: 0}, Value: []byte("p0-b")},
+		&kafka.Message{TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: 1}, Value: []byte("p1-a")})
+	c := ts.dial(t)
+	all := `[["1-0", ["value", "p0-a", "key", "k", "h", "1"]], ["1-1", ["value", "p1-a"]], ["2-0", ["value", "p0-b"]]]`
+	c.expect(all, "XRANGE", topic, "-", "+")
+	c.expect(`[["2-0", ["value", "p0-b"]], ["1-1", ["value", "p1-a"]], ["1-0", ["value", "p0-a", "key", "k", "h", "1"]]]`, "XREVRANGE", topic, "+", "-")
+	c.expect(`[["1-0", ["value", "p0-a", "key", "k", "h", "1"]], ["1-1", ["value", "p1-a"]]]`, "XRANGE", topic, "-", "+", "COUNT", "2")
+	c.expect(`[["2-0", ["value", "p0-b"]]]`, "XREVRANGE", topic, "+", "-", "COUNT", "1")
+	c.expect(`[["1-0", ["value", "p0-a", "key", "k", "h", "1"]], ["1-1", ["value", "p1-a"]]]`, "XRANGE", topic, "1", "1")
+	c.expect(`[["1-1", ["value", "p1-a"]], ["2-0", ["value", "p0-b"]]]`, "XRANGE", topic, "(1-0", "+")
+	c.expect(`[["1-0", ["value", "p0-a", "key", "k", "h", "1"]]]`, "XRANGE", topic, "-", "(1-1")
+	c.expect("[]", "XRANGE", topic, "3", "+")
+	c.expect("[]", "XRANGE", topic, "+", "-")
+	c.expect("[]", "XRANGE", uniqueName(t, "none"), "-", "+")
+	c.expect("(error) ERR Invalid stream ID specified as stream command argument", "XRANGE", topic, "x", "+")
+	c.expect("(error) ERR syntax error", "XRANGE", topic, "-", "+", "LIMIT", "1")
+
+	// An entry XADD wrote reads back as it was written.
+	id := c.do("XADD", topic, "*", "a", "1", "payload", "P", "a", "2").Str
+	c.expect(`[["`+id+`", ["a", "1", "payload", "P", "a", "2"]]]`, "XRANGE", topic, id, id)
+}
