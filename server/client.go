@@ -50,6 +50,8 @@ type client struct {
 	// multi is the open MULTI's queue, nil outside one (used only by the
 	// connection's own commands).
 	multi *multiState
+	// xread is where this connection's XREADs of each stream stopped.
+	xread map[string]xreadPosition
 
 	mu         sync.Mutex
 	name       string // CLIENT SETNAME id, "" until set

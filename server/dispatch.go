@@ -67,6 +67,7 @@ func commandTable() map[string]*command {
 		{name: "xlen", arity: 2, handler: cmdXLen, txn: txnQueued},
 		{name: "xrange", arity: -4, handler: cmdXRange, txn: txnQueued},
 		{name: "xrevrange", arity: -4, handler: cmdXRevRange, txn: txnQueued},
+		{name: "xread", arity: -4, handler: cmdXRead, txn: txnConsume},
 		{name: "multi", arity: 1, handler: cmdMulti, txn: txnControl},
 		{name: "exec", arity: 1, handler: cmdExec, txn: txnControl},
 		{name: "discard", arity: 1, handler: cmdDiscard, txn: txnControl},

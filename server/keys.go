@@ -39,6 +39,9 @@ type metadata struct {
 	cached     map[string][]int32 // topic -> partitions
 	cachedAt   time.Time
 	refreshing bool // a peek's refresh is asking Kafka
+
+	marksMu sync.Mutex
+	marks   map[string]sharedMarks // watermarksShared's answers, read only
 }
 
 // metadataMaxAge is how long a topic list is reused by the keyspace

@@ -309,6 +309,37 @@ func (m *metadata) watermarks(ctx context.Context, topic string) (low, high map[
 	return low, high, nil
 }
 
+// watermarksShared is watermarks from an answer at most xreadPoll old,
+// shared by the connections: blocked XREADs of one topic cost Kafka one
+// request per interval, not one each.
+func (m *metadata) watermarksShared(ctx context.Context, topic string) (low, high map[int32]int64, err error) {
+	m.marksMu.Lock()
+	if w, ok := m.marks[topic]; ok && time.Since(w.at) < xreadPoll {
+		m.marksMu.Unlock()
+		return w.low, w.high, nil
+	}
+	m.marksMu.Unlock()
+	if low, high, err = m.watermarks(ctx, topic); err != nil {
+		return nil, nil, err
+	}
+	m.marksMu.Lock()
+	if m.marks == nil || len(m.marks) >= maxSharedMarks {
+		m.marks = map[string]sharedMarks{}
+	}
+	m.marks[topic] = sharedMarks{at: time.Now(), low: low, high: high}
+	m.marksMu.Unlock()
+	return low, high, nil
+}
+
+// sharedMarks is one topic's watermarks and when they were asked for.
+type sharedMarks struct {
+	at        time.Time
+	low, high map[int32]int64
+}
+
+// maxSharedMarks bounds the topics whose watermarks are kept.
+const maxSharedMarks = 1024
+
 // listOffsets are the partitions' offsets of one kind (earliest, latest).
 func listOffsets(ctx context.Context, a *kafka.AdminClient, topic string, parts []int32, spec kafka.OffsetSpec) (map[int32]int64, error) {
 	req := make(map[kafka.TopicPartition]kafka.OffsetSpec, len(parts))

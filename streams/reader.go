@@ -22,6 +22,9 @@ var readerForced = config.Properties{
 	"enable.auto.commit":       "false",
 	"enable.auto.offset.store": "false",
 	"enable.partition.eof":     "true",
+	// A read ends at a partition's end: a fetch waiting there for new
+	// records (librdkafka's 500 ms) would only hold up the next read.
+	"fetch.wait.max.ms": "10",
 }
 
 // Reader reads a partition's records by offset (XRANGE, XREVRANGE), on a

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 )
@@ -96,4 +97,98 @@ func TestXRange(t *testing.T) {
 	// An entry XADD wrote reads back as it was written.
 	id := c.do("XADD", topic, "*", "a", "1", "payload", "P", "a", "2").Str
 	c.expect(`[["`+id+`", ["a", "1", "payload", "P", "a", "2"]]]`, "XRANGE", topic, id, id)
+}
+
+// TestXRead: XREAD reads after an ID across partitions; a connection that
+// passes back the last ID it got resumes where it stopped, so a record of a
+// lagging partition (a smaller ID) is not skipped; $ with BLOCK waits for
+// new entries; RESP3 replies with a map.
+func TestXRead(t *testing.T) {
+	ts := startServer(t)
+	topic := newTopic(t, 2)
+	produceDirect(t, topic, 0, "a0", "a1", "a2", "a3", "a4")
+	produceDirect(t, topic, 1, "b0")
+	c := ts.dial(t)
+	r := c.do("XREAD", "COUNT", "100", "STREAMS", topic, "0")
+	if len(r.Elems) != 1 || len(r.Elems[0].Elems) != 2 || len(r.Elems[0].Elems[1].Elems) != 6 {
+		t.Fatalf("XREAD from 0: %s", r)
+	}
+	entries := r.Elems[0].Elems[1].Elems
+	last := entries[len(entries)-1].Elems[0].Str
+	if last != "5-0" {
+		t.Fatalf("the last entry is %s, want 5-0", last)
+	}
+	c.expect("(nil)", "XREAD", "STREAMS", topic, last)
+	// Partition 1 lags: its next record's ID (2-1) is below 5-0.
+	produceDirect(t, topic, 1, "b1")
+	c.expect(fmt.Sprintf(`[["%s", [["2-1", ["value", "b1"]]]]]`, topic), "XREAD", "STREAMS", topic, last)
+	// Another connection has no position: from 5-0 it sees nothing older.
+	ts.dial(t).expect("(nil)", "XREAD", "STREAMS", topic, "5-0")
+
+	// $ with BLOCK waits for the next entry.
+	c.send("XREAD", "BLOCK", "10000", "STREAMS", topic, "$")
+	time.Sleep(300 * time.Millisecond) // the XREAD is waiting (it reads the ends first)
+	produceDirect(t, topic, 0, "late")
+	if r := c.read(15 * time.Second); !strings.Contains(r.String(), `"value", "late"`) {
+		t.Fatalf("XREAD BLOCK $: %s", r)
+	}
+	c.expect("(nil)", "XREAD", "BLOCK", "200", "STREAMS", topic, "$")
+	c.expect("(error) ERR Unbalanced 'xread' list of streams: for each stream key an ID or '$' must be specified.", "XREAD", "STREAMS", topic, topic, "0")
+
+	c3 := ts.dial(t)
+	c3.do("HELLO", "3")
+	if r := c3.do("XREAD", "COUNT", "1", "STREAMS", topic, "0"); r.Kind != '%' || len(r.Elems) != 2 || r.Elems[0].Str != topic {
+		t.Errorf("RESP3 XREAD: %s", r)
+	}
+}
+
+// TestXReadTailing: a client looping XREAD BLOCK ... STREAMS s <last id>
+// over a 4-partition topic fed by several producers sees every record once.
+func TestXReadTailing(t *testing.T) {
+	ts := startServer(t)
+	topic := newTopic(t, 4)
+	const producers, each = 3, 100
+	c := ts.dial(t)
+	last := "0"
+	c.expect("(nil)", "XREAD", "STREAMS", topic, last)
+	errs := make(chan error, producers)
+	for i := range producers {
+		go func() {
+			p := ts.dial(t)
+			for j := range each {
+				r := p.do("XADD", topic, "*", "payload", fmt.Sprintf("p%d-%d", i, j))
+				if r.Kind != '$' {
+					errs <- fmt.Errorf("XADD: %s", r)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	seen := map[string]int{}
+	deadline := time.Now().Add(60 * time.Second)
+	for len(seen) < producers*each && time.Now().Before(deadline) {
+		r := c.do("XREAD", "COUNT", "7", "BLOCK", "1000", "STREAMS", topic, last)
+		if r.Null {
+			continue
+		}
+		for _, e := range r.Elems[0].Elems[1].Elems {
+			seen[e.Elems[1].Elems[1].Str]++
+			last = e.Elems[0].Str
+		}
+	}
+	for range producers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	dups := 0
+	for _, n := range seen {
+		if n > 1 {
+			dups++
+		}
+	}
+	if len(seen) != producers*each || dups > 0 {
+		t.Fatalf("saw %d of %d records, %d more than once", len(seen), producers*each, dups)
+	}
 }
