@@ -53,6 +53,7 @@ type Settings struct {
 	MetricsAddr            string            `json:"metrics_addr" flag:"metrics-addr" usage:"serve Prometheus /metrics, /healthz and /readyz on this address"`
 	PprofAddr              string            `json:"pprof_addr" flag:"pprof-addr" usage:"serve Go pprof profiles on this address, e.g. 127.0.0.1:6060 (opt-in; keep it on loopback)"`
 	StreamPayloadFields    []string          `json:"stream_payload_fields" flag:"stream-payload-field" default:"payload,data,message,body,value" usage:"an XADD field whose value becomes the Kafka record's value, the first of an entry's fields in this list winning (repeatable; the command line's replace the default)"`
+	StreamMaxPending       int64             `json:"stream_max_pending" flag:"stream-max-pending" default:"100000" usage:"most pending (delivered, not acked) entries of one stream consumer group on this rafka; past it XREADGROUP > is refused until entries are acked"`
 	TransactionalIDPrefix  string            `json:"transactional_id_prefix" flag:"transactional-id-prefix" usage:"transactional.id prefix of the producers of MULTI/EXEC transactions, unique to this rafka and the same after a restart (default rafka-<hostname>-<RESP address>)"`
 	KafkaStatsInterval     Duration          `json:"kafka_stats_interval" flag:"kafka-stats-interval" usage:"librdkafka statistics interval of the consumers and producers, for consumer lag and producer queue depth in /metrics (0: off)"`
 	LogLevel               string            `json:"log_level" flag:"log-level" default:"info" usage:"debug, info, warn or error (or trace, fatal, panic, disabled)"`
@@ -114,6 +115,8 @@ func (s Settings) Validate() error {
 		return fmt.Errorf("kafka stats interval must be 0 (off) or from 1ms to %v", maxStatsInterval)
 	case len(s.StreamPayloadFields) > 32 || slices.Contains(s.StreamPayloadFields, ""):
 		return fmt.Errorf("stream payload fields: at most 32, none empty")
+	case s.StreamMaxPending < 1:
+		return fmt.Errorf("stream max pending must be at least 1")
 	case s.FlightMaxStreams < 1:
 		return fmt.Errorf("flight max streams must be at least 1")
 	case (s.FlightTLSCert == "") != (s.FlightTLSKey == ""):

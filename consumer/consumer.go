@@ -377,6 +377,13 @@ func (c *Consumer) Ack(topic string, partition int32, offset int64) error {
 	return nil
 }
 
+// Assigned reports whether the consumer owns the partition now.
+func (c *Consumer) Assigned(topic string, partition int32) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.assigned[partitionKey{topic: topic, partition: partition}]
+}
+
 // Ack is one acknowledgement: the message at Offset of the partition.
 type Ack struct {
 	Topic     string

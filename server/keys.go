@@ -194,6 +194,52 @@ func (m *metadata) createTopic(ctx context.Context, topic string) error {
 	return nil
 }
 
+// setGroupOffsets commits group's offsets of topic's partitions
+// (XGROUP CREATE).
+func (m *metadata) setGroupOffsets(ctx context.Context, group, topic string, offsets map[int32]int64) error {
+	a, release, err := m.acquire()
+	if err != nil {
+		return err
+	}
+	defer release()
+	tps := make([]kafka.TopicPartition, 0, len(offsets))
+	for p, off := range offsets {
+		tps = append(tps, kafka.TopicPartition{Topic: &topic, Partition: p, Offset: kafka.Offset(off)})
+	}
+	res, err := a.AlterConsumerGroupOffsets(ctx, []kafka.ConsumerGroupTopicPartitions{{Group: group, Partitions: tps}})
+	if err != nil {
+		return fmt.Errorf("set the offsets of group %s: %w", group, err)
+	}
+	for _, g := range res.ConsumerGroupsTopicPartitions {
+		for _, tp := range g.Partitions {
+			if tp.Error != nil {
+				return fmt.Errorf("set the offsets of group %s: %w", group, tp.Error)
+			}
+		}
+	}
+	return nil
+}
+
+// deleteGroup deletes group in Kafka (XGROUP DESTROY); Kafka refuses while
+// the group has members.
+func (m *metadata) deleteGroup(ctx context.Context, group string) error {
+	a, release, err := m.acquire()
+	if err != nil {
+		return err
+	}
+	defer release()
+	res, err := a.DeleteConsumerGroups(ctx, []string{group})
+	if err != nil {
+		return fmt.Errorf("delete group %s: %w", group, err)
+	}
+	for _, r := range res.ConsumerGroupResults {
+		if code := r.Error.Code(); code != kafka.ErrNoError && code != kafka.ErrGroupIDNotFound {
+			return fmt.Errorf("delete group %s: %w", group, r.Error)
+		}
+	}
+	return nil
+}
+
 // peek returns the last topic list without waiting for Kafka (nil before
 // the first answer) and, when it is older than metadataMaxAge, asks for a
 // new one in the background: INFO must answer even when Kafka does not.

@@ -107,6 +107,7 @@ type Server struct {
 	// records by offset.
 	mapping *streams.Mapping
 	reader  *streams.Reader
+	groups  *streams.Groups // the stream groups' members here
 
 	// serving guards rc, ln and addr: Serve sets them while Shutdown and
 	// Addr may already run on other goroutines.
@@ -131,6 +132,7 @@ func New(cfg Config) *Server {
 	defaultIfUnset(&cfg.Settings.MaxCommandBytes, d.MaxCommandBytes)
 	defaultIfUnset(&cfg.Settings.MonitorBufferBytes, d.MonitorBufferBytes)
 	defaultIfUnset(&cfg.Settings.MaxBatchBytes, d.MaxBatchBytes)
+	defaultIfUnset(&cfg.Settings.StreamMaxPending, d.StreamMaxPending)
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		cfg:      cfg,
@@ -144,6 +146,7 @@ func New(cfg Config) *Server {
 		rates:    &rates{stats: cfg.Stats},
 		mapping:  streams.NewMapping(cfg.Settings.StreamPayloadFields),
 		reader:   streams.NewReader(cfg.Consumer),
+		groups:   streams.NewGroups(cfg.Consumer, int(cfg.Settings.StreamMaxPending), cfg.Stats, cfg.Log),
 		ctx:      ctx,
 		cancel:   cancel,
 	}
@@ -365,6 +368,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if err := waitCtx(ctx, &s.background); err != nil {
 		return fmt.Errorf("flush producers: %w", err)
 	}
+	s.groups.Close()
 	s.meta.close()
 	s.reader.Close(time.Until(deadlineOf(ctx)))
 	return nil

@@ -251,13 +251,23 @@ func (s *Server) readRange(ctx context.Context, topic string, start, end streams
 func (s *Server) writeEntries(c *client, entries []streamEntry) {
 	c.conn.WriteArray(len(entries))
 	for _, e := range entries {
-		c.conn.WriteArray(2)
-		c.conn.WriteBulkString(e.id.String())
-		pairs := s.mapping.Entry(e.msg)
-		c.conn.WriteArray(2 * len(pairs))
-		for _, p := range pairs {
-			c.conn.WriteBulk(p.Field)
-			c.conn.WriteBulk(p.Value)
-		}
+		s.writeEntry(c, e)
+	}
+}
+
+// writeEntry writes one entry: [id, [field, value, ...]], or [id, nil]
+// for a pending entry whose record is gone.
+func (s *Server) writeEntry(c *client, e streamEntry) {
+	c.conn.WriteArray(2)
+	c.conn.WriteBulkString(e.id.String())
+	if e.msg == nil {
+		c.writeNullArray()
+		return
+	}
+	pairs := s.mapping.Entry(e.msg)
+	c.conn.WriteArray(2 * len(pairs))
+	for _, p := range pairs {
+		c.conn.WriteBulk(p.Field)
+		c.conn.WriteBulk(p.Value)
 	}
 }

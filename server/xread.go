@@ -198,13 +198,30 @@ func (s *Server) xreadOnce(ctx context.Context, reads []*xreadStream, count int)
 	return got, nil
 }
 
-// writeXRead writes the streams that have entries (RESP3: a map of key to
-// entries; RESP2: an array of [key, entries]) and remembers where each
-// stopped.
+// writeXRead writes the streams that have entries and remembers where
+// each stopped.
 func (s *Server) writeXRead(c *client, reads []*xreadStream) {
-	n := 0
+	s.writeXReadStreams(c, reads)
 	for _, r := range reads {
 		if len(r.entries) > 0 {
+			c.rememberXRead(r.key, xreadPosition{last: r.entries[len(r.entries)-1].id, next: r.next})
+		}
+	}
+}
+
+// writeXReadStreams writes the streams that have entries, as XREAD and
+// XREADGROUP reply: RESP3 a map of key to entries, RESP2 an array of [key,
+// entries].
+func (s *Server) writeXReadStreams(c *client, reads []*xreadStream) { s.writeStreams(c, reads, false) }
+
+// writeXReadAll writes every stream, those without entries too (a history
+// XREADGROUP).
+func (s *Server) writeXReadAll(c *client, reads []*xreadStream) { s.writeStreams(c, reads, true) }
+
+func (s *Server) writeStreams(c *client, reads []*xreadStream, all bool) {
+	n := 0
+	for _, r := range reads {
+		if all || len(r.entries) > 0 {
 			n++
 		}
 	}
@@ -214,7 +231,7 @@ func (s *Server) writeXRead(c *client, reads []*xreadStream) {
 		c.conn.WriteArray(n)
 	}
 	for _, r := range reads {
-		if len(r.entries) == 0 {
+		if !all && len(r.entries) == 0 {
 			continue
 		}
 		if !c.resp3.Load() {
@@ -222,7 +239,6 @@ func (s *Server) writeXRead(c *client, reads []*xreadStream) {
 		}
 		c.conn.WriteBulkString(r.key)
 		s.writeEntries(c, r.entries)
-		c.rememberXRead(r.key, xreadPosition{last: r.entries[len(r.entries)-1].id, next: r.next})
 	}
 }
 

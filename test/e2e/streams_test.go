@@ -192,3 +192,92 @@ func TestXReadTailing(t *testing.T) {
 		t.Fatalf("saw %d of %d records, %d more than once", len(seen), producers*each, dups)
 	}
 }
+
+// TestStreamGroups: XGROUP CREATE sets a group's start; XREADGROUP >
+// hands entries to whichever consumer asks first and records them pending;
+// XACK removes them; a history read returns the consumer's pending
+// entries; XPENDING reports them; the committed offset advances only over
+// a contiguous acked prefix.
+func TestStreamGroups(t *testing.T) {
+	ts := startServer(t)
+	topic := newTopic(t, 1)
+	group := uniqueName(t, "sg")
+	c := ts.dial(t)
+	c.expect("(error) NOGROUP No such key '"+topic+"' or consumer group '"+group+"' in XREADGROUP with GROUP option",
+		"XREADGROUP", "GROUP", group, "c1", "STREAMS", topic, ">")
+	c.expect("OK", "XGROUP", "CREATE", topic, group, "$")
+	c.expect("(error) BUSYGROUP Consumer Group name already exists", "XGROUP", "CREATE", topic, group, "$")
+	var ids []string
+	for i := range 3 {
+		ids = append(ids, c.do("XADD", topic, "*", "payload", fmt.Sprint("m", i)).Str)
+	}
+	r := c.do("XREADGROUP", "GROUP", group, "c1", "COUNT", "2", "BLOCK", "5000", "STREAMS", topic, ">")
+	if got := r.String(); got != fmt.Sprintf(`[["%s", [["%s", ["payload", "m0"]], ["%s", ["payload", "m1"]]]]]`, topic, ids[0], ids[1]) {
+		t.Fatalf("c1's XREADGROUP: %s", got)
+	}
+	c2 := ts.dial(t)
+	c2.expect(fmt.Sprintf(`[["%s", [["%s", ["payload", "m2"]]]]]`, topic, ids[2]), "XREADGROUP", "GROUP", group, "c2", "BLOCK", "5000", "STREAMS", topic, ">")
+	c2.expect("(nil)", "XREADGROUP", "GROUP", group, "c2", "BLOCK", "200", "STREAMS", topic, ">")
+	c.expect(fmt.Sprintf(`[(integer) 3, "%s", "%s", [["c1", "2"], ["c2", "1"]]]`, ids[0], ids[2]), "XPENDING", topic, group)
+	if r := c.do("XPENDING", topic, group, "-", "+", "10", "c1"); len(r.Elems) != 2 || r.Elems[0].Elems[1].Str != "c1" || r.Elems[0].Elems[3].Num != 1 {
+		t.Errorf("XPENDING extended: %s", r)
+	}
+	// History: c1's pending entries.
+	c.expect(fmt.Sprintf(`[["%s", [["%s", ["payload", "m0"]], ["%s", ["payload", "m1"]]]]]`, topic, ids[0], ids[1]), "XREADGROUP", "GROUP", group, "c1", "STREAMS", topic, "0")
+
+	// Contiguous prefix: acking the third entry commits nothing while the
+	// first two are pending.
+	c.expect("(integer) 1", "XACK", topic, group, ids[2])
+	c.expect("(integer) 0", "XACK", topic, group, ids[2])
+	time.Sleep(6 * time.Second) // past an auto-commit (auto.commit.interval.ms 5 s)
+	if off := committed(t, group, topic, 1); off[0] != 0 {
+		t.Fatalf("committed %d with entries 0 and 1 unacked", off[0])
+	}
+	c.expect("(integer) 2", "XACK", topic, group, ids[0], ids[1])
+	waitFor(t, 20*time.Second, "the group's commit of all three", func() bool { return committed(t, group, topic, 1)[0] == 3 })
+	c.expect("[(integer) 0, (nil), (nil), (nil)]", "XPENDING", topic, group)
+	c.expect("(integer) 1", "XGROUP", "DESTROY", topic, group)
+}
+
+// TestStreamClaims: XCLAIM and XAUTOCLAIM move idle pending entries to
+// another consumer (with their data read again), XINFO reports the group
+// and its consumers.
+func TestStreamClaims(t *testing.T) {
+	ts := startServer(t)
+	topic := newTopic(t, 1)
+	group := uniqueName(t, "cl")
+	c := ts.dial(t)
+	c.expect("OK", "XGROUP", "CREATE", topic, group, "0")
+	ids := []string{c.do("XADD", topic, "*", "payload", "a").Str, c.do("XADD", topic, "*", "payload", "b").Str}
+	if r := c.do("XREADGROUP", "GROUP", group, "dead", "COUNT", "2", "BLOCK", "5000", "STREAMS", topic, ">"); len(r.Elems) != 1 {
+		t.Fatalf("XREADGROUP: %s", r)
+	}
+	c.expect("[]", "XCLAIM", topic, group, "alive", "60000", ids[0]) // not idle long enough
+	time.Sleep(50 * time.Millisecond)
+	c.expect(fmt.Sprintf(`[["%s", ["payload", "a"]]]`, ids[0]), "XCLAIM", topic, group, "alive", "10", ids[0])
+	c.expect(fmt.Sprintf(`["%s"]`, ids[0]), "XCLAIM", topic, group, "alive", "0", ids[0], "JUSTID")
+	if r := c.do("XPENDING", topic, group, "-", "+", "10"); r.String() != fmt.Sprintf("[[%q, \"alive\", %s, (integer) 2], [%q, \"dead\", %s, (integer) 1]]",
+		ids[0], r.Elems[0].Elems[2], ids[1], r.Elems[1].Elems[2]) {
+		t.Errorf("XPENDING after the claims: %s", r)
+	}
+	time.Sleep(50 * time.Millisecond)
+	r := c.do("XAUTOCLAIM", topic, group, "alive", "10", "0-0", "COUNT", "10")
+	if len(r.Elems) != 3 || r.Elems[0].Str != "0-0" || len(r.Elems[1].Elems) != 2 || len(r.Elems[2].Elems) != 0 {
+		t.Errorf("XAUTOCLAIM: %s", r)
+	}
+	c.expect(fmt.Sprintf(`[(integer) 2, "%s", "%s", [["alive", "2"]]]`, ids[0], ids[1]), "XPENDING", topic, group)
+
+	g := c.do("XINFO", "GROUPS", topic)
+	if len(g.Elems) != 1 || g.Elems[0].Pairs()["name"] != group || g.Elems[0].Pairs()["pending"] != "2" || g.Elems[0].Pairs()["last-delivered-id"] != ids[1] {
+		t.Errorf("XINFO GROUPS: %s", g)
+	}
+	cs := c.do("XINFO", "CONSUMERS", topic, group)
+	if len(cs.Elems) != 2 || cs.Elems[0].Pairs()["name"] != "alive" || cs.Elems[0].Pairs()["pending"] != "2" {
+		t.Errorf("XINFO CONSUMERS: %s", cs)
+	}
+	st := c.do("XINFO", "STREAM", topic).Pairs()
+	if st["length"] != "2" || st["last-generated-id"] != ids[1] || st["groups"] != "1" {
+		t.Errorf("XINFO STREAM: %v", st)
+	}
+	c.expect("(integer) 2", "XACK", topic, group, ids[0], ids[1])
+}

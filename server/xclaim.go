@@ -1,0 +1,321 @@
+package server
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+
+	"rafka/streams"
+)
+
+// XCLAIM key group consumer min-idle-time id [id ...] [IDLE ms] [TIME ms-unix]
+// [RETRYCOUNT n] [FORCE] [JUSTID] [LASTID id]
+func cmdXClaim(s *Server, c *client, args [][]byte) error {
+	topic, group, consumerName, minIdle, err := claimHead(c, args)
+	if err != nil {
+		return err
+	}
+	var ids []streams.ID
+	i := 5
+	for ; i < len(args); i++ {
+		id, err := streams.ParseID(string(args[i]), 0)
+		if err != nil {
+			break // the options begin
+		}
+		ids = append(ids, id)
+	}
+	if len(ids) == 0 {
+		return errf("%s", "Invalid stream ID specified as stream command argument")
+	}
+	var o streams.ClaimOptions
+	o.MinIdle = minIdle
+	for ; i < len(args); i++ {
+		opt := strings.ToLower(string(args[i]))
+		switch opt {
+		case "force":
+		case "justid":
+			o.JustID = true
+		case "idle", "time", "retrycount", "lastid":
+			if i+1 >= len(args) {
+				return errSyntax
+			}
+			v := string(args[i+1])
+			i++
+			if opt == "lastid" {
+				if _, err := streams.ParseID(v, 0); err != nil {
+					return errf("%s", err)
+				}
+				continue
+			}
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n < 0 {
+				return errf("Invalid %s option argument for XCLAIM", strings.ToUpper(opt))
+			}
+			switch opt {
+			case "idle":
+				d := time.Duration(n) * time.Millisecond
+				o.Idle = &d
+			case "time":
+				d := max(time.Since(time.UnixMilli(n)), 0)
+				o.Idle = &d
+			case "retrycount":
+				o.RetryCount = &n
+			}
+		default:
+			return errf("Unrecognized XCLAIM option '%s'", clip(string(args[i]), 64))
+		}
+	}
+	var claimed []streams.Pending
+	for _, m := range s.groups.Of(group, topic) {
+		claimed = append(claimed, m.Claim(topic, consumerName, ids, o)...)
+	}
+	if o.JustID {
+		c.conn.WriteArray(len(claimed))
+		for _, p := range claimed {
+			c.conn.WriteBulkString(p.ID.String())
+		}
+		return nil
+	}
+	ctx, done := c.block(s.ctx)
+	defer done()
+	entries, err := s.claimedEntries(ctx, topic, claimed)
+	if err != nil {
+		return errf("%s", err)
+	}
+	s.writeEntries(c, entries)
+	return nil
+}
+
+// XAUTOCLAIM key group consumer min-idle-time start [COUNT count] [JUSTID]
+func cmdXAutoClaim(s *Server, c *client, args [][]byte) error {
+	topic, group, consumerName, minIdle, err := claimHead(c, args)
+	if err != nil {
+		return err
+	}
+	start, err := streams.RangeBound(string(args[5]), true)
+	if err != nil {
+		return errf("%s", err)
+	}
+	count, justID := 100, false
+	for i := 6; i < len(args); i++ {
+		switch strings.ToLower(string(args[i])) {
+		case "count":
+			if i+1 >= len(args) {
+				return errSyntax
+			}
+			n, err := strconv.ParseInt(string(args[i+1]), 10, 64)
+			if err != nil || n < 1 || n > streamRangeMax {
+				return errf("COUNT must be > 0")
+			}
+			count, i = int(n), i+1
+		case "justid":
+			justID = true
+		default:
+			return errSyntax
+		}
+	}
+	next := streams.Min
+	var claimed []streams.Pending
+	for _, m := range s.groups.Of(group, topic) {
+		n, got := m.AutoClaim(topic, consumerName, minIdle, start, count-len(claimed), justID)
+		claimed = append(claimed, got...)
+		if next == streams.Min || (n != streams.Min && n.Less(next)) {
+			next = n
+		}
+	}
+	c.conn.WriteArray(3)
+	c.conn.WriteBulkString(next.String())
+	if justID {
+		c.conn.WriteArray(len(claimed))
+		for _, p := range claimed {
+			c.conn.WriteBulkString(p.ID.String())
+		}
+	} else {
+		ctx, done := c.block(s.ctx)
+		entries, err := s.claimedEntries(ctx, topic, claimed)
+		done()
+		if err != nil {
+			return errf("%s", err)
+		}
+		s.writeEntries(c, entries)
+	}
+	c.conn.WriteArray(0) // deleted IDs: Kafka keeps every record the PEL names
+	return nil
+}
+
+// claimHead parses XCLAIM's and XAUTOCLAIM's key, group, consumer and
+// min-idle-time, and checks the connection may use them.
+func claimHead(c *client, args [][]byte) (topic, group, consumerName string, minIdle time.Duration, err error) {
+	if topic, err = streamTopic(args[1]); err != nil {
+		return
+	}
+	group, consumerName = string(args[2]), string(args[3])
+	if err = c.canConsume(group, []string{topic}); err != nil {
+		return
+	}
+	ms, perr := strconv.ParseInt(string(args[4]), 10, 64)
+	if perr != nil || ms < 0 {
+		err = errf("Invalid min-idle-time argument for XCLAIM")
+		return
+	}
+	return topic, group, consumerName, time.Duration(ms) * time.Millisecond, nil
+}
+
+// claimedEntries reads the claimed entries' data again from Kafka.
+func (s *Server) claimedEntries(ctx context.Context, topic string, claimed []streams.Pending) ([]streamEntry, error) {
+	out := make([]streamEntry, 0, len(claimed))
+	for _, p := range claimed {
+		part, off, _ := p.ID.Record()
+		msgs, err := s.reader.Read(ctx, topic, part, off, off, 1)
+		if err != nil {
+			return nil, err
+		}
+		e := streamEntry{id: p.ID}
+		if len(msgs) == 1 {
+			e.msg = msgs[0]
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// XINFO STREAM key | GROUPS key | CONSUMERS key group
+func cmdXInfo(s *Server, c *client, args [][]byte) error {
+	sub := strings.ToLower(string(args[1]))
+	if len(args) < 3 {
+		return errWrongArgs("xinfo|" + sub)
+	}
+	topic, err := streamTopic(args[2])
+	if err != nil {
+		return err
+	}
+	if c.user != nil && !c.user.CanConsume(topic) {
+		return errNoPerm(c.userName(), "consume topic", topic)
+	}
+	exists, err := s.topicExists(topic)
+	if err != nil {
+		return errf("%s", err)
+	}
+	if !exists {
+		return errf("no such key")
+	}
+	ctx, done := c.block(s.ctx)
+	defer done()
+	switch sub {
+	case "stream":
+		return s.xinfoStream(ctx, c, topic)
+	case "groups":
+		names := s.groups.Names(topic)
+		c.conn.WriteArray(len(names))
+		for _, g := range names {
+			var consumers, pending int
+			last := streams.Min
+			for _, m := range s.groups.Of(g, topic) {
+				for _, ci := range m.ConsumerInfos(topic) {
+					consumers++
+					pending += ci.Pending
+				}
+				if l := m.LastDelivered(topic); last.Less(l) {
+					last = l
+				}
+			}
+			lag, err := s.meta.backlog(ctx, topic, g)
+			if err != nil {
+				return errf("%s", err)
+			}
+			c.writeMapHeader(6)
+			c.conn.WriteBulkString("name")
+			c.conn.WriteBulkString(g)
+			c.conn.WriteBulkString("consumers")
+			c.conn.WriteInt(consumers)
+			c.conn.WriteBulkString("pending")
+			c.conn.WriteInt(pending)
+			c.conn.WriteBulkString("last-delivered-id")
+			c.conn.WriteBulkString(last.String())
+			c.conn.WriteBulkString("entries-read")
+			c.writeNullBulk()
+			c.conn.WriteBulkString("lag")
+			c.conn.WriteInt64(lag)
+		}
+		return nil
+	case "consumers":
+		if len(args) != 4 {
+			return errWrongArgs("xinfo|consumers")
+		}
+		group := string(args[3])
+		var infos []streams.ConsumerInfo
+		for _, m := range s.groups.Of(group, topic) {
+			infos = append(infos, m.ConsumerInfos(topic)...)
+		}
+		c.conn.WriteArray(len(infos))
+		for _, ci := range infos {
+			idle := time.Since(ci.LastSeen).Milliseconds()
+			c.writeMapHeader(4)
+			c.conn.WriteBulkString("name")
+			c.conn.WriteBulkString(ci.Name)
+			c.conn.WriteBulkString("pending")
+			c.conn.WriteInt(ci.Pending)
+			c.conn.WriteBulkString("idle")
+			c.conn.WriteInt64(idle)
+			c.conn.WriteBulkString("inactive")
+			c.conn.WriteInt64(idle)
+		}
+		return nil
+	}
+	return errUnknownSubcommand(string(args[1]))
+}
+
+// xinfoStream writes XINFO STREAM: the length, the last ID, the first and
+// last entries, the groups with a member here.
+func (s *Server) xinfoStream(ctx context.Context, c *client, topic string) error {
+	length, err := s.meta.backlog(ctx, topic, "")
+	if err != nil {
+		return errf("%s", err)
+	}
+	first, err := s.readRange(ctx, topic, streams.Min, streams.Max, 1, false)
+	if err != nil {
+		return errf("%s", err)
+	}
+	last, err := s.readRange(ctx, topic, streams.Min, streams.Max, 1, true)
+	if err != nil {
+		return errf("%s", err)
+	}
+	lastID := streams.Min
+	if len(last) == 1 {
+		lastID = last[0].id
+	}
+	c.writeMapHeader(10)
+	c.conn.WriteBulkString("length")
+	c.conn.WriteInt64(length)
+	c.conn.WriteBulkString("radix-tree-keys")
+	c.conn.WriteInt(0)
+	c.conn.WriteBulkString("radix-tree-nodes")
+	c.conn.WriteInt(0)
+	c.conn.WriteBulkString("last-generated-id")
+	c.conn.WriteBulkString(lastID.String())
+	c.conn.WriteBulkString("max-deleted-entry-id")
+	c.conn.WriteBulkString("0-0")
+	c.conn.WriteBulkString("entries-added")
+	c.conn.WriteInt64(length)
+	c.conn.WriteBulkString("recorded-first-entry-id")
+	if len(first) == 1 {
+		c.conn.WriteBulkString(first[0].id.String())
+	} else {
+		c.conn.WriteBulkString("0-0")
+	}
+	c.conn.WriteBulkString("groups")
+	c.conn.WriteInt(len(s.groups.Names(topic)))
+	for _, e := range []struct {
+		name    string
+		entries []streamEntry
+	}{{"first-entry", first}, {"last-entry", last}} {
+		c.conn.WriteBulkString(e.name)
+		if len(e.entries) == 0 {
+			c.writeNullArray()
+			continue
+		}
+		s.writeEntry(c, e.entries[0])
+	}
+	return nil
+}

@@ -1,0 +1,466 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"rafka/consumer"
+	"rafka/streams"
+)
+
+// Stream consumer groups (streams.md 4): a Redis group is the Kafka group
+// of the same name; this instance runs one Kafka member per group and
+// topic set (streams.Groups), shared by the group's Redis consumers here.
+
+func errNoGroup(key, group, cmd string) error {
+	return &replyError{code: "NOGROUP", msg: "No such key '" + clip(key, 256) + "' or consumer group '" + clip(group, 256) + "' in " + cmd + " with GROUP option"}
+}
+
+var (
+	errBusyGroup      = &replyError{code: "BUSYGROUP", msg: "Consumer Group name already exists"}
+	errXGroupNoStream = errf("The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.")
+)
+
+// groupExists reports whether group exists for topic: this instance has a
+// member of it, or Kafka has committed offsets of it in topic.
+func (s *Server) groupExists(ctx context.Context, group, topic string) (bool, error) {
+	if s.groups.Known(group) {
+		return true, nil
+	}
+	parts, err := s.meta.partitions(topic)
+	if err != nil {
+		return false, nil // no topic, no group on it
+	}
+	a, release, err := s.meta.acquire()
+	if err != nil {
+		return false, err
+	}
+	defer release()
+	committed, err := groupOffsets(ctx, a, group, topic, parts)
+	if err != nil {
+		var kerr kafka.Error
+		if errors.As(err, &kerr) && kerr.Code() == kafka.ErrGroupIDNotFound {
+			return false, nil
+		}
+		return false, err
+	}
+	return len(committed) > 0, nil
+}
+
+// XGROUP CREATE key group id|$ [MKSTREAM] [ENTRIESREAD n] | DESTROY key group
+func cmdXGroup(s *Server, c *client, args [][]byte) error {
+	sub := strings.ToLower(string(args[1]))
+	switch sub {
+	case "create", "destroy":
+	default:
+		return errf("XGROUP %s is not supported (CREATE and DESTROY are)", clip(strings.ToUpper(sub), 32))
+	}
+	if len(args) < 4 {
+		return errWrongArgs("xgroup|" + sub)
+	}
+	topic, err := streamTopic(args[2])
+	if err != nil {
+		return err
+	}
+	group := string(args[3])
+	if err := checkGroupName(group); err != nil {
+		return err
+	}
+	if err := c.canConsume(group, []string{topic}); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, keyspaceTimeout)
+	defer cancel()
+	if sub == "destroy" {
+		return s.xgroupDestroy(ctx, c, topic, group)
+	}
+	if len(args) < 5 {
+		return errWrongArgs("xgroup|create")
+	}
+	mkStream := false
+	for i := 5; i < len(args); i++ {
+		switch strings.ToLower(string(args[i])) {
+		case "mkstream":
+			mkStream = true
+		case "entriesread":
+			i++ // accepted, no meaning here: Kafka's offsets say how far the group read
+		default:
+			return errSyntax
+		}
+	}
+	exists, err := s.topicExists(topic)
+	if err != nil {
+		return errf("%s", err)
+	}
+	if !exists {
+		if !mkStream {
+			return errXGroupNoStream
+		}
+		if err := s.meta.createTopic(ctx, topic); err != nil {
+			return errf("%s", err)
+		}
+	}
+	if busy, err := s.groupExists(ctx, group, topic); err != nil {
+		return errf("%s", err)
+	} else if busy {
+		return errBusyGroup
+	}
+	low, high, err := s.meta.watermarks(ctx, topic)
+	if err != nil {
+		return errf("%s", err)
+	}
+	start := high // $
+	if idArg := string(args[4]); idArg != "$" {
+		id, err := streams.ParseID(idArg, 0)
+		if err != nil {
+			return errf("%s", err)
+		}
+		start = map[int32]int64{}
+		for p := range high {
+			start[p] = min(max(low[p], streams.FirstOffset(p, successor(id))), high[p])
+		}
+	}
+	if err := s.meta.setGroupOffsets(ctx, group, topic, start); err != nil {
+		return errf("%s", err)
+	}
+	c.conn.WriteString("OK")
+	return nil
+}
+
+// successor is the smallest ID after id.
+func successor(id streams.ID) streams.ID {
+	if id.Seq == ^uint64(0) {
+		return streams.ID{MS: id.MS + 1}
+	}
+	return streams.ID{MS: id.MS, Seq: id.Seq + 1}
+}
+
+func (s *Server) xgroupDestroy(ctx context.Context, c *client, topic, group string) error {
+	exists, err := s.groupExists(ctx, group, topic)
+	if err != nil {
+		return errf("%s", err)
+	}
+	if !exists {
+		c.conn.WriteInt(0)
+		return nil
+	}
+	s.groups.Drop(group)
+	if err := s.meta.deleteGroup(ctx, group); err != nil {
+		return errf("%s", err)
+	}
+	c.conn.WriteInt(1)
+	return nil
+}
+
+// checkGroupName checks a group name as a connection name's group part is.
+func checkGroupName(group string) error {
+	if group == "" || strings.ContainsAny(group, ":") {
+		return errf("invalid consumer group name '%s'", clip(group, 256))
+	}
+	return checkID(group + ":x")
+}
+
+// XREADGROUP GROUP group consumer [COUNT n] [BLOCK ms] [NOACK] STREAMS key [key ...] id [id ...]
+func cmdXReadGroup(s *Server, c *client, args [][]byte) error {
+	if len(args) < 7 || !strings.EqualFold(string(args[1]), "group") {
+		return errSyntax
+	}
+	group, consumerName := string(args[2]), string(args[3])
+	if err := checkGroupName(group); err != nil {
+		return err
+	}
+	count, block, noAck := streamRangeMax, time.Duration(-1), false
+	i := 4
+	for ; i < len(args) && !strings.EqualFold(string(args[i]), "streams"); i++ {
+		switch strings.ToLower(string(args[i])) {
+		case "noack":
+			noAck = true
+		case "count", "block":
+			if i+1 >= len(args) {
+				return errSyntax
+			}
+			n, err := strconv.ParseInt(string(args[i+1]), 10, 64)
+			if err != nil || n < 0 {
+				return errNotInteger
+			}
+			if strings.EqualFold(string(args[i]), "count") {
+				count = int(min(max(n, 1), streamRangeMax))
+			} else {
+				block = time.Duration(min(n, int64(time.Hour*24*365/time.Millisecond))) * time.Millisecond
+			}
+			i++
+		default:
+			return errSyntax
+		}
+	}
+	rest := args[min(i+1, len(args)):]
+	if i >= len(args) || len(rest) == 0 || len(rest)%2 != 0 {
+		return errf("Unbalanced 'xreadgroup' list of streams: for each stream key an ID or '>' must be specified.")
+	}
+	keys, ids := rest[:len(rest)/2], rest[len(rest)/2:]
+	topics := make([]string, len(keys))
+	for j, k := range keys {
+		t, err := streamTopic(k)
+		if err != nil {
+			return err
+		}
+		topics[j] = t
+	}
+	if err := c.canConsume(group, topics); err != nil {
+		return err
+	}
+	ctx, done := c.block(s.ctx)
+	defer done()
+	for _, t := range topics {
+		ok, err := s.groupExists(ctx, group, t)
+		if err != nil {
+			return errf("%s", err)
+		}
+		if !ok {
+			return errNoGroup(t, group, "XREADGROUP")
+		}
+	}
+	reads := make([]*xreadStream, len(topics))
+	for j, t := range topics {
+		reads[j] = &xreadStream{key: t}
+	}
+	allNew := true
+	for _, id := range ids {
+		allNew = allNew && string(id) == ">"
+	}
+	if allNew {
+		sorted := slices.Clone(topics)
+		slices.Sort(sorted)
+		sorted = slices.Compact(sorted)
+		m, err := s.groups.Member(group, sorted)
+		if err != nil {
+			return errf("%s", err)
+		}
+		if block >= 0 {
+			s.blocked.Add(1)
+			defer s.blocked.Add(-1)
+		}
+		msgs, err := m.Next(ctx, consumerName, count, block, noAck)
+		switch {
+		case errors.Is(err, streams.ErrPELFull):
+			return errf("%s", err)
+		case errors.Is(err, consumer.ErrClosed) || s.shuttingDown.Load():
+			return errServerShutdown
+		case err != nil && ctx.Err() != nil:
+			return nil // the client is gone
+		case err != nil:
+			return errf("%s", err)
+		}
+		for _, msg := range msgs {
+			for _, r := range reads {
+				if r.key == *msg.TopicPartition.Topic {
+					r.entries = append(r.entries, streamEntry{id: streams.IDOf(msg.TopicPartition.Partition, int64(msg.TopicPartition.Offset)), msg: msg})
+				}
+			}
+		}
+	} else {
+		for j, t := range topics {
+			if string(ids[j]) == ">" {
+				return errf("XREADGROUP with '>' and history IDs in one call is not supported here")
+			}
+			after, err := streams.ParseID(string(ids[j]), 0)
+			if err != nil {
+				return errf("%s", err)
+			}
+			if reads[j].entries, err = s.pendingEntries(ctx, group, t, consumerName, successor(after), count); err != nil {
+				return errf("%s", err)
+			}
+		}
+		// A history read answers even when empty: [key, []] per stream.
+		s.writeXReadAll(c, reads)
+		return nil
+	}
+	if n := countEntries(reads); n == 0 {
+		c.writeNullArray()
+		return nil
+	}
+	s.writeXReadStreams(c, reads)
+	return nil
+}
+
+func countEntries(reads []*xreadStream) int {
+	n := 0
+	for _, r := range reads {
+		n += len(r.entries)
+	}
+	return n
+}
+
+// pendingEntries are consumerName's pending entries of topic from start,
+// at most count, their data read again from Kafka.
+func (s *Server) pendingEntries(ctx context.Context, group, topic, consumerName string, start streams.ID, count int) ([]streamEntry, error) {
+	var out []streamEntry
+	for _, m := range s.groups.Of(group, topic) {
+		for _, p := range m.PendingOf(topic, consumerName, start, streams.Max) {
+			if len(out) >= count {
+				return out, nil
+			}
+			part, off, _ := p.ID.Record()
+			msgs, err := s.reader.Read(ctx, topic, part, off, off, 1)
+			if err != nil {
+				return nil, err
+			}
+			e := streamEntry{id: p.ID}
+			if len(msgs) == 1 {
+				e.msg = msgs[0]
+			}
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// XACK key group id [id ...]
+func cmdXAck(s *Server, c *client, args [][]byte) error {
+	topic, err := streamTopic(args[1])
+	if err != nil {
+		return err
+	}
+	group := string(args[2])
+	if err := c.canConsume(group, []string{topic}); err != nil {
+		return err
+	}
+	ids := make([]streams.ID, 0, len(args)-3)
+	for _, a := range args[3:] {
+		id, err := streams.ParseID(string(a), 0)
+		if err != nil {
+			return errf("%s", err)
+		}
+		ids = append(ids, id)
+	}
+	n := 0
+	for _, m := range s.groups.Of(group, topic) {
+		n += m.Ack(topic, ids)
+	}
+	c.conn.WriteInt(n)
+	return nil
+}
+
+// XPENDING key group [[IDLE min-idle-time] start end count [consumer]]
+func cmdXPending(s *Server, c *client, args [][]byte) error {
+	topic, err := streamTopic(args[1])
+	if err != nil {
+		return err
+	}
+	group := string(args[2])
+	if err := c.canConsume(group, []string{topic}); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, keyspaceTimeout)
+	defer cancel()
+	if ok, err := s.groupExists(ctx, group, topic); err != nil {
+		return errf("%s", err)
+	} else if !ok {
+		return errNoGroup(topic, group, "XPENDING")
+	}
+	var pending []streams.Pending
+	collect := func(consumerName string, start, end streams.ID) {
+		pending = pending[:0]
+		for _, m := range s.groups.Of(group, topic) {
+			pending = append(pending, m.PendingOf(topic, consumerName, start, end)...)
+		}
+		slices.SortFunc(pending, func(a, b streams.Pending) int {
+			if a.ID.Less(b.ID) {
+				return -1
+			}
+			return 1
+		})
+	}
+	if len(args) == 3 {
+		collect("", streams.Min, streams.Max)
+		s.writePendingSummary(c, pending)
+		return nil
+	}
+	rest := args[3:]
+	var minIdle time.Duration
+	if strings.EqualFold(string(rest[0]), "idle") {
+		if len(rest) < 2 {
+			return errSyntax
+		}
+		ms, err := strconv.ParseInt(string(rest[1]), 10, 64)
+		if err != nil || ms < 0 {
+			return errNotInteger
+		}
+		minIdle, rest = time.Duration(ms)*time.Millisecond, rest[2:]
+	}
+	if len(rest) != 3 && len(rest) != 4 {
+		return errSyntax
+	}
+	start, err := streams.RangeBound(string(rest[0]), true)
+	if err != nil {
+		return errf("%s", err)
+	}
+	end, err := streams.RangeBound(string(rest[1]), false)
+	if err != nil {
+		return errf("%s", err)
+	}
+	count, err := strconv.ParseInt(string(rest[2]), 10, 64)
+	if err != nil {
+		return errNotInteger
+	}
+	consumerName := ""
+	if len(rest) == 4 {
+		consumerName = string(rest[3])
+	}
+	collect(consumerName, start, end)
+	now := time.Now()
+	var out []streams.Pending
+	for _, p := range pending {
+		if int64(len(out)) >= count {
+			break
+		}
+		if now.Sub(p.Delivered) >= minIdle {
+			out = append(out, p)
+		}
+	}
+	c.conn.WriteArray(len(out))
+	for _, p := range out {
+		c.conn.WriteArray(4)
+		c.conn.WriteBulkString(p.ID.String())
+		c.conn.WriteBulkString(p.Consumer)
+		c.conn.WriteInt64(now.Sub(p.Delivered).Milliseconds())
+		c.conn.WriteInt64(p.Deliveries)
+	}
+	return nil
+}
+
+// writePendingSummary is XPENDING's summary: the count, the smallest and
+// largest IDs and each consumer's count.
+func (s *Server) writePendingSummary(c *client, pending []streams.Pending) {
+	c.conn.WriteArray(4)
+	c.conn.WriteInt(len(pending))
+	if len(pending) == 0 {
+		c.writeNullBulk()
+		c.writeNullBulk()
+		c.writeNullArray()
+		return
+	}
+	c.conn.WriteBulkString(pending[0].ID.String())
+	c.conn.WriteBulkString(pending[len(pending)-1].ID.String())
+	per := map[string]int{}
+	for _, p := range pending {
+		per[p.Consumer]++
+	}
+	names := make([]string, 0, len(per))
+	for n := range per {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	c.conn.WriteArray(len(names))
+	for _, n := range names {
+		c.conn.WriteArray(2)
+		c.conn.WriteBulkString(n)
+		c.conn.WriteBulkString(strconv.Itoa(per[n]))
+	}
+}

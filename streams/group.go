@@ -1,0 +1,473 @@
+package streams
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	"github.com/rs/zerolog"
+
+	"rafka/config"
+	"rafka/consumer"
+	"rafka/stats"
+)
+
+// groupForced are set on a stream group's Kafka member whatever the
+// configuration says: offsets are stored only over a contiguous acked
+// prefix (Member.Ack), and a partition without a committed offset (one
+// added after XGROUP CREATE) is read from its start, as losing nothing
+// requires.
+var groupForced = config.Properties{
+	"enable.auto.offset.store": "false",
+	"enable.auto.commit":       "true",
+	"auto.offset.reset":        "earliest",
+}
+
+// ErrPELFull is XREADGROUP's answer when a group's pending entries list is
+// at its bound: entries must be acked (or claimed and acked) first.
+var ErrPELFull = errors.New("the group's pending entries list is full: XACK entries first")
+
+// Groups are this instance's members of stream consumer groups: one Kafka
+// group member per (group, topic set), shared by every Redis consumer of
+// that group here that reads that set. Its methods are safe for concurrent
+// use.
+type Groups struct {
+	props      config.Properties
+	stats      *stats.Stats
+	log        zerolog.Logger
+	maxPending int
+
+	mu      sync.Mutex
+	members map[string]*Member // by memberKey
+	closed  bool
+}
+
+// NewGroups is the groups of members configured with props (the server's
+// consumer properties); a group's pending entries are at most maxPending.
+func NewGroups(props config.Properties, maxPending int, st *stats.Stats, log zerolog.Logger) *Groups {
+	return &Groups{props: props, stats: st, log: log.With().Str("role", "stream-groups").Logger(),
+		maxPending: maxPending, members: map[string]*Member{}}
+}
+
+func memberKey(group string, topics []string) string { return group + "|" + strings.Join(topics, ",") }
+
+// Member returns the member of group for topics (sorted), made on first
+// use.
+func (g *Groups) Member(group string, topics []string) (*Member, error) {
+	key := memberKey(group, topics)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return nil, consumer.ErrClosed
+	}
+	if m, ok := g.members[key]; ok {
+		return m, nil
+	}
+	p := g.props.Clone()
+	for k, v := range groupForced {
+		p[k] = v
+	}
+	p["group.id"] = group
+	p["client.id"] = "rafka-streams"
+	cons, err := consumer.New(consumer.Config{Properties: p, Topics: topics, Stats: g.stats,
+		Log: g.log.With().Str("group", group).Logger()})
+	if err != nil {
+		return nil, fmt.Errorf("create the group's member: %w", err)
+	}
+	m := &Member{group: group, topics: topics, cons: cons, maxPending: g.maxPending,
+		pel: map[entryKey]*Pending{}, parts: map[partKey]*partState{}, consumers: map[string]time.Time{}}
+	g.members[key] = m
+	return m, nil
+}
+
+// Of returns the members of group whose topics include topic.
+func (g *Groups) Of(group, topic string) []*Member {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var out []*Member
+	for _, m := range g.members {
+		if m.group == group && slices.Contains(m.topics, topic) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// Known reports whether this instance has a member of group.
+func (g *Groups) Known(group string) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, m := range g.members {
+		if m.group == group {
+			return true
+		}
+	}
+	return false
+}
+
+// Drop closes and forgets the members of group (XGROUP DESTROY).
+func (g *Groups) Drop(group string) {
+	g.mu.Lock()
+	var drop []*Member
+	for k, m := range g.members {
+		if m.group == group {
+			drop = append(drop, m)
+			delete(g.members, k)
+		}
+	}
+	g.mu.Unlock()
+	for _, m := range drop {
+		_ = m.cons.Close()
+	}
+}
+
+// Close closes every member (their stored offsets are committed).
+func (g *Groups) Close() {
+	g.mu.Lock()
+	g.closed = true
+	members := g.members
+	g.members = map[string]*Member{}
+	g.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, m := range members {
+		wg.Go(func() { _ = m.cons.Close() })
+	}
+	wg.Wait()
+}
+
+// entryKey names one entry of a member's topics.
+type entryKey struct {
+	topic string
+	id    ID
+}
+
+type partKey struct {
+	topic     string
+	partition int32
+}
+
+// Pending is one entry of a pending entries list.
+type Pending struct {
+	Topic      string
+	ID         ID
+	Consumer   string
+	Delivered  time.Time
+	Deliveries int64
+}
+
+// partState is one partition's delivered entries not yet acked.
+type partState struct {
+	pending map[int64]bool // offsets delivered and not acked
+	next    int64          // one past the last offset delivered
+	stored  int64          // the offset stored for commit (0: none yet)
+}
+
+// Member is one Kafka group member shared by a group's Redis consumers.
+type Member struct {
+	group      string
+	topics     []string
+	cons       *consumer.Consumer
+	maxPending int
+
+	mu        sync.Mutex
+	pel       map[entryKey]*Pending
+	parts     map[partKey]*partState
+	consumers map[string]time.Time // Redis consumer -> last seen
+}
+
+// Next hands consumer up to count new entries (XREADGROUP >), waiting up
+// to block for the first when there is none (block < 0: no wait; 0: until
+// one comes or ctx ends). Without noAck each is recorded in the pending
+// entries list under consumer.
+func (m *Member) Next(ctx context.Context, consumerName string, count int, block time.Duration, noAck bool) ([]*kafka.Message, error) {
+	m.mu.Lock()
+	m.consumers[consumerName] = time.Now()
+	full := !noAck && len(m.pel) >= m.maxPending
+	m.mu.Unlock()
+	if full {
+		return nil, ErrPELFull
+	}
+	var out []*kafka.Message
+	for len(out) < count {
+		msg, err := m.cons.TryPop()
+		if err != nil {
+			return out, err
+		}
+		if msg == nil {
+			if len(out) > 0 || block < 0 {
+				break
+			}
+			wctx, cancel := ctx, context.CancelFunc(func() {})
+			if block > 0 {
+				wctx, cancel = context.WithTimeout(ctx, block)
+			}
+			msg, err = m.cons.Pop(wctx)
+			cancel()
+			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+				break // BLOCK ran out
+			}
+			if err != nil {
+				return out, err
+			}
+		}
+		m.deliver(msg, consumerName, noAck)
+		out = append(out, msg)
+	}
+	return out, nil
+}
+
+// deliver records msg as delivered to consumerName.
+func (m *Member) deliver(msg *kafka.Message, consumerName string, noAck bool) {
+	topic, p, off := *msg.TopicPartition.Topic, msg.TopicPartition.Partition, int64(msg.TopicPartition.Offset)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ps := m.part(topic, p)
+	ps.next = max(ps.next, off+1)
+	if noAck {
+		m.storeLocked(topic, p, ps)
+		return
+	}
+	ps.pending[off] = true
+	m.pel[entryKey{topic, IDOf(p, off)}] = &Pending{Topic: topic, ID: IDOf(p, off), Consumer: consumerName,
+		Delivered: time.Now(), Deliveries: 1}
+}
+
+func (m *Member) part(topic string, p int32) *partState {
+	k := partKey{topic, p}
+	ps, ok := m.parts[k]
+	if !ok {
+		ps = &partState{pending: map[int64]bool{}}
+		m.parts[k] = ps
+	}
+	return ps
+}
+
+// Ack removes the entries from the pending entries list and returns how
+// many were there; each partition's committed offset then advances over
+// its contiguous acked prefix only, so an entry never acked is never
+// skipped.
+func (m *Member) Ack(topic string, ids []ID) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.pruneLocked()
+	n := 0
+	touched := map[int32]bool{}
+	for _, id := range ids {
+		k := entryKey{topic, id}
+		if _, ok := m.pel[k]; !ok {
+			continue
+		}
+		delete(m.pel, k)
+		p, off, _ := id.Record()
+		delete(m.part(topic, p).pending, off)
+		touched[p] = true
+		n++
+	}
+	for p := range touched {
+		m.storeLocked(topic, p, m.part(topic, p))
+	}
+	return n
+}
+
+// storeLocked stores the partition's commit point: its lowest pending
+// offset, or one past the last delivered when none is pending.
+func (m *Member) storeLocked(topic string, p int32, ps *partState) {
+	commit := ps.next
+	for off := range ps.pending {
+		commit = min(commit, off)
+	}
+	if commit <= ps.stored {
+		return
+	}
+	// The consumer stores ack+1: acking commit-1 stores commit.
+	if errs := m.cons.AckAll([]consumer.Ack{{Topic: topic, Partition: p, Offset: commit - 1}}); errs == nil {
+		ps.stored = commit
+	}
+}
+
+// pruneLocked drops the pending entries of partitions this member no
+// longer owns: their new owner redelivers them from the committed offset.
+func (m *Member) pruneLocked() {
+	for k, ps := range m.parts {
+		if m.cons.Assigned(k.topic, k.partition) {
+			continue
+		}
+		for off := range ps.pending {
+			delete(m.pel, entryKey{k.topic, IDOf(k.partition, off)})
+		}
+		delete(m.parts, k)
+	}
+}
+
+// PendingOf returns the pending entries of topic (of consumerName, or all
+// when it is ""), in ID order, with IDs from start to end.
+func (m *Member) PendingOf(topic, consumerName string, start, end ID) []Pending {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.pruneLocked()
+	var out []Pending
+	for k, p := range m.pel {
+		if k.topic != topic || (consumerName != "" && p.Consumer != consumerName) || k.id.Less(start) || end.Less(k.id) {
+			continue
+		}
+		out = append(out, *p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID.Less(out[j].ID) })
+	return out
+}
+
+// Consumers returns the Redis consumers this member has seen, sorted.
+func (m *Member) Consumers() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	names := make([]string, 0, len(m.consumers))
+	for n := range m.consumers {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// ClaimOptions are XCLAIM's options.
+type ClaimOptions struct {
+	MinIdle    time.Duration
+	Idle       *time.Duration // IDLE/TIME: the claimed entries' new idle time
+	RetryCount *int64         // RETRYCOUNT: their new delivery count
+	JustID     bool           // JUSTID: deliveries are not counted
+}
+
+// Claim gives the pending entries among ids idle at least o.MinIdle to
+// consumerName and returns them in ID order (entries not pending are left
+// out, as in Redis; FORCE has no effect: only an entry this member
+// delivered can be pending).
+func (m *Member) Claim(topic, consumerName string, ids []ID, o ClaimOptions) []Pending {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.pruneLocked()
+	m.consumers[consumerName] = time.Now()
+	var out []Pending
+	for _, id := range ids {
+		p, ok := m.pel[entryKey{topic, id}]
+		if !ok || time.Since(p.Delivered) < o.MinIdle {
+			continue
+		}
+		m.claimLocked(p, consumerName, o)
+		out = append(out, *p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID.Less(out[j].ID) })
+	return out
+}
+
+func (m *Member) claimLocked(p *Pending, consumerName string, o ClaimOptions) {
+	p.Consumer = consumerName
+	p.Delivered = time.Now()
+	if o.Idle != nil {
+		p.Delivered = p.Delivered.Add(-*o.Idle)
+	}
+	switch {
+	case o.RetryCount != nil:
+		p.Deliveries = *o.RetryCount
+	case !o.JustID:
+		p.Deliveries++
+	}
+}
+
+// AutoClaim claims, in ID order from start, up to count pending entries of
+// topic idle at least minIdle, and returns them with the ID to continue
+// from (Min when the list was scanned to its end).
+func (m *Member) AutoClaim(topic, consumerName string, minIdle time.Duration, start ID, count int, justID bool) (next ID, claimed []Pending) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.pruneLocked()
+	m.consumers[consumerName] = time.Now()
+	var candidates []*Pending
+	for k, p := range m.pel {
+		if k.topic == topic && !k.id.Less(start) {
+			candidates = append(candidates, p)
+		}
+	}
+	sort.Slice(candidates, func(i, j int) bool { return candidates[i].ID.Less(candidates[j].ID) })
+	scanned := 0
+	for _, p := range candidates {
+		if len(claimed) >= count {
+			break
+		}
+		scanned++
+		if time.Since(p.Delivered) < minIdle {
+			continue
+		}
+		m.claimLocked(p, consumerName, ClaimOptions{JustID: justID})
+		claimed = append(claimed, *p)
+	}
+	if scanned < len(candidates) {
+		return candidates[scanned].ID, claimed
+	}
+	return Min, claimed
+}
+
+// ConsumerInfo is one Redis consumer of a member (XINFO CONSUMERS).
+type ConsumerInfo struct {
+	Name     string
+	Pending  int
+	LastSeen time.Time
+}
+
+// ConsumerInfos are the member's Redis consumers with their pending
+// entries of topic, by name.
+func (m *Member) ConsumerInfos(topic string) []ConsumerInfo {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.pruneLocked()
+	pending := map[string]int{}
+	for k, p := range m.pel {
+		if k.topic == topic {
+			pending[p.Consumer]++
+		}
+	}
+	out := make([]ConsumerInfo, 0, len(m.consumers))
+	for name, seen := range m.consumers {
+		out = append(out, ConsumerInfo{Name: name, Pending: pending[name], LastSeen: seen})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// LastDelivered is the largest ID of topic this member has delivered (Min
+// when none).
+func (m *Member) LastDelivered(topic string) ID {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	last := Min
+	for k, ps := range m.parts {
+		if k.topic == topic && ps.next > 0 {
+			if id := IDOf(k.partition, ps.next-1); last.Less(id) {
+				last = id
+			}
+		}
+	}
+	return last
+}
+
+// Names lists the groups with a member here that reads topic, sorted.
+func (g *Groups) Names(topic string) []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	seen := map[string]bool{}
+	for _, m := range g.members {
+		if slices.Contains(m.topics, topic) {
+			seen[m.group] = true
+		}
+	}
+	names := make([]string, 0, len(seen))
+	for n := range seen {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
