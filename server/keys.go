@@ -206,16 +206,22 @@ func (m *metadata) setGroupOffsets(ctx context.Context, group, topic string, off
 	for p, off := range offsets {
 		tps = append(tps, kafka.TopicPartition{Topic: &topic, Partition: p, Offset: kafka.Offset(off)})
 	}
-	res, err := a.AlterConsumerGroupOffsets(ctx, []kafka.ConsumerGroupTopicPartitions{{Group: group, Partitions: tps}})
-	if err != nil {
-		return fmt.Errorf("set the offsets of group %s: %w", group, err)
-	}
-	for _, g := range res.ConsumerGroupsTopicPartitions {
-		for _, tp := range g.Partitions {
-			if tp.Error != nil {
-				return fmt.Errorf("set the offsets of group %s: %w", group, tp.Error)
+	_, err = retry(ctx, func() (struct{}, error) {
+		res, err := a.AlterConsumerGroupOffsets(ctx, []kafka.ConsumerGroupTopicPartitions{{Group: group, Partitions: tps}})
+		if err != nil {
+			return struct{}{}, err
+		}
+		for _, g := range res.ConsumerGroupsTopicPartitions {
+			for _, tp := range g.Partitions {
+				if tp.Error != nil {
+					return struct{}{}, tp.Error
+				}
 			}
 		}
+		return struct{}{}, nil
+	})
+	if err != nil {
+		return fmt.Errorf("set the offsets of group %s: %w", group, err)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"path"
 	"slices"
@@ -271,7 +272,7 @@ func (m *metadata) backlog(ctx context.Context, topic, group string) (int64, err
 	}
 	from := low
 	if group != "" {
-		committed, err := groupOffsets(ctx, a, group, topic, parts)
+		committed, err := m.committedOffsets(ctx, group, topic, parts)
 		if err != nil {
 			return 0, err
 		}
@@ -340,8 +341,38 @@ type sharedMarks struct {
 // maxSharedMarks bounds the topics whose watermarks are kept.
 const maxSharedMarks = 1024
 
-// listOffsets are the partitions' offsets of one kind (earliest, latest).
+// retriable are the errors of a cluster settling (a topic just created, a
+// coordinator loading, a leader moving): the admin calls retry them.
+var retriable = []kafka.ErrorCode{kafka.ErrCoordinatorLoadInProgress, kafka.ErrNotCoordinator,
+	kafka.ErrNotLeaderForPartition, kafka.ErrLeaderNotAvailable, kafka.ErrUnknownTopicOrPart}
+
+// retryDelay is the pause between two tries of a retriable admin call.
+const retryDelay = 100 * time.Millisecond
+
+// retry runs call until it succeeds, fails for a reason that is not
+// retriable, or ctx ends.
+func retry[T any](ctx context.Context, call func() (T, error)) (T, error) {
+	for {
+		v, err := call()
+		var kerr kafka.Error
+		if err == nil || !errors.As(err, &kerr) || !slices.Contains(retriable, kerr.Code()) {
+			return v, err
+		}
+		select {
+		case <-ctx.Done():
+			return v, err
+		case <-time.After(retryDelay):
+		}
+	}
+}
+
+// listOffsets are the partitions' offsets of one kind (earliest, latest),
+// retrying while the cluster settles.
 func listOffsets(ctx context.Context, a *kafka.AdminClient, topic string, parts []int32, spec kafka.OffsetSpec) (map[int32]int64, error) {
+	return retry(ctx, func() (map[int32]int64, error) { return listOffsetsOnce(ctx, a, topic, parts, spec) })
+}
+
+func listOffsetsOnce(ctx context.Context, a *kafka.AdminClient, topic string, parts []int32, spec kafka.OffsetSpec) (map[int32]int64, error) {
 	req := make(map[kafka.TopicPartition]kafka.OffsetSpec, len(parts))
 	for _, p := range parts {
 		req[kafka.TopicPartition{Topic: &topic, Partition: p}] = spec
@@ -360,23 +391,37 @@ func listOffsets(ctx context.Context, a *kafka.AdminClient, topic string, parts 
 	return out, nil
 }
 
-// groupOffsets are group's committed offsets of the partitions (those it
-// has committed).
-func groupOffsets(ctx context.Context, a *kafka.AdminClient, group, topic string, parts []int32) (map[int32]int64, error) {
-	tps := make([]kafka.TopicPartition, len(parts))
-	for i, p := range parts {
-		tps[i] = kafka.TopicPartition{Topic: &topic, Partition: p}
-	}
-	res, err := a.ListConsumerGroupOffsets(ctx, []kafka.ConsumerGroupTopicPartitions{{Group: group, Partitions: tps}})
+// committedOffsets are group's committed offsets of topic's partitions
+// (those it has committed), read through a consumer of the group that never
+// joins it. Not through the admin API: librdkafka 2.11's
+// ListConsumerGroupOffsets crashes the process (a NULL group handle in
+// rd_kafka_handle_OffsetFetch) when the group's coordinator answers that
+// it is still loading, as it does after a broker starts.
+func (m *metadata) committedOffsets(ctx context.Context, group, topic string, parts []int32) (map[int32]int64, error) {
+	p := m.props.Clone()
+	p["group.id"] = group
+	p["enable.auto.commit"] = "false"
+	c, err := kafka.NewConsumer(p.ConfigMap())
 	if err != nil {
-		return nil, fmt.Errorf("list committed offsets: %w", err)
+		return nil, fmt.Errorf("read committed offsets: %w", err)
+	}
+	defer c.Close()
+	tps := make([]kafka.TopicPartition, len(parts))
+	for i, part := range parts {
+		tps[i] = kafka.TopicPartition{Topic: &topic, Partition: part}
+	}
+	timeout := keyspaceTimeout
+	if d, ok := ctx.Deadline(); ok {
+		timeout = max(time.Until(d), time.Millisecond)
+	}
+	res, err := c.Committed(tps, int(timeout.Milliseconds()))
+	if err != nil {
+		return nil, fmt.Errorf("read committed offsets of group %s: %w", group, err)
 	}
 	out := map[int32]int64{}
-	for _, g := range res.ConsumerGroupsTopicPartitions {
-		for _, tp := range g.Partitions {
-			if tp.Error == nil && tp.Offset >= 0 {
-				out[tp.Partition] = int64(tp.Offset)
-			}
+	for _, tp := range res {
+		if tp.Error == nil && tp.Offset >= 0 {
+			out[tp.Partition] = int64(tp.Offset)
 		}
 	}
 	return out, nil

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
-
 	"rafka/consumer"
 	"rafka/streams"
 )
@@ -37,29 +35,24 @@ func (s *Server) groupExists(ctx context.Context, group, topic string) (bool, er
 	if err != nil {
 		return false, nil // no topic, no group on it
 	}
-	a, release, err := s.meta.acquire()
+	committed, err := s.meta.committedOffsets(ctx, group, topic, parts)
 	if err != nil {
 		return false, err
 	}
-	defer release()
-	committed, err := groupOffsets(ctx, a, group, topic, parts)
-	if err != nil {
-		var kerr kafka.Error
-		if errors.As(err, &kerr) && kerr.Code() == kafka.ErrGroupIDNotFound {
-			return false, nil
-		}
-		return false, err
+	if len(committed) > 0 {
+		s.groups.Remember(group)
+		return true, nil
 	}
-	return len(committed) > 0, nil
+	return false, nil
 }
 
 // XGROUP CREATE key group id|$ [MKSTREAM] [ENTRIESREAD n] | DESTROY key group
 func cmdXGroup(s *Server, c *client, args [][]byte) error {
 	sub := strings.ToLower(string(args[1]))
 	switch sub {
-	case "create", "destroy":
+	case "create", "destroy", "createconsumer", "delconsumer":
 	default:
-		return errf("XGROUP %s is not supported (CREATE and DESTROY are)", clip(strings.ToUpper(sub), 32))
+		return errf("XGROUP %s is not supported (CREATE, DESTROY, CREATECONSUMER and DELCONSUMER are)", clip(strings.ToUpper(sub), 32))
 	}
 	if len(args) < 4 {
 		return errWrongArgs("xgroup|" + sub)
@@ -77,8 +70,14 @@ func cmdXGroup(s *Server, c *client, args [][]byte) error {
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, keyspaceTimeout)
 	defer cancel()
-	if sub == "destroy" {
+	switch sub {
+	case "destroy":
 		return s.xgroupDestroy(ctx, c, topic, group)
+	case "createconsumer", "delconsumer":
+		if len(args) != 5 {
+			return errWrongArgs("xgroup|" + sub)
+		}
+		return s.xgroupConsumer(ctx, c, sub, topic, group, string(args[4]))
 	}
 	if len(args) < 5 {
 		return errWrongArgs("xgroup|create")
@@ -129,6 +128,7 @@ func cmdXGroup(s *Server, c *client, args [][]byte) error {
 	if err := s.meta.setGroupOffsets(ctx, group, topic, start); err != nil {
 		return errf("%s", err)
 	}
+	s.groups.Remember(group)
 	c.conn.WriteString("OK")
 	return nil
 }
@@ -155,6 +155,35 @@ func (s *Server) xgroupDestroy(ctx context.Context, c *client, topic, group stri
 		return errf("%s", err)
 	}
 	c.conn.WriteInt(1)
+	return nil
+}
+
+// xgroupConsumer is XGROUP CREATECONSUMER (1 when new) and DELCONSUMER (the
+// consumer's pending entries, which stay pending: see RemoveConsumer).
+func (s *Server) xgroupConsumer(ctx context.Context, c *client, sub, topic, group, consumerName string) error {
+	if ok, err := s.groupExists(ctx, group, topic); err != nil {
+		return errf("%s", err)
+	} else if !ok {
+		return errNoGroup(topic, group, "XGROUP")
+	}
+	if sub == "createconsumer" {
+		m, err := s.groups.Member(group, []string{topic})
+		if err != nil {
+			return errf("%s", err)
+		}
+		if m.AddConsumer(consumerName) {
+			c.conn.WriteInt(1)
+		} else {
+			c.conn.WriteInt(0)
+		}
+		return nil
+	}
+	pending := 0
+	for _, m := range s.groups.Of(group, topic) {
+		_, n := m.RemoveConsumer(topic, consumerName)
+		pending += n
+	}
+	c.conn.WriteInt(pending)
 	return nil
 }
 

@@ -45,8 +45,12 @@ type Groups struct {
 
 	mu      sync.Mutex
 	members map[string]*Member // by memberKey
+	known   map[string]bool    // groups known to exist (created or seen here)
 	closed  bool
 }
+
+// maxKnownGroups bounds the names Groups remembers as existing.
+const maxKnownGroups = 10000
 
 // NewGroups is the groups of members configured with props (the server's
 // consumer properties); a group's pending entries are at most maxPending.
@@ -99,10 +103,25 @@ func (g *Groups) Of(group, topic string) []*Member {
 	return out
 }
 
-// Known reports whether this instance has a member of group.
+// Remember records that group exists (XGROUP CREATE made it, or Kafka
+// said so), so that later commands need not ask Kafka again.
+func (g *Groups) Remember(group string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.known == nil || len(g.known) >= maxKnownGroups {
+		g.known = map[string]bool{}
+	}
+	g.known[group] = true
+}
+
+// Known reports whether group is known to exist here: remembered, or with
+// a member on this instance.
 func (g *Groups) Known(group string) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if g.known[group] {
+		return true
+	}
 	for _, m := range g.members {
 		if m.group == group {
 			return true
@@ -114,6 +133,7 @@ func (g *Groups) Known(group string) bool {
 // Drop closes and forgets the members of group (XGROUP DESTROY).
 func (g *Groups) Drop(group string) {
 	g.mu.Lock()
+	delete(g.known, group)
 	var drop []*Member
 	for k, m := range g.members {
 		if m.group == group {
@@ -470,4 +490,33 @@ func (g *Groups) Names(topic string) []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// AddConsumer registers consumerName (XGROUP CREATECONSUMER) and reports
+// whether it is new.
+func (m *Member) AddConsumer(consumerName string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.consumers[consumerName]; ok {
+		return false
+	}
+	m.consumers[consumerName] = time.Now()
+	return true
+}
+
+// RemoveConsumer forgets consumerName (XGROUP DELCONSUMER) and returns how
+// many pending entries of topic it had. Unlike Redis, those entries stay
+// pending, under its name, for XCLAIM or XAUTOCLAIM: dropping them would
+// hold the partitions' commits below them forever, or lose them.
+func (m *Member) RemoveConsumer(topic, consumerName string) (found bool, pending int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, found = m.consumers[consumerName]
+	delete(m.consumers, consumerName)
+	for k, p := range m.pel {
+		if k.topic == topic && p.Consumer == consumerName {
+			pending++
+		}
+	}
+	return found, pending
 }
