@@ -415,6 +415,10 @@ func (m *metadata) committedOffsets(ctx context.Context, group, topic string, pa
 		timeout = max(time.Until(d), time.Millisecond)
 	}
 	res, err := c.Committed(tps, int(timeout.Milliseconds()))
+	var kerr kafka.Error
+	if errors.As(err, &kerr) && kerr.Code() == kafka.ErrGroupIDNotFound {
+		return map[int32]int64{}, nil // a group that never committed (the embedded broker says so)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read committed offsets of group %s: %w", group, err)
 	}

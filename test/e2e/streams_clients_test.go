@@ -3,6 +3,9 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net"
+	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -103,6 +106,26 @@ func TestStreamsGoRedis(t *testing.T) {
 			if n, err := rdb.XGroupDestroy(ctx, stream, group).Result(); err != nil || n != 1 {
 				t.Errorf("XGroupDestroy: %d %v", n, err)
 			}
+		})
+	}
+}
+
+// TestStreamsRedisPy drives every served stream command through redis-py's
+// typed stream API (test/python/streams_check.py), over RESP2 and RESP3.
+func TestStreamsRedisPy(t *testing.T) {
+	python := venvPython(t)
+	ts := startServer(t)
+	_, port, _ := net.SplitHostPort(ts.addr)
+	for _, proto := range []string{"2", "3"} {
+		t.Run("RESP"+proto, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+			defer cancel()
+			stream := newTopic(t, 1)
+			out, err := exec.CommandContext(ctx, python, "../python/streams_check.py", "--port", port, "--stream", stream, "--protocol", proto).CombinedOutput()
+			if err != nil {
+				t.Fatalf("streams_check.py: %v\n%s", err, out)
+			}
+			t.Logf("%s", strings.TrimSpace(string(out)))
 		})
 	}
 }
