@@ -75,6 +75,8 @@ func commandTable() map[string]*command {
 		{name: "xclaim", arity: -6, handler: cmdXClaim, txn: txnConsume},
 		{name: "xautoclaim", arity: -6, handler: cmdXAutoClaim, txn: txnConsume},
 		{name: "xinfo", arity: -2, handler: cmdXInfo, txn: txnQueued},
+		{name: "xdel", arity: -3, handler: cmdXDel},
+		{name: "xtrim", arity: -4, handler: cmdXTrim},
 		{name: "multi", arity: 1, handler: cmdMulti, txn: txnControl},
 		{name: "exec", arity: 1, handler: cmdExec, txn: txnControl},
 		{name: "discard", arity: 1, handler: cmdDiscard, txn: txnControl},

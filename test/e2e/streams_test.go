@@ -281,3 +281,26 @@ func TestStreamClaims(t *testing.T) {
 	}
 	c.expect("(integer) 2", "XACK", topic, group, ids[0], ids[1])
 }
+
+// TestXTrimXDel: XTRIM MINID deletes the records below the ID in each
+// partition (DeleteRecords); approximate trims do nothing; exact MAXLEN is
+// refused; XDEL deletes nothing and says so.
+func TestXTrimXDel(t *testing.T) {
+	ts := startServer(t)
+	topic := newTopic(t, 1)
+	c := ts.dial(t)
+	var ids []string
+	for i := range 4 {
+		ids = append(ids, c.do("XADD", topic, "*", "payload", fmt.Sprint(i)).Str)
+	}
+	c.expect("(integer) 0", "XDEL", topic, ids[0])
+	c.expect("(integer) 0", "XTRIM", topic, "MAXLEN", "~", "1")
+	c.expect("(integer) 0", "XTRIM", topic, "MINID", "~", ids[2])
+	if r := c.do("XTRIM", topic, "MAXLEN", "1"); !r.IsErr("ERR exact trimming is not supported") {
+		t.Errorf("XTRIM MAXLEN 1: %s", r)
+	}
+	c.expect("(integer) 2", "XTRIM", topic, "MINID", ids[2])
+	c.expect("(integer) 2", "XLEN", topic)
+	c.expect(fmt.Sprintf(`[["%s", ["payload", "2"]], ["%s", ["payload", "3"]]]`, ids[2], ids[3]), "XRANGE", topic, "-", "+")
+	c.expect("(integer) 0", "XTRIM", topic, "MINID", ids[2])
+}
