@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strconv"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
+	"rafka/stats"
 	"rafka/streams"
 	"rafka/topicname"
 )
@@ -26,10 +28,115 @@ func streamTopic(key []byte) (string, error) {
 
 // XADD key [NOMKSTREAM] [MAXLEN|MINID [~] threshold [LIMIT count]] * field value [field value ...]
 // produces the entry durably and replies with its ID once Kafka has it.
+// The XADDs pipelined right after it are produced with it and their
+// deliveries awaited together (one wait, not one per entry), then the
+// rest of the pipeline runs.
 func cmdXAdd(s *Server, c *client, args [][]byte) error {
+	next := c.conn.PeekPipeline()
+	if len(next) == 0 || !isXAdd(next[0].Args) {
+		msg, null, err := s.prepareXAdd(c, args)
+		if err != nil || null {
+			if null {
+				c.writeNullBulk()
+			}
+			return err
+		}
+		s.xaddBatch(c, []xaddItem{{msg: msg}})
+		return nil
+	}
+	cmds := c.conn.ReadPipeline()
+	items := []xaddItem{s.xaddItem(c, args)}
+	i := 0
+	for ; i < len(cmds) && isXAdd(cmds[i].Args); i++ {
+		s.noteCommand(c, cmds[i].Args)
+		items = append(items, s.xaddItem(c, cmds[i].Args))
+	}
+	s.xaddBatch(c, items)
+	for _, cmd := range cmds[i:] {
+		s.handle(c.conn, cmd)
+	}
+	return nil
+}
+
+// xaddItem is one XADD of a batch: its record, or the reply it gets
+// without one (an error, or null for NOMKSTREAM of a missing stream).
+type xaddItem struct {
+	msg  *kafka.Message
+	null bool
+	err  error
+}
+
+func (s *Server) xaddItem(c *client, args [][]byte) xaddItem {
+	if len(args) < 5 {
+		return xaddItem{err: errWrongArgs("xadd")}
+	}
+	msg, null, err := s.prepareXAdd(c, args)
+	return xaddItem{msg: msg, null: null, err: err}
+}
+
+func isXAdd(args [][]byte) bool { return len(args) > 0 && strings.EqualFold(string(args[0]), "xadd") }
+
+// noteCommand does for a command the batch takes from the pipeline what
+// dispatch does for every command: the counters, MONITOR, CLIENT LIST's
+// last command.
+func (s *Server) noteCommand(c *client, args [][]byte) {
+	s.stats.Inc(stats.Commands)
+	if s.monitors.active() {
+		s.monitors.publish(c, args)
+	}
+	if cmd := s.lookup(args[0]); cmd != nil {
+		cmd.calls.Add(1)
+	}
+	c.mu.Lock()
+	c.lastActive = time.Now()
+	c.mu.Unlock()
+}
+
+// xaddBatch produces the items' records, waits for all their deliveries at
+// once, and writes each item's reply in order: its ID, its error, or null.
+func (s *Server) xaddBatch(c *client, items []xaddItem) {
+	var msgs []*kafka.Message
+	for _, it := range items {
+		if it.msg != nil {
+			msgs = append(msgs, it.msg)
+		}
+	}
+	placed := make([]kafka.TopicPartition, len(msgs))
+	var sendErr error
+	if len(msgs) > 0 {
+		ctx, done := c.block(s.ctx)
+		_, sendErr = s.accountOf(c).SendAndPlace(ctx, msgs, placed)
+		done()
+	}
+	j := 0
+	for _, it := range items {
+		switch {
+		case it.err != nil:
+			c.writeError(it.err)
+		case it.null:
+			c.writeNullBulk()
+		default:
+			tp := placed[j]
+			j++
+			if tp.Topic == nil { // not delivered
+				err := sendErr
+				if err == nil {
+					err = errors.New("not delivered")
+				}
+				c.writeError(errProduce(err))
+				continue
+			}
+			c.conn.WriteBulkString(streams.IDOf(tp.Partition, int64(tp.Offset)).String())
+		}
+	}
+}
+
+// prepareXAdd checks one XADD and makes its record (creating a missing
+// stream, or reporting null for NOMKSTREAM).
+func (s *Server) prepareXAdd(c *client, args [][]byte) (msg *kafka.Message, null bool, err error) {
 	topic, err := streamTopic(args[1])
 	if err != nil {
-		return err
+		return nil, false, err
 	}
 	noMkStream := false
 	i := 2
@@ -43,12 +150,12 @@ options:
 			// approximate (~) trim is accepted and does nothing; an exact
 			// one cannot be honoured and is refused.
 			if i+2 >= len(args) || string(args[i+1]) != "~" {
-				return errExactTrim
+				return nil, false, errExactTrim
 			}
 			i += 2
 			if i+2 < len(args) && strings.EqualFold(string(args[i+1]), "limit") {
 				if _, err := strconv.ParseUint(string(args[i+2]), 10, 63); err != nil {
-					return errNotInteger
+					return nil, false, errNotInteger
 				}
 				i += 2
 			}
@@ -57,46 +164,37 @@ options:
 		}
 	}
 	if i >= len(args) {
-		return errWrongArgs("xadd")
+		return nil, false, errWrongArgs("xadd")
 	}
 	if string(args[i]) != "*" {
-		return errXAddID
+		return nil, false, errXAddID
 	}
 	fields := args[i+1:]
 	if len(fields) == 0 || len(fields)%2 != 0 {
-		return errWrongArgs("xadd")
+		return nil, false, errWrongArgs("xadd")
 	}
 	if err := c.canProduce([]byte(topic)); err != nil {
-		return err
+		return nil, false, err
 	}
 	exists, err := s.topicExists(topic)
 	if err != nil {
-		return errf("%s", err)
+		return nil, false, errf("%s", err)
 	}
 	if !exists {
 		if noMkStream {
-			c.writeNullBulk()
-			return nil
+			return nil, true, nil
 		}
 		if err := s.meta.createTopic(s.ctx, topic); err != nil {
-			return errf("%s", err)
+			return nil, false, errf("%s", err)
 		}
 	}
 	pairs := make([]streams.Pair, len(fields)/2)
 	for j := range pairs {
 		pairs[j] = streams.Pair{Field: fields[2*j], Value: fields[2*j+1]}
 	}
-	msg := &kafka.Message{TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: kafka.PartitionAny}}
+	msg = &kafka.Message{TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: kafka.PartitionAny}}
 	s.mapping.Record(msg, pairs)
-	a := s.accountOf(c)
-	ctx, done := c.block(s.ctx)
-	defer done()
-	placed := make([]kafka.TopicPartition, 1)
-	if _, err := a.SendAndPlace(ctx, []*kafka.Message{msg}, placed); err != nil {
-		return errProduce(err)
-	}
-	c.conn.WriteBulkString(streams.IDOf(placed[0].Partition, int64(placed[0].Offset)).String())
-	return nil
+	return msg, false, nil
 }
 
 // XLEN key: the records the topic holds (the sum over its partitions of

@@ -304,3 +304,57 @@ func TestXTrimXDel(t *testing.T) {
 	c.expect(fmt.Sprintf(`[["%s", ["payload", "2"]], ["%s", ["payload", "3"]]]`, ids[2], ids[3]), "XRANGE", topic, "-", "+")
 	c.expect("(integer) 0", "XTRIM", topic, "MINID", ids[2])
 }
+
+// TestXAddPipelined: pipelined XADDs are produced together and each gets
+// its own reply, in order, errors and other commands of the pipeline
+// included; every entry is in Kafka.
+func TestXAddPipelined(t *testing.T) {
+	ts := startServer(t)
+	topic := newTopic(t, 2)
+	conn := ts.dial(t)
+	const n = 500
+	var b strings.Builder
+	cmd := func(args ...string) {
+		fmt.Fprintf(&b, "*%d\r\n", len(args))
+		for _, a := range args {
+			fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+		}
+	}
+	for i := range n {
+		switch i {
+		case 100:
+			cmd("XADD", topic, "5-0", "f", "v") // an error in the batch
+		case 200:
+			cmd("PING") // another command between XADDs
+		}
+		cmd("XADD", topic, "*", "payload", fmt.Sprint("e", i))
+	}
+	start := time.Now()
+	conn.sendRaw(b.String())
+	ids := 0
+	for i := 0; i < n+2; i++ {
+		r := conn.read(30 * time.Second)
+		switch {
+		case i == 100:
+			if !r.IsErr("ERR XADD takes only * as the ID") {
+				t.Fatalf("reply %d: %s, want the explicit ID's error", i, r)
+			}
+		case i == 201:
+			if r.String() != "PONG" {
+				t.Fatalf("reply %d: %s, want PONG", i, r)
+			}
+		default:
+			if r.Kind != '$' || !strings.Contains(r.Str, "-") {
+				t.Fatalf("reply %d: %s, want an ID", i, r)
+			}
+			ids++
+		}
+	}
+	t.Logf("%d pipelined XADDs in %v", n, time.Since(start))
+	if ids != n {
+		t.Fatalf("%d IDs, want %d", ids, n)
+	}
+	if got := readAll(t, topic, n); len(got) != n {
+		t.Fatalf("Kafka holds %d entries", len(got))
+	}
+}
