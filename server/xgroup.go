@@ -50,9 +50,9 @@ func (s *Server) groupExists(ctx context.Context, group, topic string) (bool, er
 func cmdXGroup(s *Server, c *client, args [][]byte) error {
 	sub := strings.ToLower(string(args[1]))
 	switch sub {
-	case "create", "destroy", "createconsumer", "delconsumer":
+	case "create", "setid", "destroy", "createconsumer", "delconsumer":
 	default:
-		return errf("XGROUP %s is not supported (CREATE, DESTROY, CREATECONSUMER and DELCONSUMER are)", clip(strings.ToUpper(sub), 32))
+		return errUnknownSubcommand(string(args[1]))
 	}
 	if len(args) < 4 {
 		return errWrongArgs("xgroup|" + sub)
@@ -80,7 +80,10 @@ func cmdXGroup(s *Server, c *client, args [][]byte) error {
 		return s.xgroupConsumer(ctx, c, sub, topic, group, string(args[4]))
 	}
 	if len(args) < 5 {
-		return errWrongArgs("xgroup|create")
+		return errWrongArgs("xgroup|" + sub)
+	}
+	if sub == "setid" {
+		return s.xgroupSetID(ctx, c, topic, group, string(args[4]))
 	}
 	mkStream := false
 	for i := 5; i < len(args); i++ {
@@ -110,12 +113,23 @@ func cmdXGroup(s *Server, c *client, args [][]byte) error {
 	} else if busy {
 		return errBusyGroup
 	}
+	if err := s.setGroupStart(ctx, group, topic, string(args[4])); err != nil {
+		return err
+	}
+	s.groups.Remember(group)
+	c.conn.WriteString("OK")
+	return nil
+}
+
+// setGroupStart commits group's offsets of topic for an XGROUP ID argument:
+// $ the ends now, an ID the first offsets after it.
+func (s *Server) setGroupStart(ctx context.Context, group, topic, idArg string) error {
 	low, high, err := s.meta.watermarks(ctx, topic)
 	if err != nil {
 		return errf("%s", err)
 	}
 	start := high // $
-	if idArg := string(args[4]); idArg != "$" {
+	if idArg != "$" {
 		id, err := streams.ParseID(idArg, 0)
 		if err != nil {
 			return errf("%s", err)
@@ -127,6 +141,23 @@ func cmdXGroup(s *Server, c *client, args [][]byte) error {
 	}
 	if err := s.meta.setGroupOffsets(ctx, group, topic, start); err != nil {
 		return errf("%s", err)
+	}
+	return nil
+}
+
+// xgroupSetID moves the group's offsets (XGROUP SETID): this rafka's
+// members of the group are closed first, as Kafka takes new offsets only
+// for a group without active members (their pending entries are then
+// redelivered from the new offsets or not at all, as in Redis).
+func (s *Server) xgroupSetID(ctx context.Context, c *client, topic, group, idArg string) error {
+	if ok, err := s.groupExists(ctx, group, topic); err != nil {
+		return errf("%s", err)
+	} else if !ok {
+		return errNoGroup(topic, group, "XGROUP")
+	}
+	s.groups.Drop(group)
+	if err := s.setGroupStart(ctx, group, topic, idArg); err != nil {
+		return err
 	}
 	s.groups.Remember(group)
 	c.conn.WriteString("OK")

@@ -358,3 +358,18 @@ func TestXAddPipelined(t *testing.T) {
 		t.Fatalf("Kafka holds %d entries", len(got))
 	}
 }
+
+// TestXGroupSetID: SETID moves a group's position; the next XREADGROUP >
+// reads from there.
+func TestXGroupSetID(t *testing.T) {
+	ts := startServer(t)
+	topic := newTopic(t, 1)
+	group := uniqueName(t, "sid")
+	c := ts.dial(t)
+	ids := []string{c.do("XADD", topic, "*", "payload", "a").Str, c.do("XADD", topic, "*", "payload", "b").Str}
+	c.expect("OK", "XGROUP", "CREATE", topic, group, "$")
+	c.expect("(nil)", "XREADGROUP", "GROUP", group, "c", "BLOCK", "300", "STREAMS", topic, ">")
+	c.expect("OK", "XGROUP", "SETID", topic, group, ids[0])
+	c.expect(fmt.Sprintf(`[["%s", [["%s", ["payload", "b"]]]]]`, topic, ids[1]), "XREADGROUP", "GROUP", group, "c", "BLOCK", "10000", "STREAMS", topic, ">")
+	c.expect("(error) ERR unknown subcommand 'NOPE'", "XGROUP", "NOPE", topic, group)
+}
