@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"rafka/stats"
 )
 
 // TestXAddXLen: XADD produces an entry durably and replies with its ID,
@@ -372,4 +374,24 @@ func TestXGroupSetID(t *testing.T) {
 	c.expect("OK", "XGROUP", "SETID", topic, group, ids[0])
 	c.expect(fmt.Sprintf(`[["%s", [["%s", ["payload", "b"]]]]]`, topic, ids[1]), "XREADGROUP", "GROUP", group, "c", "BLOCK", "10000", "STREAMS", topic, ">")
 	c.expect("(error) ERR unknown subcommand 'NOPE'", "XGROUP", "NOPE", topic, group)
+}
+
+// TestStreamGroupOneMember: many Redis consumers of one group on one
+// rafka share one Kafka member (one librdkafka consumer).
+func TestStreamGroupOneMember(t *testing.T) {
+	ts := startServer(t)
+	topic := newTopic(t, 2)
+	group := uniqueName(t, "one")
+	ts.dial(t).expect("OK", "XGROUP", "CREATE", topic, group, "$")
+	before := ts.stats.Get(stats.ConsumersCreated)
+	for i := range 50 {
+		c := ts.dial(t)
+		c.expect("(nil)", "XREADGROUP", "GROUP", group, fmt.Sprint("c", i), "BLOCK", "10", "STREAMS", topic, ">")
+	}
+	if made := ts.stats.Get(stats.ConsumersCreated) - before; made != 1 {
+		t.Errorf("50 Redis consumers of one group made %d librdkafka consumers, want 1", made)
+	}
+	if n := len(ts.dial(t).do("XINFO", "CONSUMERS", topic, group).Elems); n != 50 {
+		t.Errorf("XINFO CONSUMERS lists %d consumers, want 50", n)
+	}
 }
