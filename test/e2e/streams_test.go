@@ -395,3 +395,18 @@ func TestStreamGroupOneMember(t *testing.T) {
 		t.Errorf("XINFO CONSUMERS lists %d consumers, want 50", n)
 	}
 }
+
+// TestStreamGroupPlainRecord: a record a plain Kafka producer wrote reads
+// through XREADGROUP per the mapping: value, key, headers.
+func TestStreamGroupPlainRecord(t *testing.T) {
+	ts := startServer(t)
+	topic := newTopic(t, 1)
+	group := uniqueName(t, "plain")
+	c := ts.dial(t)
+	c.expect("OK", "XGROUP", "CREATE", topic, group, "0")
+	produceMessages(t, &kafka.Message{TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: 0},
+		Value: []byte("plain"), Key: []byte("k1"), Headers: []kafka.Header{{Key: "trace", Value: []byte("t-1")}}})
+	c.expect(fmt.Sprintf(`[["%s", [["1-0", ["value", "plain", "key", "k1", "trace", "t-1"]]]]]`, topic),
+		"XREADGROUP", "GROUP", group, "c", "BLOCK", "10000", "STREAMS", topic, ">")
+	c.expect("(integer) 1", "XACK", topic, group, "1-0")
+}
