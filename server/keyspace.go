@@ -414,7 +414,7 @@ func (m *metadata) committedOffsets(ctx context.Context, group, topic string, pa
 	if d, ok := ctx.Deadline(); ok {
 		timeout = max(time.Until(d), time.Millisecond)
 	}
-	res, err := c.Committed(tps, int(timeout.Milliseconds()))
+	res, err := retry(ctx, func() ([]kafka.TopicPartition, error) { return c.Committed(tps, int(timeout.Milliseconds())) })
 	var kerr kafka.Error
 	if errors.As(err, &kerr) && kerr.Code() == kafka.ErrGroupIDNotFound {
 		return map[int32]int64{}, nil // a group that never committed (the embedded broker says so)

@@ -27,6 +27,10 @@ type workload struct {
 	// per RPUSH.
 	producers, messages, rate, batch int
 
+	// streams makes it a Redis Streams workload: pipelined XADD, and
+	// XREADGROUP/XACK in one stream group.
+	streams bool
+
 	// producing counts running producers; consuming the running consumers.
 	producing, consuming sync.WaitGroup
 	// consumers are the running consumers, by member name.
@@ -104,13 +108,19 @@ func (w *workload) produce(ctx context.Context, p, n int, interval time.Duration
 		}
 		next = next.Add(interval)
 		for {
-			got, err := rdb.RPush(ctx, key, values...).Result()
-			if err == nil && got == int64(len(ids)) {
-				w.ledger.produced(ids)
-				break
+			var err error
+			if w.streams {
+				err = w.xadd(ctx, rdb, values)
+			} else {
+				var got int64
+				got, err = rdb.RPush(ctx, key, values...).Result()
+				if err == nil && got != int64(len(ids)) {
+					err = fmt.Errorf("RPUSH replied %d for %d messages", got, len(ids))
+				}
 			}
 			if err == nil {
-				err = fmt.Errorf("RPUSH replied %d for %d messages", got, len(ids))
+				w.ledger.produced(ids)
+				break
 			}
 			if ctx.Err() != nil {
 				return
@@ -122,6 +132,26 @@ func (w *workload) produce(ctx context.Context, p, n int, interval time.Duration
 		}
 		sent += len(ids)
 	}
+}
+
+// xadd sends one pipelined XADD per value; it succeeds when every one got
+// an ID (a failed batch is sent again whole).
+func (w *workload) xadd(ctx context.Context, rdb *redis.Client, values []any) error {
+	cmds, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, v := range values {
+			p.XAdd(ctx, &redis.XAddArgs{Stream: w.topic, Values: []any{"payload", v}})
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, c := range cmds {
+		if c.Err() != nil {
+			return c.Err()
+		}
+	}
+	return nil
 }
 
 // produced reports whether every message has been acknowledged.
@@ -150,6 +180,10 @@ func (w *workload) startConsumer(ctx context.Context, member string) {
 // consume runs one consumer until ctx is done, then closes its connection
 // (rafka commits the accepted acks and leaves the group).
 func (w *workload) consume(ctx context.Context, member string) {
+	if w.streams {
+		w.consumeStream(ctx, member)
+		return
+	}
 	rdb := w.client(w.group + ":" + member)
 	defer rdb.Close()
 	key := "topics:" + w.topic
@@ -179,6 +213,62 @@ func (w *workload) consume(ctx context.Context, member string) {
 		}
 		w.ledger.acked(value, err)
 	}
+}
+
+// consumeStream is consume for a streams workload: XREADGROUP > of up to
+// 100 entries, each recorded, then one XACK of them all.
+func (w *workload) consumeStream(ctx context.Context, member string) {
+	rdb := w.client("")
+	defer rdb.Close()
+	for ctx.Err() == nil {
+		res, err := rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: w.group, Consumer: member,
+			Streams: []string{w.topic, ">"}, Count: 100, Block: time.Second}).Result()
+		if errors.Is(err, redis.Nil) {
+			continue
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				sleepUntil(ctx, time.Now().Add(100*time.Millisecond))
+			}
+			continue
+		}
+		var ids []string
+		var values []string
+		for _, s := range res {
+			for _, m := range s.Messages {
+				pos, err := streamPosition(m.ID)
+				if err != nil {
+					w.t.Errorf("consumer %s: %v", member, err)
+					return
+				}
+				value, _ := m.Values["payload"].(string)
+				w.ledger.delivered(member, value, pos)
+				ids, values = append(ids, m.ID), append(values, value)
+			}
+		}
+		if len(ids) == 0 {
+			continue
+		}
+		// Delivered entries are always acked, even when stopping.
+		n, err := rdb.XAck(context.WithoutCancel(ctx), w.topic, w.group, ids...).Result()
+		if err == nil && n != int64(len(ids)) {
+			// An entry of a partition moved to another member meanwhile
+			// is no longer pending here: it will be redelivered.
+			err = fmt.Errorf("XACK acked %d of %d", n, len(ids))
+		}
+		for _, v := range values {
+			w.ledger.acked(v, err)
+		}
+	}
+}
+
+// streamPosition is the record an entry ID names: (offset+1)-partition.
+func streamPosition(id string) (position, error) {
+	var ms, seq int64
+	if _, err := fmt.Sscanf(id, "%d-%d", &ms, &seq); err != nil || ms < 1 {
+		return position{}, fmt.Errorf("entry ID %q is not <offset+1>-<partition>", id)
+	}
+	return position{partition: int32(seq), offset: ms - 1}, nil
 }
 
 // stopConsumer stops member and waits until its connection is closed.
