@@ -48,7 +48,7 @@ func parseOptions(args []string) (options, error) {
 	})
 	fs.StringVar(&o.out, "out", "", "write the report (Markdown) to this file; none when empty")
 	fs.Float64Var(&o.scale, "scale", 1, "multiply every message and connection count by this (e.g. 0.05 for a quick trial)")
-	fs.StringVar(&o.only, "only", "", "comma-separated scenarios to run (P1,P2,P3,P4,P5,micro); all when empty")
+	fs.StringVar(&o.only, "only", "", "comma-separated scenarios to run (P1,P2,P3,P4,P5,P6,micro); all when empty")
 	fs.DurationVar(&o.timeout, "timeout", 25*time.Minute, "limit of the whole run")
 	fs.StringVar(&o.kafkaVersion, "kafka-version", "4.3.1", "Kafka version of the broker, for the report")
 	fs.BoolVar(&o.keepLogs, "keep-logs", false, "keep the server logs directory after a successful run")
@@ -124,6 +124,7 @@ func (b *bench) runAll(ctx context.Context) (failed bool) {
 		{"P3", b.benchConsume},
 		{"P4", b.benchLatency},
 		{"P5", b.benchMemory},
+		{"P6", b.benchStreams},
 		{"micro", b.benchMicro},
 	}
 	for _, s := range all {

@@ -1,0 +1,250 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// benchStreams is P6, Redis Streams: pipelined XADD against the raw
+// producer, XREADGROUP COUNT 100 + XACK against the raw consumer, and the
+// memory of 1000 idle Redis consumers of one group.
+func (b *bench) benchStreams(ctx context.Context) error {
+	const scenario = "P6 streams"
+	value := payload(valueSize)
+	n := b.count(300_000)
+
+	// The raw producer, as in P1.
+	rawTopic, err := b.topic(ctx, "p6-raw")
+	if err != nil {
+		return err
+	}
+	rctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	rawElapsed, err := produceRaw(rctx, b.kafka.brokers, rawTopic, n, value)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("raw producer: %w", err)
+	}
+	raw := rate(n, rawElapsed)
+	b.add(result{scenario: scenario, name: "raw librdkafka producer (1 producer, rafka's producer settings)", count: n,
+		elapsed: rawElapsed, figure: fmtRate(raw), ratio: "1.00 (baseline)"})
+
+	topic, err := b.topic(ctx, "p6-xadd")
+	if err != nil {
+		return err
+	}
+	xctx, cancel := context.WithTimeout(ctx, 120*time.Second)
+	elapsed, err := xaddRafka(xctx, b.rafka.addr, topic, n, produceDepth, value)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("XADD: %w", err)
+	}
+	if err := b.checkStored(topic, int64(n)); err != nil {
+		return err
+	}
+	r := rate(n, elapsed)
+	b.add(result{scenario: scenario, name: fmt.Sprintf("rafka XADD, %d conns pipelining %d deep (each reply after Kafka's ack)", produceConns, produceDepth),
+		count: n, elapsed: elapsed, figure: fmtRate(r), ratio: fmtRatio(r / raw), target: "≥ 0.5× raw", verdict: verdictMin(r/raw, 0.5)})
+
+	// Consuming: the raw consumer, then XREADGROUP + XACK, of the XADD topic.
+	ends, err := b.kafka.endOffsets(topic)
+	if err != nil {
+		return err
+	}
+	tr := newTracker(ends, int64(n))
+	cctx, cancel := context.WithTimeout(ctx, consumeBound)
+	tr.begin()
+	err = consumeRaw(cctx, rafkaConsumerConfig(b.kafka.brokers, b.name("p6-rawc"), "earliest"), topic, tr)
+	cancel()
+	if err != nil || !tr.finished() {
+		return fmt.Errorf("raw consumer: %v", err)
+	}
+	_, reading := tr.timing()
+	rawC := rate(n, reading)
+	b.add(result{scenario: scenario, name: "raw librdkafka group consumer (rafka's consumer settings)", count: n,
+		elapsed: reading, figure: fmtRate(rawC), ratio: "1.00 (baseline)"})
+
+	group := b.name("p6-g")
+	c, err := dialRESP(ctx, b.rafka.addr)
+	if err != nil {
+		return err
+	}
+	_, err = c.Call("XGROUP", "CREATE", topic, group, "0")
+	c.Close()
+	if err != nil {
+		return fmt.Errorf("XGROUP CREATE: %w", err)
+	}
+	tr = newTracker(ends, int64(n))
+	cctx, cancel = context.WithTimeout(ctx, consumeBound)
+	tr.begin()
+	err = xreadgroupRafka(cctx, b.rafka.addr, topic, group, tr)
+	cancel()
+	unique, _ := tr.progress()
+	if err != nil && !tr.finished() {
+		return fmt.Errorf("XREADGROUP: read %d of %d: %w", unique, n, err)
+	}
+	_, reading = tr.timing()
+	rc := rate(int(unique), reading)
+	b.add(result{scenario: scenario, name: fmt.Sprintf("rafka XREADGROUP COUNT 100 + one XACK per batch, %d conns in one group", consumeConns),
+		count: int(unique), elapsed: reading, figure: fmtRate(rc), ratio: fmtRatio(rc / rawC), target: "≥ 0.5× raw", verdict: verdictMin(rc/rawC, 0.5)})
+	return b.memoryStreamConsumers(ctx, b.count(1000))
+}
+
+// xaddRafka sends n XADDs over produceConns connections, depth pipelined
+// per round, each reply an ID (Kafka acknowledged the entry).
+func xaddRafka(ctx context.Context, addr, topic string, n, depth int, value []byte) (time.Duration, error) {
+	errs := make(chan error, produceConns)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range produceConns {
+		share := n / produceConns
+		if i < n%produceConns {
+			share++
+		}
+		wg.Go(func() {
+			c, err := dialRESP(ctx, addr)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			args := []string{"XADD", topic, "*", "payload"}
+			for sent := 0; sent < share; {
+				round := min(depth, share-sent)
+				for range round {
+					c.WriteArgs(args, value)
+				}
+				if err := c.Flush(); err != nil {
+					errs <- err
+					return
+				}
+				for range round {
+					r, err := c.Read()
+					if err == nil && r.Kind != '$' {
+						err = fmt.Errorf("XADD replied %s", r)
+					}
+					if err != nil {
+						errs <- err
+						return
+					}
+				}
+				sent += round
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	close(errs)
+	for err := range errs {
+		return 0, err
+	}
+	return elapsed, nil
+}
+
+// xreadgroupRafka reads with consumeConns connections of one group until tr
+// is done: XREADGROUP COUNT 100, then one XACK of the batch.
+func xreadgroupRafka(ctx context.Context, addr, topic, group string, tr *tracker) error {
+	errs := make(chan error, consumeConns)
+	var wg sync.WaitGroup
+	for i := range consumeConns {
+		wg.Go(func() {
+			c, err := dialRESP(ctx, addr)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			consumer := "c" + strconv.Itoa(i)
+			ack := []string{"XACK", topic, group}
+			for !tr.finished() && ctx.Err() == nil {
+				r, err := c.Do("XREADGROUP", "GROUP", group, consumer, "COUNT", "100", "BLOCK", "1000", "STREAMS", topic, ">")
+				if err != nil {
+					errs <- err
+					return
+				}
+				if r.Null || len(r.Elems) == 0 {
+					continue
+				}
+				ids := ack[:3]
+				for _, e := range r.Elems[0].Elems[1].Elems {
+					id := e.Elems[0].Str
+					var ms, seq int64
+					if _, err := fmt.Sscanf(id, "%d-%d", &ms, &seq); err != nil {
+						errs <- fmt.Errorf("entry ID %q: %w", id, err)
+						return
+					}
+					if err := tr.mark(int32(seq), ms-1); err != nil {
+						errs <- err
+						return
+					}
+					ids = append(ids, id)
+				}
+				if _, err := c.Call(ids...); err != nil {
+					errs <- fmt.Errorf("XACK: %w", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		return err
+	}
+	return nil
+}
+
+// memoryStreamConsumers measures a fresh rafka's memory for n idle Redis
+// consumers of one stream group (each connection named by one XREADGROUP).
+func (b *bench) memoryStreamConsumers(ctx context.Context, n int) error {
+	topic, err := b.topic(ctx, "p6-mem")
+	if err != nil {
+		return err
+	}
+	s, _, err := b.startRafka(ctx, "--max-clients", memoryMaxClient)
+	if err != nil {
+		return err
+	}
+	defer b.stopServer(s)
+	group := b.name("p6-mem-g")
+	c, err := dialRESP(ctx, s.addr)
+	if err != nil {
+		return err
+	}
+	_, err = c.Call("XGROUP", "CREATE", topic, group, "$")
+	c.Close()
+	if err != nil {
+		return fmt.Errorf("XGROUP CREATE: %w", err)
+	}
+	base, err := settledMemory(ctx, s, memoryBaseWait)
+	if err != nil {
+		return err
+	}
+	conns, err := openConns(ctx, s.addr, n, func(i int, c *respConn) error {
+		r, err := c.Call("XREADGROUP", "GROUP", group, "c"+strconv.Itoa(i), "BLOCK", "10", "STREAMS", topic, ">")
+		if err != nil {
+			return fmt.Errorf("XREADGROUP: %w", err)
+		}
+		if !r.Null {
+			return fmt.Errorf("XREADGROUP of an empty stream replied %s", r)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	defer closeAll(conns)
+	after, err := settledMemory(ctx, s, memoryBaseWait)
+	if err != nil {
+		return err
+	}
+	per := float64(after.rssKB-base.rssKB) / float64(n) // KiB
+	b.add(result{scenario: "P6 streams", name: "fresh rafka with one stream group (memory base)",
+		figure: fmtMemory(base), ratio: "1.00 (baseline)"})
+	b.add(result{scenario: "P6 streams", name: "idle Redis consumers of that one group (one XREADGROUP each, sharing one Kafka member)",
+		count: n, figure: fmt.Sprintf("%s; %s per consumer", fmtMemory(after), fmtKB(per)),
+		ratio: fmtRatio(float64(after.rssKB) / float64(base.rssKB)), target: "≤ 50 KB per consumer", verdict: verdictMax(per, 50)})
+	return nil
+}
