@@ -410,3 +410,57 @@ func TestStreamGroupPlainRecord(t *testing.T) {
 		"XREADGROUP", "GROUP", group, "c", "BLOCK", "10000", "STREAMS", topic, ">")
 	c.expect("(integer) 1", "XACK", topic, group, "1-0")
 }
+
+// TestStreamGroupRebalance: when Kafka moves a partition from one rafka's
+// member to another's, the entries the first delivered and did not ack
+// leave its pending list (an XACK of them there returns 0) and the new
+// owner delivers them again: nothing unacked is lost.
+func TestStreamGroupRebalance(t *testing.T) {
+	a, b := startServer(t), startServer(t)
+	topic := newTopic(t, 4)
+	group := uniqueName(t, "rb")
+	ca, cb := a.dial(t), b.dial(t)
+	ca.expect("OK", "XGROUP", "CREATE", topic, group, "0")
+	for p := range 4 {
+		produceDirect(t, topic, int32(p), fmt.Sprint("p", p))
+	}
+	// rafka A's member owns all four partitions and delivers every entry.
+	delivered := map[string]string{}
+	waitFor(t, 30*time.Second, "A delivering all four entries", func() bool {
+		r := ca.do("XREADGROUP", "GROUP", group, "ca", "COUNT", "10", "BLOCK", "500", "STREAMS", topic, ">")
+		if !r.Null {
+			for _, e := range r.Elems[0].Elems[1].Elems {
+				delivered[e.Elems[0].Str] = e.Elems[1].Elems[1].Str
+			}
+		}
+		return len(delivered) == 4
+	})
+	// rafka B's member joins: Kafka gives it some partitions; their entries
+	// come again through B.
+	again := map[string]string{}
+	waitFor(t, 60*time.Second, "B redelivering the moved partitions' entries", func() bool {
+		r := cb.do("XREADGROUP", "GROUP", group, "cb", "COUNT", "10", "BLOCK", "500", "STREAMS", topic, ">")
+		if !r.Null {
+			for _, e := range r.Elems[0].Elems[1].Elems {
+				again[e.Elems[0].Str] = e.Elems[1].Elems[1].Str
+			}
+		}
+		return len(again) > 0 && len(ca.do("XPENDING", topic, group, "-", "+", "10").Elems) == 4-len(again)
+	})
+	for id, v := range again {
+		if delivered[id] != v {
+			t.Errorf("B delivered %s=%s, which A never delivered", id, v)
+		}
+		ca.expect("(integer) 0", "XACK", topic, group, id) // no longer pending on A
+		cb.expect("(integer) 1", "XACK", topic, group, id)
+	}
+	var rest []string
+	for id := range delivered {
+		if _, moved := again[id]; !moved {
+			rest = append(rest, id)
+		}
+	}
+	if n := ca.do(append([]string{"XACK", topic, group}, rest...)...).Num; int(n) != len(rest) {
+		t.Errorf("A acked %d of its %d remaining entries", n, len(rest))
+	}
+}
