@@ -103,7 +103,7 @@ func TestClientArrowFlight(t *testing.T) {
 	python := arrowPython(t)
 	tf := startFlight(t)
 	topic := newTopic(t, 2)
-	putTopic := newTopic(t, 1)
+	putTopic := newTopic(t, 1) // retention off: its records carry 2023 timestamps
 
 	base := time.UnixMilli(1700000000000)
 	var msgs []*kafka.Message

@@ -172,9 +172,13 @@ func newTopic(t testing.TB, partitions int) string {
 	return topic
 }
 
+// createTopic creates a test topic that Kafka's retention never trims:
+// several tests write records with 2023 timestamps, which the broker's
+// retention check (every 5 minutes, 7 days' retention) would delete
+// mid-test — TestClientArrowFlight's "read 0 of 25", watermarks [25,25).
 func createTopic(t testing.TB, topic string, partitions int) {
 	t.Helper()
-	createTopicWith(t, topic, partitions, nil)
+	createTopicWith(t, topic, partitions, map[string]string{"retention.ms": "-1"})
 }
 
 // createTopicWith creates a topic with the given topic configuration.
