@@ -93,6 +93,8 @@ type Consumer struct {
 	bufBytes int
 	paused   bool
 	assigned map[partitionKey]bool
+	epochs   map[partitionKey]uint64 // how many times each partition was assigned
+
 	acked    map[partitionKey]kafka.Offset // highest stored offset (ack+1)
 	fatal    error
 	closed   bool
@@ -116,6 +118,7 @@ func New(cfg Config) (*Consumer, error) {
 		notify:   make(chan struct{}, 1),
 		room:     make(chan struct{}, 1),
 		assigned: map[partitionKey]bool{},
+		epochs:   map[partitionKey]uint64{},
 		acked:    map[partitionKey]kafka.Offset{},
 	}
 	if err := kc.SubscribeTopics(cfg.Topics, c.rebalance); err != nil {
@@ -377,11 +380,48 @@ func (c *Consumer) Ack(topic string, partition int32, offset int64) error {
 	return nil
 }
 
-// Assigned reports whether the consumer owns the partition now.
-func (c *Consumer) Assigned(topic string, partition int32) bool {
+// Assigned reports whether the consumer owns the partition now, and its
+// assignment epoch: how many times it was assigned, so that a caller can
+// tell a partition it kept from one that left and came back.
+func (c *Consumer) Assigned(topic string, partition int32) (epoch uint64, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.assigned[partitionKey{topic: topic, partition: partition}]
+	k := partitionKey{topic: topic, partition: partition}
+	return c.epochs[k], c.assigned[k]
+}
+
+// WaitReady waits until a message is buffered, ctx ends or the consumer
+// stops; it pops nothing (Pop's caller may pop under a lock of its own).
+func (c *Consumer) WaitReady(ctx context.Context) error {
+	for {
+		c.mu.Lock()
+		n, closed, fatal := len(c.buf), c.closed, c.fatal
+		c.mu.Unlock()
+		switch {
+		case n > 0:
+			c.signal() // another waiter may take what this one leaves
+			return nil
+		case closed:
+			return ErrClosed
+		case fatal != nil:
+			return fatal
+		}
+		select {
+		case <-c.notify:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-c.done:
+			if c.bufferedLen() == 0 {
+				return ErrClosed
+			}
+		}
+	}
+}
+
+func (c *Consumer) bufferedLen() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.buf)
 }
 
 // Ack is one acknowledgement: the message at Offset of the partition.

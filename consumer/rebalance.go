@@ -16,7 +16,9 @@ func (c *Consumer) rebalance(kc *kafka.Consumer, ev kafka.Event) error {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		for _, tp := range e.Partitions {
-			c.assigned[partitionKey{topic: *tp.Topic, partition: tp.Partition}] = true
+			k := partitionKey{topic: *tp.Topic, partition: tp.Partition}
+			c.assigned[k] = true
+			c.epochs[k]++
 		}
 		var err error
 		if cooperative {

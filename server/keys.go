@@ -42,13 +42,21 @@ type metadata struct {
 
 	marksMu sync.Mutex
 	marks   map[string]sharedMarks // watermarksShared's answers, read only
+
+	// committedSlots bounds the consumers committedOffsets makes at once.
+	committedSlots chan struct{}
 }
 
 // metadataMaxAge is how long a topic list is reused by the keyspace
 // commands (KEYS always asks).
 const metadataMaxAge = time.Second
 
-func newMetadata(props config.Properties) *metadata { return &metadata{props: props} }
+func newMetadata(props config.Properties) *metadata {
+	return &metadata{props: props, committedSlots: make(chan struct{}, committedReaders)}
+}
+
+// committedReaders is how many committedOffsets run at once.
+const committedReaders = 2
 
 // errMetadataClosed is the answer to metadata calls during shutdown.
 var errMetadataClosed = errors.New("metadata client closed")

@@ -398,6 +398,12 @@ func listOffsetsOnce(ctx context.Context, a *kafka.AdminClient, topic string, pa
 // rd_kafka_handle_OffsetFetch) when the group's coordinator answers that
 // it is still loading, as it does after a broker starts.
 func (m *metadata) committedOffsets(ctx context.Context, group, topic string, parts []int32) (map[int32]int64, error) {
+	select { // each call makes a librdkafka consumer: a few at a time
+	case m.committedSlots <- struct{}{}:
+		defer func() { <-m.committedSlots }()
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 	p := m.props.Clone()
 	p["group.id"] = group
 	p["enable.auto.commit"] = "false"

@@ -331,6 +331,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return errors.New("shutdown already started")
 	}
 	s.cancel()
+	// The stream groups' members commit what was acked and leave, however
+	// the rest of the shutdown ends.
+	defer s.groups.Close()
 	s.log.Info().Msg("shutdown: closing consumers")
 	var wg sync.WaitGroup
 	for _, c := range s.clients.snapshot() {
@@ -368,7 +371,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if err := waitCtx(ctx, &s.background); err != nil {
 		return fmt.Errorf("flush producers: %w", err)
 	}
-	s.groups.Close()
 	s.meta.close()
 	s.reader.Close(time.Until(deadlineOf(ctx)))
 	return nil

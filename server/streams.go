@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	"github.com/tidwall/redcon"
 
 	"rafka/stats"
 	"rafka/streams"
@@ -33,7 +34,7 @@ func streamTopic(key []byte) (string, error) {
 // rest of the pipeline runs.
 func cmdXAdd(s *Server, c *client, args [][]byte) error {
 	next := c.conn.PeekPipeline()
-	if len(next) == 0 || !isXAdd(next[0].Args) {
+	if len(next) == 0 || !isXAdd(next[0].Args) || holdsMonitor(next) {
 		msg, null, err := s.prepareXAdd(c, args)
 		if err != nil || null {
 			if null {
@@ -72,6 +73,17 @@ func (s *Server) xaddItem(c *client, args [][]byte) xaddItem {
 	}
 	msg, null, err := s.prepareXAdd(c, args)
 	return xaddItem{msg: msg, null: null, err: err}
+}
+
+// holdsMonitor reports whether a pipeline holds MONITOR, which must reach
+// redcon's own queue (it detaches the connection with what follows).
+func holdsMonitor(cmds []redcon.Command) bool {
+	for _, c := range cmds {
+		if len(c.Args) > 0 && strings.EqualFold(string(c.Args[0]), "monitor") {
+			return true
+		}
+	}
+	return false
 }
 
 func isXAdd(args [][]byte) bool { return len(args) > 0 && strings.EqualFold(string(args[0]), "xadd") }

@@ -151,6 +151,9 @@ func claimHead(c *client, args [][]byte) (topic, group, consumerName string, min
 		return
 	}
 	group, consumerName = string(args[2]), string(args[3])
+	if err = checkConsumerName(consumerName); err != nil {
+		return
+	}
 	if err = c.canConsume(group, []string{topic}); err != nil {
 		return
 	}
@@ -206,7 +209,12 @@ func cmdXInfo(s *Server, c *client, args [][]byte) error {
 	case "stream":
 		return s.xinfoStream(ctx, c, topic)
 	case "groups":
-		names := s.groups.Names(topic)
+		var names []string
+		for _, g := range s.groups.Names(topic) {
+			if c.user == nil || c.user.CanJoin(g) {
+				names = append(names, g)
+			}
+		}
 		c.conn.WriteArray(len(names))
 		for _, g := range names {
 			var consumers, pending int
@@ -244,6 +252,9 @@ func cmdXInfo(s *Server, c *client, args [][]byte) error {
 			return errWrongArgs("xinfo|consumers")
 		}
 		group := string(args[3])
+		if err := c.canConsume(group, []string{topic}); err != nil {
+			return err
+		}
 		var infos []streams.ConsumerInfo
 		for _, m := range s.groups.Of(group, topic) {
 			infos = append(infos, m.ConsumerInfos(topic)...)

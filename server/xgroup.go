@@ -28,7 +28,7 @@ var (
 // groupExists reports whether group exists for topic: this instance has a
 // member of it, or Kafka has committed offsets of it in topic.
 func (s *Server) groupExists(ctx context.Context, group, topic string) (bool, error) {
-	if s.groups.Known(group) {
+	if s.groups.Known(group, topic) {
 		return true, nil
 	}
 	parts, err := s.meta.partitions(topic)
@@ -40,7 +40,7 @@ func (s *Server) groupExists(ctx context.Context, group, topic string) (bool, er
 		return false, err
 	}
 	if len(committed) > 0 {
-		s.groups.Remember(group)
+		s.groups.Remember(group, topic)
 		return true, nil
 	}
 	return false, nil
@@ -104,6 +104,9 @@ func cmdXGroup(s *Server, c *client, args [][]byte) error {
 		if !mkStream {
 			return errXGroupNoStream
 		}
+		if err := c.canProduce([]byte(topic)); err != nil {
+			return err // creating a topic is producing's right
+		}
 		if err := s.meta.createTopic(ctx, topic); err != nil {
 			return errf("%s", err)
 		}
@@ -116,7 +119,7 @@ func cmdXGroup(s *Server, c *client, args [][]byte) error {
 	if err := s.setGroupStart(ctx, group, topic, string(args[4])); err != nil {
 		return err
 	}
-	s.groups.Remember(group)
+	s.groups.Remember(group, topic)
 	c.conn.WriteString("OK")
 	return nil
 }
@@ -159,7 +162,7 @@ func (s *Server) xgroupSetID(ctx context.Context, c *client, topic, group, idArg
 	if err := s.setGroupStart(ctx, group, topic, idArg); err != nil {
 		return err
 	}
-	s.groups.Remember(group)
+	s.groups.Remember(group, topic)
 	c.conn.WriteString("OK")
 	return nil
 }
@@ -218,6 +221,19 @@ func (s *Server) xgroupConsumer(ctx context.Context, c *client, sub, topic, grou
 	return nil
 }
 
+// maxReadStreams bounds the streams of one XREADGROUP (each distinct set
+// of them is a Kafka member).
+const maxReadStreams = 16
+
+// checkConsumerName checks a Redis consumer name: it is kept per group and
+// shown by XPENDING and XINFO, so it is bounded and printable.
+func checkConsumerName(name string) error {
+	if name == "" || len(name) > 255 || strings.ContainsFunc(name, func(r rune) bool { return r <= ' ' || r > '~' }) {
+		return errf("invalid consumer name '%s': 1 to 255 printable ASCII characters without spaces", clip(name, 64))
+	}
+	return nil
+}
+
 // checkGroupName checks a group name as a connection name's group part is.
 func checkGroupName(group string) error {
 	if group == "" || strings.ContainsAny(group, ":") {
@@ -235,6 +251,9 @@ func cmdXReadGroup(s *Server, c *client, args [][]byte) error {
 	if err := checkGroupName(group); err != nil {
 		return err
 	}
+	if err := checkConsumerName(consumerName); err != nil {
+		return err
+	}
 	count, block, noAck := streamRangeMax, time.Duration(-1), false
 	i := 4
 	for ; i < len(args) && !strings.EqualFold(string(args[i]), "streams"); i++ {
@@ -250,7 +269,10 @@ func cmdXReadGroup(s *Server, c *client, args [][]byte) error {
 				return errNotInteger
 			}
 			if strings.EqualFold(string(args[i]), "count") {
-				count = int(min(max(n, 1), streamRangeMax))
+				count = int(min(n, streamRangeMax))
+				if n == 0 { // Redis: COUNT 0 is no limit
+					count = streamRangeMax
+				}
 			} else {
 				block = time.Duration(min(n, int64(time.Hour*24*365/time.Millisecond))) * time.Millisecond
 			}
@@ -264,6 +286,9 @@ func cmdXReadGroup(s *Server, c *client, args [][]byte) error {
 		return errf("Unbalanced 'xreadgroup' list of streams: for each stream key an ID or '>' must be specified.")
 	}
 	keys, ids := rest[:len(rest)/2], rest[len(rest)/2:]
+	if len(keys) > maxReadStreams {
+		return errf("XREADGROUP reads at most %d streams at once here", maxReadStreams)
+	}
 	topics := make([]string, len(keys))
 	for j, k := range keys {
 		t, err := streamTopic(k)
@@ -301,6 +326,9 @@ func cmdXReadGroup(s *Server, c *client, args [][]byte) error {
 		m, err := s.groups.Member(group, sorted)
 		if err != nil {
 			return errf("%s", err)
+		}
+		for _, t := range topics {
+			s.groups.Remember(group, t)
 		}
 		if block >= 0 {
 			s.blocked.Add(1)

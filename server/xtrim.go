@@ -36,8 +36,10 @@ func cmdXTrim(s *Server, c *client, args [][]byte) error {
 	if err != nil {
 		return err
 	}
-	if c.user != nil && !c.user.CanProduce(topic) {
-		return errNoPerm(c.userName(), "produce to topic", topic)
+	// Deleting records takes them from every reader of the topic (every
+	// group, BLPOP's too): the unrestricted user's right only.
+	if err := c.adminOnly("XTRIM"); err != nil {
+		return err
 	}
 	strategy := strings.ToLower(string(args[2]))
 	rest := args[3:]

@@ -45,7 +45,7 @@ type Groups struct {
 
 	mu      sync.Mutex
 	members map[string]*Member // by memberKey
-	known   map[string]bool    // groups known to exist (created or seen here)
+	known   map[string]bool    // "group|topic" known to exist (created or seen here)
 	closed  bool
 }
 
@@ -72,6 +72,9 @@ func (g *Groups) Member(group string, topics []string) (*Member, error) {
 	}
 	if m, ok := g.members[key]; ok {
 		return m, nil
+	}
+	if len(g.members) >= MaxMembers {
+		return nil, ErrTooManyMembers
 	}
 	p := g.props.Clone()
 	for k, v := range groupForced {
@@ -103,37 +106,55 @@ func (g *Groups) Of(group, topic string) []*Member {
 	return out
 }
 
-// Remember records that group exists (XGROUP CREATE made it, or Kafka
-// said so), so that later commands need not ask Kafka again.
-func (g *Groups) Remember(group string) {
+// Remember records that group exists on topic (XGROUP CREATE made it, or
+// Kafka said so), so that later commands need not ask Kafka again.
+func (g *Groups) Remember(group, topic string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.known == nil || len(g.known) >= maxKnownGroups {
 		g.known = map[string]bool{}
 	}
-	g.known[group] = true
+	g.known[group+"|"+topic] = true
 }
 
-// Known reports whether group is known to exist here: remembered, or with
-// a member on this instance.
-func (g *Groups) Known(group string) bool {
+// Known reports whether group is known to exist on topic here:
+// remembered, or with a member here that reads topic.
+func (g *Groups) Known(group, topic string) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.known[group] {
+	if g.known[group+"|"+topic] {
 		return true
 	}
 	for _, m := range g.members {
-		if m.group == group {
+		if m.group == group && slices.Contains(m.topics, topic) {
 			return true
 		}
 	}
 	return false
 }
 
+// MaxMembers bounds the Kafka members (librdkafka consumers) one rafka
+// runs for stream groups; MaxConsumers the Redis consumer names one member
+// keeps.
+const (
+	MaxMembers   = 256
+	MaxConsumers = 10000
+)
+
+// ErrTooManyMembers is XREADGROUP's answer past MaxMembers.
+var ErrTooManyMembers = fmt.Errorf("too many stream group members on this rafka (at most %d groups and topic sets)", MaxMembers)
+
+// ErrTooManyConsumers is XREADGROUP's answer past MaxConsumers.
+var ErrTooManyConsumers = fmt.Errorf("too many consumers in this group on this rafka (at most %d names)", MaxConsumers)
+
 // Drop closes and forgets the members of group (XGROUP DESTROY).
 func (g *Groups) Drop(group string) {
 	g.mu.Lock()
-	delete(g.known, group)
+	for k := range g.known {
+		if strings.HasPrefix(k, group+"|") {
+			delete(g.known, k)
+		}
+	}
 	var drop []*Member
 	for k, m := range g.members {
 		if m.group == group {
@@ -181,8 +202,11 @@ type Pending struct {
 	Deliveries int64
 }
 
-// partState is one partition's delivered entries not yet acked.
+// partState is one partition's delivered entries not yet acked, for one
+// assignment of it (epoch): a partition that left and came back starts
+// afresh, from the commit of whoever owned it meanwhile.
 type partState struct {
+	epoch   uint64
 	pending map[int64]bool // offsets delivered and not acked
 	next    int64          // one past the last offset delivered
 	stored  int64          // the offset stored for commit (0: none yet)
@@ -207,46 +231,66 @@ type Member struct {
 // entries list under consumer.
 func (m *Member) Next(ctx context.Context, consumerName string, count int, block time.Duration, noAck bool) ([]*kafka.Message, error) {
 	m.mu.Lock()
-	m.consumers[consumerName] = time.Now()
+	if err := m.seenLocked(consumerName); err != nil {
+		m.mu.Unlock()
+		return nil, err
+	}
 	full := !noAck && len(m.pel) >= m.maxPending
 	m.mu.Unlock()
 	if full {
 		return nil, ErrPELFull
 	}
+	wctx, cancel := ctx, context.CancelFunc(func() {})
+	if block > 0 {
+		wctx, cancel = context.WithTimeout(ctx, block)
+	}
+	defer cancel()
+	for {
+		out, err := m.take(consumerName, count, noAck)
+		if len(out) > 0 || err != nil || block < 0 {
+			return out, err
+		}
+		if err := m.cons.WaitReady(wctx); err != nil {
+			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+				return nil, nil // BLOCK ran out
+			}
+			return nil, err
+		}
+	}
+}
+
+// take pops up to count buffered entries and records them, all under the
+// member's lock: an entry popped is pending before any commit point is
+// computed again, so no ack of a later entry can commit past it.
+func (m *Member) take(consumerName string, count int, noAck bool) ([]*kafka.Message, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.pruneLocked()
 	var out []*kafka.Message
 	for len(out) < count {
 		msg, err := m.cons.TryPop()
-		if err != nil {
+		if err != nil || msg == nil {
 			return out, err
 		}
-		if msg == nil {
-			if len(out) > 0 || block < 0 {
-				break
-			}
-			wctx, cancel := ctx, context.CancelFunc(func() {})
-			if block > 0 {
-				wctx, cancel = context.WithTimeout(ctx, block)
-			}
-			msg, err = m.cons.Pop(wctx)
-			cancel()
-			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-				break // BLOCK ran out
-			}
-			if err != nil {
-				return out, err
-			}
-		}
-		m.deliver(msg, consumerName, noAck)
+		m.deliverLocked(msg, consumerName, noAck)
 		out = append(out, msg)
 	}
 	return out, nil
 }
 
-// deliver records msg as delivered to consumerName.
-func (m *Member) deliver(msg *kafka.Message, consumerName string, noAck bool) {
+// seenLocked records that consumerName asked now, refusing a new name past
+// MaxConsumers.
+func (m *Member) seenLocked(consumerName string) error {
+	if _, ok := m.consumers[consumerName]; !ok && len(m.consumers) >= MaxConsumers {
+		return ErrTooManyConsumers
+	}
+	m.consumers[consumerName] = time.Now()
+	return nil
+}
+
+// deliverLocked records msg as delivered to consumerName.
+func (m *Member) deliverLocked(msg *kafka.Message, consumerName string, noAck bool) {
 	topic, p, off := *msg.TopicPartition.Topic, msg.TopicPartition.Partition, int64(msg.TopicPartition.Offset)
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	ps := m.part(topic, p)
 	ps.next = max(ps.next, off+1)
 	if noAck {
@@ -258,14 +302,28 @@ func (m *Member) deliver(msg *kafka.Message, consumerName string, noAck bool) {
 		Delivered: time.Now(), Deliveries: 1}
 }
 
+// part is the partition's state for its current assignment.
 func (m *Member) part(topic string, p int32) *partState {
 	k := partKey{topic, p}
+	epoch, _ := m.cons.Assigned(topic, p)
 	ps, ok := m.parts[k]
+	if ok && ps.epoch != epoch {
+		m.dropLocked(k, ps)
+		ok = false
+	}
 	if !ok {
-		ps = &partState{pending: map[int64]bool{}}
+		ps = &partState{epoch: epoch, pending: map[int64]bool{}}
 		m.parts[k] = ps
 	}
 	return ps
+}
+
+// dropLocked forgets a partition's state and its pending entries.
+func (m *Member) dropLocked(k partKey, ps *partState) {
+	for off := range ps.pending {
+		delete(m.pel, entryKey{k.topic, IDOf(k.partition, off)})
+	}
+	delete(m.parts, k)
 }
 
 // Ack removes the entries from the pending entries list and returns how
@@ -315,13 +373,9 @@ func (m *Member) storeLocked(topic string, p int32, ps *partState) {
 // longer owns: their new owner redelivers them from the committed offset.
 func (m *Member) pruneLocked() {
 	for k, ps := range m.parts {
-		if m.cons.Assigned(k.topic, k.partition) {
-			continue
+		if epoch, ok := m.cons.Assigned(k.topic, k.partition); !ok || epoch != ps.epoch {
+			m.dropLocked(k, ps)
 		}
-		for off := range ps.pending {
-			delete(m.pel, entryKey{k.topic, IDOf(k.partition, off)})
-		}
-		delete(m.parts, k)
 	}
 }
 
@@ -370,7 +424,9 @@ func (m *Member) Claim(topic, consumerName string, ids []ID, o ClaimOptions) []P
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.pruneLocked()
-	m.consumers[consumerName] = time.Now()
+	if m.seenLocked(consumerName) != nil {
+		return nil
+	}
 	var out []Pending
 	for _, id := range ids {
 		p, ok := m.pel[entryKey{topic, id}]
@@ -405,7 +461,9 @@ func (m *Member) AutoClaim(topic, consumerName string, minIdle time.Duration, st
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.pruneLocked()
-	m.consumers[consumerName] = time.Now()
+	if m.seenLocked(consumerName) != nil {
+		return Min, nil
+	}
 	var candidates []*Pending
 	for k, p := range m.pel {
 		if k.topic == topic && !k.id.Less(start) {
@@ -500,8 +558,7 @@ func (m *Member) AddConsumer(consumerName string) bool {
 	if _, ok := m.consumers[consumerName]; ok {
 		return false
 	}
-	m.consumers[consumerName] = time.Now()
-	return true
+	return m.seenLocked(consumerName) == nil
 }
 
 // RemoveConsumer forgets consumerName (XGROUP DELCONSUMER) and returns how

@@ -12,8 +12,11 @@ import (
 )
 
 // readerPoolSize is how many librdkafka consumers the reads share; a read
-// holds one for its duration.
-const readerPoolSize = 2
+// holds one for its duration, at most readTimeout.
+const (
+	readerPoolSize = 2
+	readTimeout    = 10 * time.Second
+)
 
 // readerForced make the readers assign-only consumers that never commit:
 // they read partitions by offset and stop at a partition's end.
@@ -59,6 +62,10 @@ func (r *Reader) Read(ctx context.Context, topic string, partition int32, from, 
 	if from > to || limit <= 0 {
 		return nil, nil
 	}
+	// A partition that cannot be read (no leader) must not hold one of
+	// the shared consumers for longer than this.
+	ctx, cancel := context.WithTimeout(ctx, readTimeout)
+	defer cancel()
 	var c *kafka.Consumer
 	select {
 	case c = <-r.pool:
