@@ -95,9 +95,9 @@ type Consumer struct {
 	assigned map[partitionKey]bool
 	epochs   map[partitionKey]uint64 // how many times each partition was assigned
 
-	acked    map[partitionKey]kafka.Offset // highest stored offset (ack+1)
-	fatal    error
-	closed   bool
+	acked  map[partitionKey]kafka.Offset // highest stored offset (ack+1)
+	fatal  error
+	closed bool
 }
 
 // New creates the consumer, subscribes it to cfg.Topics and starts polling.
