@@ -66,6 +66,9 @@ func cmdXClaim(s *Server, c *client, args [][]byte) error {
 			return errf("Unrecognized XCLAIM option '%s'", clip(string(args[i]), 64))
 		}
 	}
+	if err := s.requireGroup(c, topic, group); err != nil {
+		return err
+	}
 	var claimed []streams.Pending
 	for _, m := range s.groups.Of(group, topic) {
 		claimed = append(claimed, m.Claim(topic, consumerName, ids, o)...)
@@ -115,6 +118,9 @@ func cmdXAutoClaim(s *Server, c *client, args [][]byte) error {
 			return errSyntax
 		}
 	}
+	if err := s.requireGroup(c, topic, group); err != nil {
+		return err
+	}
 	next := streams.Min
 	var claimed []streams.Pending
 	for _, m := range s.groups.Of(group, topic) {
@@ -141,6 +147,20 @@ func cmdXAutoClaim(s *Server, c *client, args [][]byte) error {
 		s.writeEntries(c, entries)
 	}
 	c.conn.WriteArray(0) // deleted IDs: Kafka keeps every record the PEL names
+	return nil
+}
+
+// requireGroup answers NOGROUP for a group that does not exist on topic.
+func (s *Server) requireGroup(c *client, topic, group string) error {
+	ctx, cancel := context.WithTimeout(s.ctx, keyspaceTimeout)
+	defer cancel()
+	ok, err := s.groupExists(ctx, group, topic)
+	if err != nil {
+		return errf("%s", err)
+	}
+	if !ok {
+		return errNoGroup(topic, group, "")
+	}
 	return nil
 }
 
@@ -254,6 +274,11 @@ func cmdXInfo(s *Server, c *client, args [][]byte) error {
 		group := string(args[3])
 		if err := c.canConsume(group, []string{topic}); err != nil {
 			return err
+		}
+		if ok, err := s.groupExists(ctx, group, topic); err != nil {
+			return errf("%s", err)
+		} else if !ok {
+			return errNoSuchGroup(topic, group)
 		}
 		var infos []streams.ConsumerInfo
 		for _, m := range s.groups.Of(group, topic) {

@@ -16,8 +16,19 @@ import (
 // of the same name; this instance runs one Kafka member per group and
 // topic set (streams.Groups), shared by the group's Redis consumers here.
 
+// errNoGroup is Redis's NOGROUP of XREADGROUP (cmd set) and of XPENDING,
+// XCLAIM and XAUTOCLAIM (cmd "").
 func errNoGroup(key, group, cmd string) error {
-	return &replyError{code: "NOGROUP", msg: "No such key '" + clip(key, 256) + "' or consumer group '" + clip(group, 256) + "' in " + cmd + " with GROUP option"}
+	msg := "No such key '" + clip(key, 256) + "' or consumer group '" + clip(group, 256) + "'"
+	if cmd != "" {
+		msg += " in " + cmd + " with GROUP option"
+	}
+	return &replyError{code: "NOGROUP", msg: msg}
+}
+
+// errNoSuchGroup is Redis's NOGROUP of XGROUP and XINFO CONSUMERS.
+func errNoSuchGroup(key, group string) error {
+	return &replyError{code: "NOGROUP", msg: "No such consumer group '" + clip(group, 256) + "' for key name '" + clip(key, 256) + "'"}
 }
 
 var (
@@ -156,7 +167,7 @@ func (s *Server) xgroupSetID(ctx context.Context, c *client, topic, group, idArg
 	if ok, err := s.groupExists(ctx, group, topic); err != nil {
 		return errf("%s", err)
 	} else if !ok {
-		return errNoGroup(topic, group, "XGROUP")
+		return errNoSuchGroup(topic, group)
 	}
 	s.groups.Drop(group)
 	if err := s.setGroupStart(ctx, group, topic, idArg); err != nil {
@@ -198,7 +209,7 @@ func (s *Server) xgroupConsumer(ctx context.Context, c *client, sub, topic, grou
 	if ok, err := s.groupExists(ctx, group, topic); err != nil {
 		return errf("%s", err)
 	} else if !ok {
-		return errNoGroup(topic, group, "XGROUP")
+		return errNoSuchGroup(topic, group)
 	}
 	if sub == "createconsumer" {
 		m, err := s.groups.Member(group, []string{topic})
@@ -450,7 +461,7 @@ func cmdXPending(s *Server, c *client, args [][]byte) error {
 	if ok, err := s.groupExists(ctx, group, topic); err != nil {
 		return errf("%s", err)
 	} else if !ok {
-		return errNoGroup(topic, group, "XPENDING")
+		return errNoGroup(topic, group, "")
 	}
 	var pending []streams.Pending
 	collect := func(consumerName string, start, end streams.ID) {

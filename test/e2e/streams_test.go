@@ -483,3 +483,21 @@ func TestStreamGroupRebalance(t *testing.T) {
 		t.Errorf("acked %d of the 4 entries across A and B", n)
 	}
 }
+
+// TestStreamNoGroupTexts: the NOGROUP errors are Redis 7's, per command.
+func TestStreamNoGroupTexts(t *testing.T) {
+	ts := startServer(t)
+	topic := newTopic(t, 1)
+	c := ts.dial(t)
+	g := uniqueName(t, "none")
+	c.expect(fmt.Sprintf("(error) NOGROUP No such key '%s' or consumer group '%s'", topic, g), "XPENDING", topic, g)
+	c.expect(fmt.Sprintf("(error) NOGROUP No such key '%s' or consumer group '%s'", topic, g), "XCLAIM", topic, g, "c", "0", "1-0")
+	c.expect(fmt.Sprintf("(error) NOGROUP No such key '%s' or consumer group '%s'", topic, g), "XAUTOCLAIM", topic, g, "c", "0", "0-0")
+	c.expect(fmt.Sprintf("(error) NOGROUP No such consumer group '%s' for key name '%s'", g, topic), "XGROUP", "CREATECONSUMER", topic, g, "c")
+	c.expect(fmt.Sprintf("(error) NOGROUP No such consumer group '%s' for key name '%s'", g, topic), "XGROUP", "SETID", topic, g, "$")
+	c.expect(fmt.Sprintf("(error) NOGROUP No such consumer group '%s' for key name '%s'", g, topic), "XINFO", "CONSUMERS", topic, g)
+	// A group created on another topic is not a group of this one.
+	other := newTopic(t, 1)
+	c.expect("OK", "XGROUP", "CREATE", other, g, "$")
+	c.expect("OK", "XGROUP", "CREATE", topic, g, "$")
+}
