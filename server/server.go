@@ -195,6 +195,9 @@ func (s *Server) Serve(ln net.Listener) error {
 	s.rc, s.ln, s.addr = rc, ln, ln.Addr()
 	s.serving.Unlock()
 	go s.rates.run(s.ctx)
+	if idle := time.Duration(s.cfg.Settings.StreamMemberIdle); idle > 0 {
+		go s.sweepMembers(idle)
+	}
 	s.log.Info().Str("addr", ln.Addr().String()).Msg("serving RESP")
 	st := s.cfg.Settings
 	if s.cfg.TLS != nil {
@@ -374,6 +377,22 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.meta.close()
 	s.reader.Close(time.Until(deadlineOf(ctx)))
 	return nil
+}
+
+// sweepMembers closes idle stream group members until shutdown.
+func (s *Server) sweepMembers(idle time.Duration) {
+	t := time.NewTicker(max(idle/2, 100*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+			if n := s.groups.Sweep(idle); n > 0 {
+				s.log.Debug().Int("members", n).Msg("closed idle stream group members")
+			}
+		}
+	}
 }
 
 // deadlineOf is ctx's deadline, or a second from now without one.

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
@@ -89,6 +90,7 @@ func (g *Groups) Member(group string, topics []string) (*Member, error) {
 	}
 	m := &Member{group: group, topics: topics, cons: cons, maxPending: g.maxPending,
 		pel: map[entryKey]*Pending{}, parts: map[partKey]*partState{}, consumers: map[string]time.Time{}}
+	m.lastUsed.Store(time.Now().UnixNano())
 	g.members[key] = m
 	return m, nil
 }
@@ -146,6 +148,33 @@ var ErrTooManyMembers = fmt.Errorf("too many stream group members on this rafka 
 
 // ErrTooManyConsumers is XREADGROUP's answer past MaxConsumers.
 var ErrTooManyConsumers = fmt.Errorf("too many consumers in this group on this rafka (at most %d names)", MaxConsumers)
+
+// Sweep closes the members no command used for idle that have no pending
+// entry and no XREADGROUP waiting: a member nobody reads here would keep
+// its partitions from the group's members on other rafkas. A later
+// XREADGROUP makes it again. It returns how many it closed.
+func (g *Groups) Sweep(idle time.Duration) int {
+	cutoff := time.Now().Add(-idle).UnixNano()
+	g.mu.Lock()
+	var idleMembers []*Member
+	for k, m := range g.members {
+		if m.busy.Load() > 0 || m.lastUsed.Load() > cutoff {
+			continue
+		}
+		m.mu.Lock()
+		pending := len(m.pel)
+		m.mu.Unlock()
+		if pending == 0 {
+			idleMembers = append(idleMembers, m)
+			delete(g.members, k)
+		}
+	}
+	g.mu.Unlock()
+	for _, m := range idleMembers {
+		_ = m.cons.Close()
+	}
+	return len(idleMembers)
+}
 
 // Drop closes and forgets the members of group (XGROUP DESTROY).
 func (g *Groups) Drop(group string) {
@@ -219,6 +248,9 @@ type Member struct {
 	cons       *consumer.Consumer
 	maxPending int
 
+	lastUsed atomic.Int64 // unix nanoseconds of the last command that used it
+	busy     atomic.Int32 // XREADGROUPs in Next now
+
 	mu        sync.Mutex
 	pel       map[entryKey]*Pending
 	parts     map[partKey]*partState
@@ -230,6 +262,8 @@ type Member struct {
 // one comes or ctx ends). Without noAck each is recorded in the pending
 // entries list under consumer.
 func (m *Member) Next(ctx context.Context, consumerName string, count int, block time.Duration, noAck bool) ([]*kafka.Message, error) {
+	m.busy.Add(1)
+	defer m.busy.Add(-1)
 	m.mu.Lock()
 	if err := m.seenLocked(consumerName); err != nil {
 		m.mu.Unlock()
@@ -281,6 +315,7 @@ func (m *Member) take(consumerName string, count int, noAck bool) ([]*kafka.Mess
 // seenLocked records that consumerName asked now, refusing a new name past
 // MaxConsumers.
 func (m *Member) seenLocked(consumerName string) error {
+	m.lastUsed.Store(time.Now().UnixNano())
 	if _, ok := m.consumers[consumerName]; !ok && len(m.consumers) >= MaxConsumers {
 		return ErrTooManyConsumers
 	}
@@ -333,6 +368,7 @@ func (m *Member) dropLocked(k partKey, ps *partState) {
 func (m *Member) Ack(topic string, ids []ID) int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.lastUsed.Store(time.Now().UnixNano())
 	m.pruneLocked()
 	n := 0
 	touched := map[int32]bool{}

@@ -8,6 +8,8 @@ import (
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
+	"rafka/config"
+	"rafka/server"
 	"rafka/stats"
 )
 
@@ -500,4 +502,26 @@ func TestStreamNoGroupTexts(t *testing.T) {
 	other := newTopic(t, 1)
 	c.expect("OK", "XGROUP", "CREATE", other, g, "$")
 	c.expect("OK", "XGROUP", "CREATE", topic, g, "$")
+}
+
+// TestStreamMemberIdle: a stream group's Kafka member no command used for
+// --stream-member-idle, with nothing pending, is closed (its partitions
+// free for other rafkas), and the next XREADGROUP makes it again.
+func TestStreamMemberIdle(t *testing.T) {
+	ts := startServer(t, func(c *server.Config) { c.Settings.StreamMemberIdle = config.Duration(time.Second) })
+	topic := newTopic(t, 1)
+	group := uniqueName(t, "idle")
+	c := ts.dial(t)
+	c.expect("OK", "XGROUP", "CREATE", topic, group, "$")
+	before := ts.stats.Get(stats.ConsumersCurrent)
+	c.expect("(nil)", "XREADGROUP", "GROUP", group, "c", "BLOCK", "10", "STREAMS", topic, ">")
+	if ts.stats.Get(stats.ConsumersCurrent) != before+1 {
+		t.Fatal("XREADGROUP made no member")
+	}
+	waitFor(t, 10*time.Second, "the idle member closed", func() bool { return ts.stats.Get(stats.ConsumersCurrent) == before })
+	id := c.do("XADD", topic, "*", "payload", "after").Str
+	c.expect(fmt.Sprintf(`[["%s", [["%s", ["payload", "after"]]]]]`, topic, id), "XREADGROUP", "GROUP", group, "c", "BLOCK", "10000", "STREAMS", topic, ">")
+	// A member with a pending entry stays.
+	time.Sleep(2500 * time.Millisecond)
+	c.expect("(integer) 1", "XACK", topic, group, id)
 }
