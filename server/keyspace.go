@@ -201,17 +201,23 @@ func cmdScan(s *Server, c *client, args [][]byte) error {
 // its first message); for a connection without a name, all the topic's
 // messages. 0 for a topic the connection may not see.
 func cmdLLen(s *Server, c *client, args [][]byte) error {
-	name, found, err := s.visibleTopic(c, args[1])
+	group, _, _ := strings.Cut(c.getName(), ":")
+	if c.user != nil && !c.user.CanJoin(group) {
+		group = "" // a name kept across AUTH as another user: not this user's group
+	}
+	return s.writeBacklog(c, args[1], group)
+}
+
+// writeBacklog replies with the messages of key's topic group has not
+// committed (all of them for ""), 0 for a key that is not a visible topic.
+func (s *Server) writeBacklog(c *client, key []byte, group string) error {
+	name, found, err := s.visibleTopic(c, key)
 	if err != nil {
 		return errf("%s", err)
 	}
 	if !found {
 		c.conn.WriteInt(0)
 		return nil
-	}
-	group, _, _ := strings.Cut(c.getName(), ":")
-	if c.user != nil && !c.user.CanJoin(group) {
-		group = "" // a name kept across AUTH as another user: not this user's group
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, keyspaceTimeout)
 	defer cancel()

@@ -211,24 +211,7 @@ options:
 
 // XLEN key: the records the topic holds (the sum over its partitions of
 // the latest minus the earliest offset); 0 for a missing topic.
-func cmdXLen(s *Server, c *client, args [][]byte) error {
-	name, found, err := s.visibleTopic(c, args[1])
-	if err != nil {
-		return errf("%s", err)
-	}
-	if !found {
-		c.conn.WriteInt(0)
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(s.ctx, keyspaceTimeout)
-	defer cancel()
-	n, err := s.meta.backlog(ctx, name, "")
-	if err != nil {
-		return errf("%s", err)
-	}
-	c.conn.WriteInt64(n)
-	return nil
-}
+func cmdXLen(s *Server, c *client, args [][]byte) error { return s.writeBacklog(c, args[1], "") }
 
 // topicExists reports whether topic exists, by a topic list at most
 // metadataMaxAge old (a fresh one when that says no).

@@ -185,7 +185,8 @@ func claimHead(c *client, args [][]byte) (topic, group, consumerName string, min
 	return topic, group, consumerName, time.Duration(ms) * time.Millisecond, nil
 }
 
-// claimedEntries reads the claimed entries' data again from Kafka.
+// claimedEntries reads pending entries' data again from Kafka (XCLAIM,
+// XAUTOCLAIM, a history XREADGROUP); an entry whose record is gone has none.
 func (s *Server) claimedEntries(ctx context.Context, topic string, claimed []streams.Pending) ([]streamEntry, error) {
 	out := make([]streamEntry, 0, len(claimed))
 	for _, p := range claimed {

@@ -399,25 +399,11 @@ func countEntries(reads []*xreadStream) int {
 // pendingEntries are consumerName's pending entries of topic from start,
 // at most count, their data read again from Kafka.
 func (s *Server) pendingEntries(ctx context.Context, group, topic, consumerName string, start streams.ID, count int) ([]streamEntry, error) {
-	var out []streamEntry
+	var pending []streams.Pending
 	for _, m := range s.groups.Of(group, topic) {
-		for _, p := range m.PendingOf(topic, consumerName, start, streams.Max) {
-			if len(out) >= count {
-				return out, nil
-			}
-			part, off, _ := p.ID.Record()
-			msgs, err := s.reader.Read(ctx, topic, part, off, off, 1)
-			if err != nil {
-				return nil, err
-			}
-			e := streamEntry{id: p.ID}
-			if len(msgs) == 1 {
-				e.msg = msgs[0]
-			}
-			out = append(out, e)
-		}
+		pending = append(pending, m.PendingOf(topic, consumerName, start, streams.Max)...)
 	}
-	return out, nil
+	return s.claimedEntries(ctx, topic, pending[:min(len(pending), count)])
 }
 
 // XACK key group id [id ...]
