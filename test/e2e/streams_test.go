@@ -525,3 +525,38 @@ func TestStreamMemberIdle(t *testing.T) {
 	time.Sleep(2500 * time.Millisecond)
 	c.expect("(integer) 1", "XACK", topic, group, id)
 }
+
+// TestStreamHostileInput: consumer names, stream counts and counts a client
+// sends are bounded.
+func TestStreamHostileInput(t *testing.T) {
+	ts := startServer(t)
+	topic := newTopic(t, 1)
+	group := uniqueName(t, "hostile")
+	c := ts.dial(t)
+	c.expect("OK", "XGROUP", "CREATE", topic, group, "$")
+	for _, name := range []string{strings.Repeat("n", 256), "has space", "nul\x00", ""} {
+		if r := c.do("XREADGROUP", "GROUP", group, name, "STREAMS", topic, ">"); !r.IsErr("ERR invalid consumer name") {
+			t.Errorf("consumer name %q: %s", clipName(name), r)
+		}
+		if r := c.do("XCLAIM", topic, group, name, "0", "1-0"); !r.IsErr("ERR invalid consumer name") {
+			t.Errorf("XCLAIM consumer name %q: %s", clipName(name), r)
+		}
+	}
+	args := []string{"XREADGROUP", "GROUP", group, "c", "STREAMS"}
+	for range 17 {
+		args = append(args, topic)
+	}
+	for range 17 {
+		args = append(args, ">")
+	}
+	if r := c.do(args...); !r.IsErr("ERR XREADGROUP reads at most 16 streams") {
+		t.Errorf("17 streams: %s", r)
+	}
+	c.expect("[]", "XRANGE", topic, "-", "+", "COUNT", "9223372036854775807")
+	c.expect("(error) ERR value is not an integer or out of range", "XRANGE", topic, "-", "+", "COUNT", "99999999999999999999")
+	if r := c.do("XAUTOCLAIM", topic, group, "c", "0", "0-0", "COUNT", "100000"); !r.IsErr("ERR COUNT must be > 0") {
+		t.Errorf("XAUTOCLAIM COUNT over the cap: %s", r)
+	}
+}
+
+func clipName(s string) string { return s[:min(len(s), 16)] }
