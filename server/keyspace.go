@@ -100,22 +100,26 @@ func cmdDBSize(s *Server, c *client, args [][]byte) error {
 	return nil
 }
 
-// TYPE key: list for a topic the connection may see, none otherwise.
+// TYPE key: stream for a topic the connection may see, string for one of
+// its lock keys, none otherwise.
 func cmdType(s *Server, c *client, args [][]byte) error {
 	_, found, err := s.visibleTopic(c, args[1])
 	if err != nil {
 		return errf("%s", err)
 	}
-	if found {
+	switch {
+	case found:
 		c.conn.WriteString(topicKeyType)
-	} else {
+	case s.locks.Exists(c.lockSpace(), string(args[1])):
+		c.conn.WriteString("string")
+	default:
 		c.conn.WriteString("none")
 	}
 	return nil
 }
 
 // EXISTS key [key ...]: how many of the keys name topics the connection
-// may see (a key given twice counts twice, as in Redis).
+// may see or its lock keys (a key given twice counts twice, as in Redis).
 func cmdExists(s *Server, c *client, args [][]byte) error {
 	names, err := s.visibleTopics(c)
 	if err != nil {
@@ -126,7 +130,11 @@ func cmdExists(s *Server, c *client, args [][]byte) error {
 		if name, ok := keyTopic(key); ok {
 			if _, found := slices.BinarySearch(names, name); found {
 				n++
+				continue
 			}
+		}
+		if s.locks.Exists(c.lockSpace(), string(key)) {
+			n++
 		}
 	}
 	c.conn.WriteInt(n)

@@ -21,6 +21,7 @@ import (
 	"rafka/arrowenc"
 	"rafka/authlimit"
 	"rafka/config"
+	"rafka/locks"
 	"rafka/producer"
 	"rafka/stats"
 	"rafka/streams"
@@ -108,6 +109,7 @@ type Server struct {
 	mapping *streams.Mapping
 	reader  *streams.Reader
 	groups  *streams.Groups // the stream groups' members here
+	locks   *locks.Table    // the lock keys (SET, GET, the Lock scripts)
 
 	// serving guards rc, ln and addr: Serve sets them while Shutdown and
 	// Addr may already run on other goroutines.
@@ -144,6 +146,7 @@ func New(cfg Config) *Server {
 		logins:   cfg.logins(),
 		started:  time.Now(),
 		rates:    &rates{stats: cfg.Stats},
+		locks:    locks.New(),
 		mapping:  streams.NewMapping(cfg.Settings.StreamPayloadFields),
 		reader:   streams.NewReader(cfg.Consumer),
 		groups:   streams.NewGroups(cfg.Consumer, int(cfg.Settings.StreamMaxPending), cfg.Stats, cfg.Log),

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -20,10 +21,15 @@ func cmdHGetAll(s *Server, c *client, args [][]byte) error {
 	return nil
 }
 
-// DEL stats resets the counters (gauges keep their values).
+// DEL stats resets the counters (gauges keep their values); DEL of keys
+// none of which is stats removes lock keys.
 func cmdDel(s *Server, c *client, args [][]byte) error {
+	if !slices.ContainsFunc(args[1:], isStatsKey) {
+		delLocks(s, c, args[1:])
+		return nil
+	}
 	for _, key := range args[1:] {
-		if !strings.EqualFold(string(key), "stats") {
+		if !isStatsKey(key) {
 			return errExpectedStats(string(key))
 		}
 	}
@@ -34,3 +40,5 @@ func cmdDel(s *Server, c *client, args [][]byte) error {
 	c.conn.WriteInt(1)
 	return nil
 }
+
+func isStatsKey(key []byte) bool { return strings.EqualFold(string(key), "stats") }
