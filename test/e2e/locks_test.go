@@ -1,7 +1,10 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
+	"net"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -148,4 +151,24 @@ func TestLockAroundXAutoClaimInMulti(t *testing.T) {
 	c.expect(fmt.Sprintf(`[OK, ["0-0", [["%s", ["data", "task"]]], []], "tok", (integer) 1]`, id), "EXEC")
 	c.expect("(nil)", "GET", lock)
 	c.expect(fmt.Sprintf(`[(integer) 1, "%[1]s", "%[1]s", [["alive", "1"]]]`, id), "XPENDING", topic, group)
+}
+
+// TestLocksRedisPy runs test/python/locks_check.py: redis-py's Lock, sync
+// and asyncio, over RESP2 and RESP3 — acquire, blocking acquire, locked,
+// owned, extend, reacquire, release, expiry, and a lock inside a MULTI.
+func TestLocksRedisPy(t *testing.T) {
+	python := venvPython(t)
+	ts := startServer(t)
+	_, port, _ := net.SplitHostPort(ts.addr)
+	for _, proto := range []string{"2", "3"} {
+		t.Run("RESP"+proto, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+			defer cancel()
+			out, err := exec.CommandContext(ctx, python, "../python/locks_check.py", "--port", port, "--protocol", proto).CombinedOutput()
+			if err != nil {
+				t.Fatalf("locks_check.py: %v\n%s", err, out)
+			}
+			t.Logf("%s", strings.TrimSpace(string(out)))
+		})
+	}
 }
