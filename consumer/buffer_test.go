@@ -2,37 +2,15 @@ package consumer
 
 import (
 	"context"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"rafka/config"
 	"rafka/stats"
 	"rafka/test/kafkatest"
 )
-
-// fill produces n small messages to topic with an independent client.
-func fill(t *testing.T, brokers, topic string, n int) {
-	t.Helper()
-	kc, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...), kgo.DefaultProduceTopic(topic))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer kc.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	recs := make([]*kgo.Record, n)
-	for i := range recs {
-		recs[i] = &kgo.Record{Value: []byte("message-" + strconv.Itoa(i))}
-	}
-	if err := kc.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-		t.Fatalf("fill %s: %v", topic, err)
-	}
-}
 
 // newTestConsumer subscribes a new group's consumer to topic from its start.
 func newTestConsumer(t *testing.T, brokers, topic string, st *stats.Stats) *Consumer {
@@ -56,7 +34,7 @@ func TestBatchReaderDoesNotPauseFetching(t *testing.T) {
 	brokers := kafkatest.Brokers(t)
 	topic := kafkatest.CreateTopic(t, brokers, "batch-reader", 1)
 	const n = 30000
-	fill(t, brokers, topic, n)
+	kafkatest.Produce(t, brokers, topic, n)
 	st := stats.New()
 	c := newTestConsumer(t, brokers, topic, st)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -88,7 +66,7 @@ func TestBatchReaderDoesNotPauseFetching(t *testing.T) {
 func TestIdleReaderPausesFetching(t *testing.T) {
 	brokers := kafkatest.Brokers(t)
 	topic := kafkatest.CreateTopic(t, brokers, "idle-reader", 1)
-	fill(t, brokers, topic, 3*bufferMessages)
+	kafkatest.Produce(t, brokers, topic, 3*bufferMessages)
 	st := stats.New()
 	c := newTestConsumer(t, brokers, topic, st)
 	deadline := time.Now().Add(30 * time.Second)

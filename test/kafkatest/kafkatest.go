@@ -74,3 +74,23 @@ func led(td kadm.TopicDetail, partitions int) bool {
 	}
 	return true
 }
+
+// Produce writes n small values ("message-0", "message-1", ...) to topic
+// with an independent client, and returns once all are acknowledged.
+func Produce(t testing.TB, brokers, topic string, n int) {
+	t.Helper()
+	kc, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...), kgo.DefaultProduceTopic(topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	recs := make([]*kgo.Record, n)
+	for i := range recs {
+		recs[i] = &kgo.Record{Value: []byte("message-" + strconv.Itoa(i))}
+	}
+	if err := kc.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatalf("produce to %s: %v", topic, err)
+	}
+}
