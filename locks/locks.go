@@ -47,11 +47,25 @@ type SetOptions struct {
 	KeepTTL bool
 }
 
+// MaxTTL is the longest time to live a key may have (about a century):
+// far past any lock, and far from overflowing a time.Duration.
+const MaxTTL = 100 * 365 * 24 * time.Hour
+
 // Table holds every namespace's keys. Its methods are safe for concurrent
-// use.
+// use; each namespace has its own lock, so one user's many keys never make
+// another's commands wait.
 type Table struct {
 	mu     sync.Mutex
-	spaces map[string]map[string]entry
+	spaces map[string]*space // never removed: one per ACL user at most
+}
+
+// space is one namespace's keys.
+type space struct {
+	mu   sync.Mutex
+	keys map[string]entry
+	// earliest is no later than the first expiry of any key (zero: none
+	// expires): dropExpired need not look before then.
+	earliest time.Time
 }
 
 type entry struct {
@@ -65,78 +79,92 @@ func (e entry) live(now time.Time) bool {
 
 // New returns an empty table.
 func New() *Table {
-	return &Table{spaces: make(map[string]map[string]entry)}
+	return &Table{spaces: make(map[string]*space)}
 }
 
-// get returns ns's live key, dropping it if it expired. t.mu is held.
-func (t *Table) get(ns, key string, now time.Time) (entry, bool) {
-	e, ok := t.spaces[ns][key]
+// space returns ns's namespace, locked; the caller unlocks it.
+func (t *Table) space(ns string) *space {
+	t.mu.Lock()
+	sp, ok := t.spaces[ns]
+	if !ok {
+		sp = &space{keys: make(map[string]entry)}
+		t.spaces[ns] = sp
+	}
+	t.mu.Unlock()
+	sp.mu.Lock()
+	return sp
+}
+
+// get returns the live key, dropping it if it expired. sp.mu is held.
+func (sp *space) get(key string, now time.Time) (entry, bool) {
+	e, ok := sp.keys[key]
 	if ok && !e.live(now) {
-		t.del(ns, key)
+		delete(sp.keys, key)
 		return entry{}, false
 	}
 	return e, ok
 }
 
-// del drops ns's key, and ns with its last key. t.mu is held.
-func (t *Table) del(ns, key string) {
-	space := t.spaces[ns]
-	delete(space, key)
-	if len(space) == 0 {
-		delete(t.spaces, ns)
-	}
-}
-
 // Set stores value under ns's key as SET does, and reports whether it did
-// (false: the condition did not hold).
+// (false: the condition did not hold). A TTL over MaxTTL is MaxTTL.
 func (t *Table) Set(ns, key string, value []byte, opt SetOptions) (bool, error) {
 	if len(key) > MaxKeyBytes || len(value) > MaxValueBytes {
 		return false, ErrTooLong
 	}
 	now := time.Now()
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	old, exists := t.get(ns, key, now)
+	sp := t.space(ns)
+	defer sp.mu.Unlock()
+	old, exists := sp.get(key, now)
 	if opt.Condition == IfAbsent && exists || opt.Condition == IfExisting && !exists {
 		return false, nil
 	}
-	space := t.spaces[ns]
-	if !exists && len(space) >= MaxKeys {
-		t.dropExpired(ns, now)
-		if len(t.spaces[ns]) >= MaxKeys {
+	if !exists && len(sp.keys) >= MaxKeys {
+		sp.dropExpired(now)
+		if len(sp.keys) >= MaxKeys {
 			return false, ErrFull
 		}
-		space = t.spaces[ns]
-	}
-	if space == nil {
-		space = make(map[string]entry)
-		t.spaces[ns] = space
 	}
 	e := entry{value: append([]byte(nil), value...)}
 	switch {
 	case opt.KeepTTL && exists:
 		e.expires = old.expires
 	case opt.TTL > 0:
-		e.expires = now.Add(opt.TTL)
+		sp.expire(&e, now, opt.TTL)
 	}
-	space[key] = e
+	sp.keys[key] = e
 	return true, nil
 }
 
-// dropExpired removes ns's expired keys. t.mu is held.
-func (t *Table) dropExpired(ns string, now time.Time) {
-	for key, e := range t.spaces[ns] {
-		if !e.live(now) {
-			t.del(ns, key)
+// expire sets e to expire ttl (at most MaxTTL) after now. sp.mu is held.
+func (sp *space) expire(e *entry, now time.Time, ttl time.Duration) {
+	e.expires = now.Add(min(ttl, MaxTTL))
+	if sp.earliest.IsZero() || e.expires.Before(sp.earliest) {
+		sp.earliest = e.expires
+	}
+}
+
+// dropExpired removes the expired keys, if any can have expired. sp.mu is
+// held.
+func (sp *space) dropExpired(now time.Time) {
+	if sp.earliest.IsZero() || now.Before(sp.earliest) {
+		return
+	}
+	sp.earliest = time.Time{}
+	for key, e := range sp.keys {
+		switch {
+		case !e.live(now):
+			delete(sp.keys, key)
+		case !e.expires.IsZero() && (sp.earliest.IsZero() || e.expires.Before(sp.earliest)):
+			sp.earliest = e.expires
 		}
 	}
 }
 
 // Get returns a copy of ns's key's value, and whether it exists.
 func (t *Table) Get(ns, key string) ([]byte, bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	e, ok := t.get(ns, key, time.Now())
+	sp := t.space(ns)
+	defer sp.mu.Unlock()
+	e, ok := sp.get(key, time.Now())
 	if !ok {
 		return nil, false
 	}
@@ -145,21 +173,21 @@ func (t *Table) Get(ns, key string) ([]byte, bool) {
 
 // Exists reports whether ns's key exists.
 func (t *Table) Exists(ns, key string) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	_, ok := t.get(ns, key, time.Now())
+	sp := t.space(ns)
+	defer sp.mu.Unlock()
+	_, ok := sp.get(key, time.Now())
 	return ok
 }
 
 // Del removes ns's keys and returns how many existed.
 func (t *Table) Del(ns string, keys ...string) int {
 	now := time.Now()
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	sp := t.space(ns)
+	defer sp.mu.Unlock()
 	n := 0
 	for _, key := range keys {
-		if _, ok := t.get(ns, key, now); ok {
-			t.del(ns, key)
+		if _, ok := sp.get(key, now); ok {
+			delete(sp.keys, key)
 			n++
 		}
 	}
@@ -170,9 +198,9 @@ func (t *Table) Del(ns string, keys ...string) int {
 // that never expires, -2 for no key.
 func (t *Table) PTTL(ns, key string) int64 {
 	now := time.Now()
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	e, ok := t.get(ns, key, now)
+	sp := t.space(ns)
+	defer sp.mu.Unlock()
+	e, ok := sp.get(key, now)
 	switch {
 	case !ok:
 		return -2
@@ -185,12 +213,12 @@ func (t *Table) PTTL(ns, key string) int64 {
 // Release deletes ns's key if it holds token (a lock's release), and
 // reports whether it did.
 func (t *Table) Release(ns, key string, token []byte) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if !t.holds(ns, key, token, time.Now()) {
+	sp := t.space(ns)
+	defer sp.mu.Unlock()
+	if _, ok := sp.holds(key, token, time.Now()); !ok {
 		return false
 	}
-	t.del(ns, key)
+	delete(sp.keys, key)
 	return true
 }
 
@@ -199,12 +227,13 @@ func (t *Table) Release(ns, key string, token []byte) bool {
 // the key, as PEXPIRE does.
 func (t *Table) Expire(ns, key string, token []byte, ttl time.Duration) bool {
 	now := time.Now()
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if !t.holds(ns, key, token, now) {
+	sp := t.space(ns)
+	defer sp.mu.Unlock()
+	e, ok := sp.holds(key, token, now)
+	if !ok {
 		return false
 	}
-	t.expireAt(ns, key, now, ttl)
+	sp.expireAt(key, e, now, ttl)
 	return true
 }
 
@@ -213,38 +242,35 @@ func (t *Table) Expire(ns, key string, token []byte, ttl time.Duration) bool {
 // and reports whether it did.
 func (t *Table) Extend(ns, key string, token []byte, ttl time.Duration, replace bool) bool {
 	now := time.Now()
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if !t.holds(ns, key, token, now) {
-		return false
-	}
-	e := t.spaces[ns][key]
-	if e.expires.IsZero() {
+	sp := t.space(ns)
+	defer sp.mu.Unlock()
+	e, ok := sp.holds(key, token, now)
+	if !ok || e.expires.IsZero() {
 		return false
 	}
 	if !replace {
-		// As the script does: the milliseconds left plus ttl.
-		ttl += time.Duration(max(e.expires.Sub(now).Milliseconds(), 0)) * time.Millisecond
+		// As the script does: the milliseconds left plus ttl, neither
+		// over MaxTTL, so the sum cannot overflow.
+		left := time.Duration(max(e.expires.Sub(now).Milliseconds(), 0)) * time.Millisecond
+		ttl = min(ttl, MaxTTL) + left
 	}
-	t.expireAt(ns, key, now, ttl)
+	sp.expireAt(key, e, now, ttl)
 	return true
 }
 
-// holds reports whether ns's live key's value is token. t.mu is held.
-func (t *Table) holds(ns, key string, token []byte, now time.Time) bool {
-	e, ok := t.get(ns, key, now)
-	return ok && string(e.value) == string(token)
+// holds returns the live key if its value is token. sp.mu is held.
+func (sp *space) holds(key string, token []byte, now time.Time) (entry, bool) {
+	e, ok := sp.get(key, now)
+	return e, ok && string(e.value) == string(token)
 }
 
-// expireAt sets ns's existing key to expire ttl after now, or deletes it
-// for a ttl of zero or less. t.mu is held.
-func (t *Table) expireAt(ns, key string, now time.Time, ttl time.Duration) {
+// expireAt makes the existing key e expire ttl after now, or deletes it
+// for a ttl of zero or less. sp.mu is held.
+func (sp *space) expireAt(key string, e entry, now time.Time, ttl time.Duration) {
 	if ttl <= 0 {
-		t.del(ns, key)
+		delete(sp.keys, key)
 		return
 	}
-	space := t.spaces[ns]
-	e := space[key]
-	e.expires = now.Add(ttl)
-	space[key] = e
+	sp.expire(&e, now, ttl)
+	sp.keys[key] = e
 }

@@ -3,6 +3,7 @@ package locks
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -157,6 +158,8 @@ func TestTokenOperations(t *testing.T) {
 			func(p int64) bool { return p > 0 && p <= 1000 }},
 		{"reacquire", time.Second, func(t *Table) bool { return t.Expire("ns", "k", []byte("tok"), time.Hour) }, true,
 			func(p int64) bool { return p > 3500_000 }},
+		{"extend saturates", time.Duration(math.MaxInt64), func(t *Table) bool { return t.Extend("ns", "k", []byte("tok"), MaxTTL, false) }, true,
+			func(p int64) bool { return p > MaxTTL.Milliseconds()-1000 && p <= MaxTTL.Milliseconds() }},
 		{"reacquire, zero deletes", time.Second, func(t *Table) bool { return t.Expire("ns", "k", []byte("tok"), 0) }, true,
 			func(p int64) bool { return p == -2 }},
 	}

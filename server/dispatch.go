@@ -80,6 +80,7 @@ func commandTable() map[string]*command {
 		{name: "set", arity: -3, handler: cmdSet, txn: txnQueued},
 		{name: "get", arity: 2, handler: cmdGet, txn: txnQueued},
 		{name: "pttl", arity: 2, handler: cmdPTTL, txn: txnQueued},
+		{name: "ttl", arity: 2, handler: cmdTTL, txn: txnQueued},
 		{name: "eval", arity: -3, handler: cmdEval, txn: txnQueued},
 		{name: "evalsha", arity: -3, handler: cmdEvalSHA, txn: txnQueued},
 		{name: "script", arity: -2, handler: cmdScript, txn: txnQueued},

@@ -20,6 +20,7 @@ var (
 	errSetExpire  = errf("invalid expire time in 'set' command")
 	errLockFull   = errf("%s", locks.ErrFull)
 	errLockTooBig = errf("%s", locks.ErrTooLong)
+	errSetStats   = errf("stats is the server's counters (HGETALL stats, DEL stats), not a lock key")
 )
 
 // lockSpace is c's namespace of lock keys: its ACL user's ("" for the
@@ -32,8 +33,12 @@ func (c *client) lockSpace() string {
 }
 
 // SET key value [NX|XX] [EX seconds|PX milliseconds|KEEPTTL]: +OK, or a
-// null bulk when NX or XX did not hold.
+// null bulk when NX or XX did not hold. A time to live over locks.MaxTTL
+// is that.
 func cmdSet(s *Server, c *client, args [][]byte) error {
+	if isStatsKey(args[1]) {
+		return errSetStats
+	}
 	opt, err := parseSetOptions(args[3:])
 	if err != nil {
 		return err
@@ -52,28 +57,34 @@ func cmdSet(s *Server, c *client, args [][]byte) error {
 	return nil
 }
 
-// parseSetOptions reads SET's options, each at most once, NX with XX and
-// EX with PX or KEEPTTL refused as Redis refuses them.
+// parseSetOptions reads SET's options. As in Redis, an option may come
+// again (the last EX or PX counts); NX with XX, and two of EX, PX and
+// KEEPTTL, are refused.
 func parseSetOptions(opts [][]byte) (locks.SetOptions, error) {
 	var opt locks.SetOptions
-	expiry := false
+	expiry := "" // EX, PX or KEEPTTL, once given
 	for i := 0; i < len(opts); i++ {
-		switch name := strings.ToUpper(string(opts[i])); name {
+		name := strings.ToUpper(string(opts[i]))
+		switch name {
 		case "NX", "XX":
-			if opt.Condition != locks.Always {
-				return opt, errSyntax
-			}
-			opt.Condition = locks.IfAbsent
+			c := locks.IfAbsent
 			if name == "XX" {
-				opt.Condition = locks.IfExisting
+				c = locks.IfExisting
 			}
-		case "KEEPTTL":
-			if expiry {
+			if opt.Condition != locks.Always && opt.Condition != c {
 				return opt, errSyntax
 			}
-			expiry, opt.KeepTTL = true, true
-		case "EX", "PX":
-			if expiry || i+1 == len(opts) {
+			opt.Condition = c
+		case "KEEPTTL", "EX", "PX":
+			if expiry != "" && expiry != name {
+				return opt, errSyntax
+			}
+			expiry = name
+			if name == "KEEPTTL" {
+				opt.KeepTTL = true
+				continue
+			}
+			if i+1 == len(opts) {
 				return opt, errSyntax
 			}
 			i++
@@ -88,7 +99,7 @@ func parseSetOptions(opts [][]byte) (locks.SetOptions, error) {
 			if n <= 0 || n > math.MaxInt64/int64(unit) {
 				return opt, errSetExpire
 			}
-			expiry, opt.TTL = true, time.Duration(n)*unit
+			opt.TTL = time.Duration(n) * unit
 		default:
 			return opt, errSetOption
 		}
@@ -110,6 +121,16 @@ func cmdGet(s *Server, c *client, args [][]byte) error {
 // PTTL key: a lock key's milliseconds to live, -1 for none, -2 for no key.
 func cmdPTTL(s *Server, c *client, args [][]byte) error {
 	c.conn.WriteInt64(s.locks.PTTL(c.lockSpace(), string(args[1])))
+	return nil
+}
+
+// TTL key: PTTL in seconds, rounded as Redis rounds it.
+func cmdTTL(s *Server, c *client, args [][]byte) error {
+	ms := s.locks.PTTL(c.lockSpace(), string(args[1]))
+	if ms >= 0 {
+		ms = (ms + 500) / 1000
+	}
+	c.conn.WriteInt64(ms)
 	return nil
 }
 

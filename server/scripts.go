@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"rafka/locks"
 )
 
 // rafka runs no Lua. EVAL, EVALSHA and SCRIPT know three scripts by the
@@ -107,9 +109,8 @@ func runReacquire(s *Server, c *client, key string, argv [][]byte) (int, error) 
 	return b2i(s.locks.Expire(c.lockSpace(), key, argv[0], ttl)), nil
 }
 
-// maxScriptMillis bounds a script's milliseconds: a year, far past any
-// lock, and far from overflowing a time.Duration when added to.
-const maxScriptMillis = 365 * 24 * 3600 * 1000
+// maxScriptMillis bounds a script's milliseconds: locks.MaxTTL.
+const maxScriptMillis = int64(locks.MaxTTL / time.Millisecond)
 
 // scriptMillis reads a script's milliseconds argument, as PEXPIRE would.
 func scriptMillis(arg []byte) (time.Duration, error) {
@@ -144,14 +145,14 @@ func cmdScript(s *Server, c *client, args [][]byte) error {
 			return errNoLua
 		}
 		c.conn.WriteBulkString(sha)
-	case sub == "flush" && len(args) <= 3:
-		if len(args) == 3 && !strings.EqualFold(string(args[2]), "async") && !strings.EqualFold(string(args[2]), "sync") {
+	case sub == "flush":
+		if len(args) > 3 || len(args) == 3 && !strings.EqualFold(string(args[2]), "async") && !strings.EqualFold(string(args[2]), "sync") {
 			return errf("SCRIPT FLUSH only support SYNC|ASYNC option")
 		}
 		c.conn.WriteString("OK")
 	case sub == "kill" && len(args) == 2:
 		return errNotBusy
-	case sub == "exists" || sub == "load" || sub == "flush" || sub == "kill":
+	case sub == "exists" || sub == "load" || sub == "kill":
 		return errf("wrong number of arguments for 'script|%s' command", sub)
 	default:
 		return errUnknownSubcommand(clip(string(args[1]), 64))

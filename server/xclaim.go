@@ -2,12 +2,17 @@ package server
 
 import (
 	"context"
+	"math"
 	"strconv"
 	"strings"
 	"time"
 
 	"rafka/streams"
 )
+
+// maxIdleMillis bounds the idle times XCLAIM and XAUTOCLAIM take: what a
+// time.Duration holds.
+const maxIdleMillis = math.MaxInt64 / int64(time.Millisecond)
 
 // XCLAIM key group consumer min-idle-time id [id ...] [IDLE ms] [TIME ms-unix]
 // [RETRYCOUNT n] [FORCE] [JUSTID] [LASTID id]
@@ -49,7 +54,7 @@ func cmdXClaim(s *Server, c *client, args [][]byte) error {
 				continue
 			}
 			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || n < 0 {
+			if err != nil || n < 0 || opt == "idle" && n > maxIdleMillis {
 				return errf("Invalid %s option argument for XCLAIM", strings.ToUpper(opt))
 			}
 			switch opt {
@@ -130,6 +135,17 @@ func cmdXAutoClaim(s *Server, c *client, args [][]byte) error {
 			next = n
 		}
 	}
+	// The entries are read before any of the reply is written: a failed
+	// read is the whole reply.
+	var entries []streamEntry
+	if !justID {
+		ctx, done := c.block(s.ctx)
+		entries, err = s.claimedEntries(ctx, topic, claimed)
+		done()
+		if err != nil {
+			return errf("%s", err)
+		}
+	}
 	c.conn.WriteArray(3)
 	c.conn.WriteBulkString(next.String())
 	if justID {
@@ -138,12 +154,6 @@ func cmdXAutoClaim(s *Server, c *client, args [][]byte) error {
 			c.conn.WriteBulkString(p.ID.String())
 		}
 	} else {
-		ctx, done := c.block(s.ctx)
-		entries, err := s.claimedEntries(ctx, topic, claimed)
-		done()
-		if err != nil {
-			return errf("%s", err)
-		}
 		s.writeEntries(c, entries)
 	}
 	c.conn.WriteArray(0) // deleted IDs: Kafka keeps every record the PEL names
@@ -178,7 +188,7 @@ func claimHead(c *client, args [][]byte) (topic, group, consumerName string, min
 		return
 	}
 	ms, perr := strconv.ParseInt(string(args[4]), 10, 64)
-	if perr != nil || ms < 0 {
+	if perr != nil || ms < 0 || ms > maxIdleMillis {
 		err = errf("Invalid min-idle-time argument for XCLAIM")
 		return
 	}

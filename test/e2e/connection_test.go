@@ -32,7 +32,7 @@ func TestConnectionCommands(t *testing.T) {
 		{[]string{"CLIENT", "KILL", "x"}, "(error) ERR unknown subcommand 'KILL'"},
 		{[]string{"HELLO", "4"}, "(error) NOPROTO unsupported protocol version"},
 		{[]string{"COMMAND", "DOCS"}, "[]"},
-		{[]string{"COMMAND", "COUNT"}, "(integer) 50"},
+		{[]string{"COMMAND", "COUNT"}, "(integer) 51"},
 		{[]string{"FLUSHALL", "now"}, "(error) ERR unknown command 'FLUSHALL', with args beginning with: 'now' "},
 		{[]string{"ECHO"}, "(error) ERR wrong number of arguments for 'echo' command"},
 		{[]string{"AUTH", "secret"}, "(error) ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"},

@@ -39,6 +39,12 @@ func TestLockKeys(t *testing.T) {
 	c.expect("OK", "SET", key, "v", "EX", "60")
 	c.expect("OK", "SET", key, "v")
 	c.expect("(integer) -1", "PTTL", key)
+	c.expect("(integer) -1", "TTL", key)
+	c.expect("OK", "SET", key, "v", "XX", "XX", "EX", "1", "EX", "100") // repeated, as Redis allows: the last EX counts
+	if r := c.do("TTL", key); r.Num != 100 {
+		t.Errorf("TTL after EX 1 EX 100: %s", r)
+	}
+	c.expect("(integer) -2", "TTL", key+"-none")
 	c.expect("(integer) 1", "DEL", key, key+"-none")
 	c.expect("(integer) 0", "EXISTS", key)
 	c.expect("none", "TYPE", key)
@@ -52,6 +58,8 @@ func TestLockKeys(t *testing.T) {
 		{"(error) ERR syntax error", []string{"SET", key, "v", "NX", "XX"}},
 		{"(error) ERR syntax error", []string{"SET", key, "v", "PX", "10", "EX", "1"}},
 		{"(error) ERR syntax error", []string{"SET", key, "v", "PX"}},
+		{"(error) ERR syntax error", []string{"SET", key, "v", "KEEPTTL", "PX", "10"}},
+		{"(error) ERR stats is the server's counters (HGETALL stats, DEL stats), not a lock key", []string{"SET", "Stats", "v"}},
 		{"(error) ERR value is not an integer or out of range", []string{"SET", key, "v", "PX", "ten"}},
 		{"(error) ERR invalid expire time in 'set' command", []string{"SET", key, "v", "PX", "0"}},
 		{"(error) ERR invalid expire time in 'set' command", []string{"SET", key, "v", "EX", "9223372036854775807"}},

@@ -557,6 +557,21 @@ func TestStreamHostileInput(t *testing.T) {
 	if r := c.do("XAUTOCLAIM", topic, group, "c", "0", "0-0", "COUNT", "100000"); !r.IsErr("ERR COUNT must be > 0") {
 		t.Errorf("XAUTOCLAIM COUNT over the cap: %s", r)
 	}
+	// Idle times past what a duration holds are refused: they must not
+	// turn an entry's delivery time into the future, where no claim finds
+	// it again, or make every entry idle enough. (A TIME in the future is
+	// now, as in Redis.)
+	id := c.do("XADD", topic, "*", "payload", "p").Str
+	if r := c.do("XREADGROUP", "GROUP", group, "c", "COUNT", "1", "BLOCK", "10000", "STREAMS", topic, ">"); len(r.Elems) != 1 {
+		t.Fatalf("XREADGROUP: %s", r)
+	}
+	if r := c.do("XCLAIM", topic, group, "d", "0", id, "IDLE", "9300000000000000"); !r.IsErr("ERR Invalid IDLE option argument for XCLAIM") {
+		t.Errorf("XCLAIM IDLE 9300000000000000: %s", r)
+	}
+	if r := c.do("XCLAIM", topic, group, "d", "9300000000000000", id); !r.IsErr("ERR Invalid min-idle-time argument for XCLAIM") {
+		t.Errorf("XCLAIM min-idle-time 9300000000000000: %s", r)
+	}
+	c.expect(fmt.Sprintf(`["0-0", ["%s"], []]`, id), "XAUTOCLAIM", topic, group, "d", "0", "0-0", "JUSTID")
 }
 
 func clipName(s string) string { return s[:min(len(s), 16)] }
