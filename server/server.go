@@ -135,6 +135,7 @@ func New(cfg Config) *Server {
 	defaultIfUnset(&cfg.Settings.MonitorBufferBytes, d.MonitorBufferBytes)
 	defaultIfUnset(&cfg.Settings.MaxBatchBytes, d.MaxBatchBytes)
 	defaultIfUnset(&cfg.Settings.StreamMaxPending, d.StreamMaxPending)
+	defaultIfUnset(&cfg.Settings.StreamMaxMembers, d.StreamMaxMembers)
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		cfg:      cfg,
@@ -149,9 +150,10 @@ func New(cfg Config) *Server {
 		locks:    locks.New(),
 		mapping:  streams.NewMapping(cfg.Settings.StreamPayloadFields),
 		reader:   streams.NewReader(cfg.Consumer),
-		groups:   streams.NewGroups(cfg.Consumer, int(cfg.Settings.StreamMaxPending), cfg.Stats, cfg.Log),
-		ctx:      ctx,
-		cancel:   cancel,
+		groups: streams.NewGroups(streams.GroupsConfig{Properties: cfg.Consumer, MaxPending: int(cfg.Settings.StreamMaxPending),
+			MaxMembers: cfg.Settings.StreamMaxMembers, Stats: cfg.Stats, Log: cfg.Log}),
+		ctx:    ctx,
+		cancel: cancel,
 	}
 	s.commands = commandTable()
 	if cfg.Metrics != nil {

@@ -216,7 +216,11 @@ func (s *Server) xgroupConsumer(ctx context.Context, c *client, sub, topic, grou
 		if err != nil {
 			return errf("%s", err)
 		}
-		if m.AddConsumer(consumerName) {
+		added, err := m.AddConsumer(consumerName)
+		if err != nil {
+			return errf("%s", err)
+		}
+		if added {
 			c.conn.WriteInt(1)
 		} else {
 			c.conn.WriteInt(0)

@@ -43,6 +43,8 @@ type Groups struct {
 	stats      *stats.Stats
 	log        zerolog.Logger
 	maxPending int
+	maxMembers int
+	names      atomic.Int64 // consumer names kept by all members
 
 	mu      sync.Mutex
 	members map[string]*Member // by memberKey
@@ -53,11 +55,21 @@ type Groups struct {
 // maxKnownGroups bounds the names Groups remembers as existing.
 const maxKnownGroups = 10000
 
-// NewGroups is the groups of members configured with props (the server's
-// consumer properties); a group's pending entries are at most maxPending.
-func NewGroups(props config.Properties, maxPending int, st *stats.Stats, log zerolog.Logger) *Groups {
-	return &Groups{props: props, stats: st, log: log.With().Str("role", "stream-groups").Logger(),
-		maxPending: maxPending, members: map[string]*Member{}}
+// GroupsConfig configures Groups.
+type GroupsConfig struct {
+	// Properties configure each member (the server's consumer properties).
+	Properties config.Properties
+	// MaxPending bounds a group's pending entries; MaxMembers the members
+	// (librdkafka consumers) of all groups. Each is at least 1.
+	MaxPending, MaxMembers int
+	Stats                  *stats.Stats
+	Log                    zerolog.Logger
+}
+
+// NewGroups is the groups of members configured by cfg.
+func NewGroups(cfg GroupsConfig) *Groups {
+	return &Groups{props: cfg.Properties, stats: cfg.Stats, log: cfg.Log.With().Str("role", "stream-groups").Logger(),
+		maxPending: max(cfg.MaxPending, 1), maxMembers: max(cfg.MaxMembers, 1), members: map[string]*Member{}}
 }
 
 func memberKey(group string, topics []string) string { return group + "|" + strings.Join(topics, ",") }
@@ -74,8 +86,8 @@ func (g *Groups) Member(group string, topics []string) (*Member, error) {
 	if m, ok := g.members[key]; ok {
 		return m, nil
 	}
-	if len(g.members) >= MaxMembers {
-		return nil, ErrTooManyMembers
+	if len(g.members) >= g.maxMembers {
+		return nil, fmt.Errorf("%w (at most %d groups and topic sets)", ErrTooManyMembers, g.maxMembers)
 	}
 	p := g.props.Clone()
 	for k, v := range groupForced {
@@ -88,7 +100,7 @@ func (g *Groups) Member(group string, topics []string) (*Member, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create the group's member: %w", err)
 	}
-	m := &Member{group: group, topics: topics, cons: cons, maxPending: g.maxPending,
+	m := &Member{group: group, topics: topics, cons: cons, maxPending: g.maxPending, names: &g.names,
 		pel: map[entryKey]*Pending{}, parts: map[partKey]*partState{}, consumers: map[string]time.Time{}}
 	m.lastUsed.Store(time.Now().UnixNano())
 	g.members[key] = m
@@ -135,16 +147,19 @@ func (g *Groups) Known(group, topic string) bool {
 	return false
 }
 
-// MaxMembers bounds the Kafka members (librdkafka consumers) one rafka
-// runs for stream groups; MaxConsumers the Redis consumer names one member
-// keeps.
+// MaxConsumers bounds the Redis consumer names one member keeps,
+// MaxConsumerNames those of all members together (each name is at most
+// 255 bytes: some 32 MB in all).
 const (
-	MaxMembers   = 256
-	MaxConsumers = 10000
+	MaxConsumers     = 10000
+	MaxConsumerNames = 100000
 )
 
-// ErrTooManyMembers is XREADGROUP's answer past MaxMembers.
-var ErrTooManyMembers = fmt.Errorf("too many stream group members on this rafka (at most %d groups and topic sets)", MaxMembers)
+// ErrTooManyConsumerNames is XREADGROUP's answer past MaxConsumerNames.
+var ErrTooManyConsumerNames = fmt.Errorf("too many stream consumers on this rafka (at most %d names in all groups): XGROUP DELCONSUMER some", MaxConsumerNames)
+
+// ErrTooManyMembers is XREADGROUP's answer past GroupsConfig.MaxMembers.
+var ErrTooManyMembers = errors.New("too many stream group members on this rafka")
 
 // ErrTooManyConsumers is XREADGROUP's answer past MaxConsumers.
 var ErrTooManyConsumers = fmt.Errorf("too many consumers in this group on this rafka (at most %d names)", MaxConsumers)
@@ -171,7 +186,7 @@ func (g *Groups) Sweep(idle time.Duration) int {
 	}
 	g.mu.Unlock()
 	for _, m := range idleMembers {
-		_ = m.cons.Close()
+		m.close()
 	}
 	return len(idleMembers)
 }
@@ -193,7 +208,7 @@ func (g *Groups) Drop(group string) {
 	}
 	g.mu.Unlock()
 	for _, m := range drop {
-		_ = m.cons.Close()
+		m.close()
 	}
 }
 
@@ -206,7 +221,7 @@ func (g *Groups) Close() {
 	g.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, m := range members {
-		wg.Go(func() { _ = m.cons.Close() })
+		wg.Go(m.close)
 	}
 	wg.Wait()
 }
@@ -247,11 +262,13 @@ type Member struct {
 	topics     []string
 	cons       *consumer.Consumer
 	maxPending int
+	names      *atomic.Int64 // Groups.names
 
 	lastUsed atomic.Int64 // unix nanoseconds of the last command that used it
 	busy     atomic.Int32 // XREADGROUPs in Next now
 
 	mu        sync.Mutex
+	closed    bool
 	pel       map[entryKey]*Pending
 	parts     map[partKey]*partState
 	consumers map[string]time.Time // Redis consumer -> last seen
@@ -316,11 +333,30 @@ func (m *Member) take(consumerName string, count int, noAck bool) ([]*kafka.Mess
 // MaxConsumers.
 func (m *Member) seenLocked(consumerName string) error {
 	m.lastUsed.Store(time.Now().UnixNano())
-	if _, ok := m.consumers[consumerName]; !ok && len(m.consumers) >= MaxConsumers {
-		return ErrTooManyConsumers
+	if _, ok := m.consumers[consumerName]; !ok {
+		switch {
+		case m.closed:
+			return consumer.ErrClosed
+		case len(m.consumers) >= MaxConsumers:
+			return ErrTooManyConsumers
+		case m.names.Add(1) > MaxConsumerNames:
+			m.names.Add(-1)
+			return ErrTooManyConsumerNames
+		}
 	}
 	m.consumers[consumerName] = time.Now()
 	return nil
+}
+
+// close closes the member's Kafka consumer (its stored offsets are
+// committed) and gives back its consumer names.
+func (m *Member) close() {
+	m.mu.Lock()
+	m.closed = true
+	m.names.Add(-int64(len(m.consumers)))
+	m.consumers = map[string]time.Time{}
+	m.mu.Unlock()
+	_ = m.cons.Close()
 }
 
 // deliverLocked records msg as delivered to consumerName.
@@ -587,14 +623,14 @@ func (g *Groups) Names(topic string) []string {
 }
 
 // AddConsumer registers consumerName (XGROUP CREATECONSUMER) and reports
-// whether it is new.
-func (m *Member) AddConsumer(consumerName string) bool {
+// whether it is new; past the bounds on names it is refused.
+func (m *Member) AddConsumer(consumerName string) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.consumers[consumerName]; ok {
-		return false
+		return false, nil
 	}
-	return m.seenLocked(consumerName) == nil
+	return true, m.seenLocked(consumerName)
 }
 
 // RemoveConsumer forgets consumerName (XGROUP DELCONSUMER) and returns how
@@ -605,7 +641,10 @@ func (m *Member) RemoveConsumer(topic, consumerName string) (found bool, pending
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	_, found = m.consumers[consumerName]
-	delete(m.consumers, consumerName)
+	if found {
+		delete(m.consumers, consumerName)
+		m.names.Add(-1)
+	}
 	for k, p := range m.pel {
 		if k.topic == topic && p.Consumer == consumerName {
 			pending++

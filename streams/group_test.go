@@ -25,8 +25,8 @@ import (
 // ends.
 func newTestGroups(t *testing.T, brokers string) *Groups {
 	t.Helper()
-	g := NewGroups((&config.File{}).ConsumerProperties(brokers), 1_000_000, stats.New(),
-		zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.ErrorLevel))
+	g := NewGroups(GroupsConfig{Properties: (&config.File{}).ConsumerProperties(brokers), MaxPending: 1_000_000,
+		MaxMembers: 8, Stats: stats.New(), Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.ErrorLevel)})
 	t.Cleanup(g.Close)
 	return g
 }

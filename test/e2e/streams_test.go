@@ -575,3 +575,66 @@ func TestStreamHostileInput(t *testing.T) {
 }
 
 func clipName(s string) string { return s[:min(len(s), 16)] }
+
+// TestStreamBoundsOnMembersAndNames: past --stream-max-members a new
+// group's XREADGROUP is refused (and XGROUP DESTROY frees its place); one
+// member keeps at most 10000 consumer names and all of them 100000, each
+// past the bound refused for XREADGROUP and XGROUP CREATECONSUMER, and
+// XGROUP DELCONSUMER gives a name back.
+func TestStreamBoundsOnMembersAndNames(t *testing.T) {
+	ts := startServer(t, func(c *server.Config) { c.Settings.StreamMaxMembers = 11 })
+	topic := newTopic(t, 1)
+	c := ts.dial(t)
+	prefix := uniqueName(t, "bound")
+	groups := make([]string, 12)
+	for i := range groups {
+		groups[i] = fmt.Sprint(prefix, "-", i)
+		c.expect("OK", "XGROUP", "CREATE", topic, groups[i], "$")
+	}
+	// fill gives group the consumer names name-0 ... name-(n-1), pipelined.
+	fill := func(group string, n int) {
+		t.Helper()
+		for i := range n {
+			c.send("XREADGROUP", "GROUP", group, fmt.Sprint("name-", i), "COUNT", "1", "STREAMS", topic, ">")
+		}
+		c.flush()
+		for i := range n {
+			if r := c.read(30 * time.Second); r.Kind == '-' {
+				t.Fatalf("XREADGROUP of %s by name-%d: %s", group, i, r)
+			}
+		}
+	}
+	fill(groups[0], 10000)
+	tooMany := "ERR too many consumers in this group on this rafka (at most 10000 names)"
+	if r := c.do("XREADGROUP", "GROUP", groups[0], "one-more", "STREAMS", topic, ">"); !r.IsErr(tooMany) {
+		t.Errorf("name 10001 of a member: %s", r)
+	}
+	if r := c.do("XGROUP", "CREATECONSUMER", topic, groups[0], "one-more"); !r.IsErr(tooMany) {
+		t.Errorf("CREATECONSUMER of name 10001: %s", r)
+	}
+	c.expect("(integer) 0", "XGROUP", "CREATECONSUMER", topic, groups[0], "name-7") // known: no room needed
+	c.expect("(integer) 0", "XGROUP", "DELCONSUMER", topic, groups[0], "name-7")
+	c.expect("(integer) 1", "XGROUP", "CREATECONSUMER", topic, groups[0], "one-more")
+
+	for _, g := range groups[1:10] {
+		fill(g, 10000)
+	}
+	allNames := "ERR too many stream consumers on this rafka (at most 100000 names in all groups): XGROUP DELCONSUMER some"
+	if r := c.do("XREADGROUP", "GROUP", groups[10], "first", "STREAMS", topic, ">"); !r.IsErr(allNames) {
+		t.Errorf("name 100001 of the rafka: %s", r)
+	}
+	c.expect("(integer) 0", "XGROUP", "DELCONSUMER", topic, groups[3], "name-0")
+	if r := c.do("XREADGROUP", "GROUP", groups[10], "first", "STREAMS", topic, ">"); r.Kind == '-' {
+		t.Errorf("a name after DELCONSUMER gave one back: %s", r)
+	}
+
+	// groups[0..10] have their 11 members: a twelfth is refused until
+	// XGROUP DESTROY closes one (and gives back its 10000 names).
+	if r := c.do("XREADGROUP", "GROUP", groups[11], "c", "STREAMS", topic, ">"); !r.IsErr("ERR too many stream group members on this rafka (at most 11 groups and topic sets)") {
+		t.Errorf("a twelfth member: %s", r)
+	}
+	c.expect("(integer) 1", "XGROUP", "DESTROY", topic, groups[5])
+	if r := c.do("XREADGROUP", "GROUP", groups[11], "c", "STREAMS", topic, ">"); r.Kind == '-' {
+		t.Errorf("XREADGROUP after a member was destroyed: %s", r)
+	}
+}
