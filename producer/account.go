@@ -17,8 +17,8 @@ const queueFullRetry = 100 * time.Millisecond
 
 // Account is the messages of one connection or one Flight call on the
 // shared producer (always on the same librdkafka producer of the pool): how many are outstanding, how many failed. Produce,
-// ProduceAndWait and SendAndWait may be called from one goroutine at a
-// time; the counters may be read from any.
+// ProduceAndWait, SendAndWait and Send may be called from one goroutine at
+// a time; the counters and a Sent may be read from any.
 type Account struct {
 	p    *Producer
 	slot *atomic.Pointer[instance] // the producer's slot the account uses
@@ -103,11 +103,17 @@ func (b *batch) settle(err error) {
 	}
 }
 
-// wait seals the batch and waits for the reports of its messages.
-func (b *batch) wait(ctx context.Context) error {
+// seal marks the batch complete: done closes once its messages are
+// reported.
+func (b *batch) seal() {
 	if b.pending.Add(-1) == 0 {
 		close(b.done)
 	}
+}
+
+// wait seals the batch and waits for the reports of its messages.
+func (b *batch) wait(ctx context.Context) error {
+	b.seal()
 	select {
 	case <-b.done:
 		return nil
@@ -272,27 +278,63 @@ func (a *Account) SendAndWait(ctx context.Context, msgs []*kafka.Message) (int, 
 // stored: placed[i] gets msgs[i]'s partition and offset (left as it is for
 // a message that failed). placed, when not nil, is as long as msgs.
 func (a *Account) SendAndPlace(ctx context.Context, msgs []*kafka.Message, placed []kafka.TopicPartition) (int, error) {
+	return a.Send(ctx, msgs, placed).Wait(ctx)
+}
+
+// Sent is messages Send enqueued, whose delivery reports may still come.
+type Sent struct {
+	b        *batch
+	enqueued int
+	err      error // why Send stopped enqueuing, if it did
+}
+
+// Send is SendAndPlace without the wait: it enqueues msgs and returns;
+// placed is written as their reports come, and may be read once Done is
+// closed.
+func (a *Account) Send(ctx context.Context, msgs []*kafka.Message, placed []kafka.TopicPartition) *Sent {
 	b := newBatch()
-	enqueued := 0
-	var err error
+	s := &Sent{b: b}
 	for i, m := range msgs {
 		d := a.newDelivery(b, len(m.Value))
 		if placed != nil {
 			d.placed = &placed[i]
 		}
 		m.Opaque = d
-		if err = a.send(ctx, m, d); err != nil {
+		if s.err = a.send(ctx, m, d); s.err != nil {
 			break
 		}
-		enqueued++
+		s.enqueued++
 	}
-	if werr := b.wait(ctx); werr != nil {
-		return 0, werr
+	b.seal()
+	return s
+}
+
+// Done is closed once every enqueued message is reported.
+func (s *Sent) Done() <-chan struct{} { return s.b.done }
+
+// Finished reports whether Done is closed.
+func (s *Sent) Finished() bool {
+	select {
+	case <-s.b.done:
+		return true
+	default:
+		return false
 	}
-	if first := b.firstErr.Load(); first != nil && err == nil {
+}
+
+// Wait waits for the reports (or ctx) and returns how many messages were
+// delivered and the first failure.
+func (s *Sent) Wait(ctx context.Context) (int, error) {
+	select {
+	case <-s.b.done:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	err := s.err
+	if first := s.b.firstErr.Load(); first != nil && err == nil {
 		err = *first
 	}
-	return enqueued - int(b.failed.Load()), err
+	return s.enqueued - int(s.b.failed.Load()), err
 }
 
 // enqueue produces msg once per value.

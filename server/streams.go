@@ -115,10 +115,13 @@ func (s *Server) xaddBatch(c *client, items []xaddItem) {
 	}
 	placed := make([]kafka.TopicPartition, len(msgs))
 	var sendErr error
+	delivered := false // every report came: placed may be read
 	if len(msgs) > 0 {
 		ctx, done := c.block(s.ctx)
-		_, sendErr = s.accountOf(c).SendAndPlace(ctx, msgs, placed)
+		sent := s.accountOf(c).Send(ctx, msgs, placed)
+		_, sendErr = sent.Wait(ctx)
 		done()
+		delivered = sent.Finished()
 	}
 	j := 0
 	for _, it := range items {
@@ -128,7 +131,10 @@ func (s *Server) xaddBatch(c *client, items []xaddItem) {
 		case it.null:
 			c.writeNullBulk()
 		default:
-			tp := placed[j]
+			var tp kafka.TopicPartition
+			if delivered {
+				tp = placed[j]
+			}
 			j++
 			if tp.Topic == nil { // not delivered
 				err := sendErr
