@@ -96,7 +96,8 @@ func newBatch() *batch {
 func (b *batch) settle(err error) {
 	if err != nil {
 		b.failed.Add(1)
-		b.firstErr.CompareAndSwap(nil, &err)
+		first := err // only a failure's error is moved to the heap
+		b.firstErr.CompareAndSwap(nil, &first)
 	}
 	if b.pending.Add(-1) == 0 {
 		close(b.done)

@@ -22,17 +22,22 @@ import (
 // io.Discard, flushed like redcon does after each read batch.
 type benchConn struct {
 	*redcon.Writer
-	ctx any
+	ctx      any
+	pipeline []redcon.Command // what ReadPipeline hands out
 }
 
-func (c *benchConn) RemoteAddr() string                 { return "127.0.0.1:1" }
-func (c *benchConn) Close() error                       { return nil }
-func (c *benchConn) Context() any                       { return c.ctx }
-func (c *benchConn) SetContext(v any)                   { c.ctx = v }
-func (c *benchConn) SetReadBuffer(int)                  {}
-func (c *benchConn) Detach() redcon.DetachedConn        { panic("not in benchmarks") }
-func (c *benchConn) ReadPipeline() []redcon.Command     { return nil }
-func (c *benchConn) PeekPipeline() []redcon.Command     { return nil }
+func (c *benchConn) RemoteAddr() string             { return "127.0.0.1:1" }
+func (c *benchConn) Close() error                   { return nil }
+func (c *benchConn) Context() any                   { return c.ctx }
+func (c *benchConn) SetContext(v any)               { c.ctx = v }
+func (c *benchConn) SetReadBuffer(int)              {}
+func (c *benchConn) Detach() redcon.DetachedConn    { panic("not in benchmarks") }
+func (c *benchConn) PeekPipeline() []redcon.Command { return c.pipeline }
+func (c *benchConn) ReadPipeline() []redcon.Command {
+	p := c.pipeline
+	c.pipeline = nil
+	return p
+}
 func (c *benchConn) NetConn() net.Conn                  { return nil }
 func (c *benchConn) WriteBulkFrom(n int64, r io.Reader) { c.Writer.WriteBulkFrom(n, r) }
 func (c *benchConn) WriteAny(v any)                     { c.Writer.WriteAny(v) }
@@ -129,5 +134,36 @@ func BenchmarkRPUSHX(b *testing.B) {
 	}
 	if errs := s.stats.Get(stats.ErrorsProducer); errs != 0 {
 		b.Fatalf("%d produce errors", errs)
+	}
+}
+
+// BenchmarkXAddBatch measures pipelined XADD: one XADD with 99 more
+// pipelined after it, each of one 100-byte payload field, produced
+// together and replied once all are delivered (to the embedded broker).
+// ns/op and allocs/op are per batch of 100.
+func BenchmarkXAddBatch(b *testing.B) {
+	broker, err := embedded.Start(embedded.Options{AutoCreateTopics: true, Log: zerolog.Nop()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(broker.Close)
+	s, conn := benchServer(b, broker.Addr())
+	args := [][]byte{[]byte("XADD"), []byte("xbench"), []byte("*"), []byte("payload"), bytes.Repeat([]byte("v"), 100)}
+	cmd := redcon.Command{Args: args}
+	s.handle(conn, cmd) // create the topic and the producer
+	rest := make([]redcon.Command, 99)
+	for i := range rest {
+		rest[i] = cmd
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		conn.pipeline = rest
+		s.handle(conn, cmd)
+		_ = conn.Flush()
+	}
+	b.StopTimer()
+	if errs := s.stats.Get(stats.ErrorsProducer) + s.stats.Get(stats.ErrorsPanic); errs != 0 {
+		b.Fatalf("%d produce errors and panics", errs)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"rafka/arrowenc"
 	"rafka/consumer"
 	"rafka/producer"
+	"rafka/streams"
 )
 
 // client is the state of one connection. Fields without a comment are set
@@ -39,6 +40,10 @@ type client struct {
 	// its first produce command. Only the connection's goroutine sets it
 	// (under mu, for CLIENT LIST); it reads it without.
 	account *producer.Account
+	// XADD's scratch (connection goroutine only): the last stream key's
+	// topic, and the field-value pairs of the entry being made.
+	lastXAddTopic *string
+	xaddPairs     []streams.Pair
 
 	// Owned by the connection's goroutine: ARROW.BLPOP's reusable encoder
 	// (for the columns in arrowCols) and reply buffer.

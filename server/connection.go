@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tidwall/redcon"
-
 	"rafka/acl"
 	"rafka/authlimit"
 	"rafka/clientname"
@@ -40,7 +38,7 @@ func cmdEcho(s *Server, c *client, args [][]byte) error {
 func cmdQuit(s *Server, c *client, args [][]byte) error {
 	s.clients.release(c)
 	c.conn.WriteString("OK")
-	_ = redcon.BaseWriter(c.conn).Flush()
+	c.flush()
 	if c.account != nil {
 		// Within the close timeout, or until shutdown starts (the shared
 		// producer's last flush then delivers what is left).

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
-	"github.com/tidwall/redcon"
 
 	"rafka/config"
 	"rafka/consumer"
@@ -423,7 +422,7 @@ func memberName(id string) string {
 // when parent does or the client goes away. done must be called when the
 // wait is over.
 func (c *client) block(parent context.Context) (context.Context, func()) {
-	_ = redcon.BaseWriter(c.conn).Flush()
+	c.flush()
 	ctx, cancel := context.WithCancel(parent)
 	if c.nc == nil {
 		return ctx, cancel

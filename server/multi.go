@@ -6,8 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tidwall/redcon"
-
 	"rafka/producer"
 	"rafka/stats"
 )
@@ -244,7 +242,7 @@ func cmdExec(s *Server, c *client, args [][]byte) error {
 		}
 		// Each reply goes out before the next is made: EXEC's replies are
 		// never held all at once.
-		_ = redcon.BaseWriter(c.conn).Flush()
+		c.flush()
 	}
 	return nil
 }

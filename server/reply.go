@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strconv"
 
+	"github.com/tidwall/redcon"
+
 	"rafka/stats"
 )
 
@@ -87,3 +89,12 @@ var (
 	resp2NullArray = []byte("*-1\r\n")
 	crlf           = []byte("\r\n")
 )
+
+// flush sends what the connection's replies hold so far (redcon flushes
+// after each read batch; a command that blocks or replies at length
+// flushes first). A connection that is not redcon's has no writer to flush.
+func (c *client) flush() {
+	if w := redcon.BaseWriter(c.conn); w != nil {
+		_ = w.Flush()
+	}
+}

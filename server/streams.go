@@ -27,6 +27,25 @@ func streamTopic(key []byte) (string, error) {
 	return string(key), nil
 }
 
+// maxScratchPairs bounds the pairs slice a connection keeps between XADDs:
+// an entry of many fields must not leave a large one behind.
+const maxScratchPairs = 64
+
+// xaddTopic is the topic of a stream key, checked once for the XADDs of a
+// connection that name the same one in a row: the same string, so that a
+// pipeline of them allocates it once.
+func (c *client) xaddTopic(key []byte) (*string, error) {
+	if c.lastXAddTopic != nil && *c.lastXAddTopic == string(key) {
+		return c.lastXAddTopic, nil
+	}
+	topic, err := streamTopic(key)
+	if err != nil {
+		return nil, err
+	}
+	c.lastXAddTopic = &topic
+	return c.lastXAddTopic, nil
+}
+
 // XADD key [NOMKSTREAM] [MAXLEN|MINID [~] threshold [LIMIT count]] * field value [field value ...]
 // produces the entry durably and replies with its ID once Kafka has it.
 // The XADDs pipelined right after it are produced with it and their
@@ -123,6 +142,7 @@ func (s *Server) xaddBatch(c *client, items []xaddItem) {
 		done()
 		delivered = sent.Finished()
 	}
+	var idBuf [41]byte // two uint64s and a dash
 	j := 0
 	for _, it := range items {
 		switch {
@@ -144,7 +164,7 @@ func (s *Server) xaddBatch(c *client, items []xaddItem) {
 				c.writeError(errProduce(err))
 				continue
 			}
-			c.conn.WriteBulkString(streams.IDOf(tp.Partition, int64(tp.Offset)).String())
+			c.conn.WriteBulk(streams.IDOf(tp.Partition, int64(tp.Offset)).Append(idBuf[:0]))
 		}
 	}
 }
@@ -152,10 +172,11 @@ func (s *Server) xaddBatch(c *client, items []xaddItem) {
 // prepareXAdd checks one XADD and makes its record (creating a missing
 // stream, or reporting null for NOMKSTREAM).
 func (s *Server) prepareXAdd(c *client, args [][]byte) (msg *kafka.Message, null bool, err error) {
-	topic, err := streamTopic(args[1])
+	topicRef, err := c.xaddTopic(args[1])
 	if err != nil {
 		return nil, false, err
 	}
+	topic := *topicRef
 	noMkStream := false
 	i := 2
 options:
@@ -191,7 +212,7 @@ options:
 	if len(fields) == 0 || len(fields)%2 != 0 {
 		return nil, false, errWrongArgs("xadd")
 	}
-	if err := c.canProduce([]byte(topic)); err != nil {
+	if err := c.canProduce(args[1]); err != nil {
 		return nil, false, err
 	}
 	exists, err := s.topicExists(topic)
@@ -206,11 +227,15 @@ options:
 			return nil, false, errf("%s", err)
 		}
 	}
-	pairs := make([]streams.Pair, len(fields)/2)
-	for j := range pairs {
-		pairs[j] = streams.Pair{Field: fields[2*j], Value: fields[2*j+1]}
+	// The pairs are only read by Record: the connection's scratch slice.
+	pairs := c.xaddPairs[:0]
+	for j := 0; j+1 < len(fields); j += 2 {
+		pairs = append(pairs, streams.Pair{Field: fields[j], Value: fields[j+1]})
 	}
-	msg = &kafka.Message{TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: kafka.PartitionAny}}
+	if cap(pairs) <= maxScratchPairs {
+		c.xaddPairs = pairs[:0]
+	}
+	msg = &kafka.Message{TopicPartition: kafka.TopicPartition{Topic: topicRef, Partition: kafka.PartitionAny}}
 	s.mapping.Record(msg, pairs)
 	return msg, false, nil
 }

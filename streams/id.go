@@ -36,8 +36,13 @@ func (id ID) Record() (partition int32, offset int64, ok bool) {
 }
 
 // String writes the ID as Redis does.
-func (id ID) String() string {
-	return strconv.FormatUint(id.MS, 10) + "-" + strconv.FormatUint(id.Seq, 10)
+func (id ID) String() string { return string(id.Append(nil)) }
+
+// Append appends the ID's text to b.
+func (id ID) Append(b []byte) []byte {
+	b = strconv.AppendUint(b, id.MS, 10)
+	b = append(b, '-')
+	return strconv.AppendUint(b, id.Seq, 10)
 }
 
 // Less orders IDs as Redis does.
