@@ -54,34 +54,42 @@ func venvPython(t *testing.T) string {
 // with the failed check.
 func TestClientPython(t *testing.T) {
 	python := venvPython(t)
-	script, err := filepath.Abs(filepath.Join("..", "python", "client_check.py"))
+	for _, proto := range []string{"2", "3"} {
+		t.Run("RESP"+proto, func(t *testing.T) {
+			ts := startServer(t)
+			topic := newTopic(t, 2)
+			runPython(t, python, ts, time.Minute, "client_check.py",
+				"--topic", topic, "--protocol", proto, "--group", uniqueName(t, "g"))
+		})
+	}
+}
+
+// runPython runs test/python/<script> with --port of ts's RESP address and
+// args, and fails the test with its output if it fails or outlasts
+// timeout; the scripts check what they read themselves.
+func runPython(t *testing.T, python string, ts *testServer, timeout time.Duration, script string, args ...string) {
+	t.Helper()
+	path, err := filepath.Abs(filepath.Join("..", "python", script))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(script); err != nil {
-		t.Fatalf("client script: %v", err)
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("python script: %v", err)
 	}
-	for _, proto := range []int{2, 3} {
-		t.Run(fmt.Sprintf("RESP%d", proto), func(t *testing.T) {
-			ts := startServer(t)
-			topic := newTopic(t, 2)
-			_, port, err := net.SplitHostPort(ts.addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, python, script,
-				"--port", port, "--topic", topic, "--protocol", fmt.Sprint(proto), "--group", uniqueName(t, "g"))
-			cmd.WaitDelay = 5 * time.Second
-			out, err := cmd.CombinedOutput()
-			if ctx.Err() != nil {
-				t.Fatalf("%s timed out after 60s; output:\n%s", filepath.Base(script), out)
-			}
-			if err != nil {
-				t.Fatalf("%s --protocol %d: %v; output:\n%s", filepath.Base(script), proto, err, out)
-			}
-			t.Logf("%s", strings.TrimSpace(string(out)))
-		})
+	_, port, err := net.SplitHostPort(ts.addr)
+	if err != nil {
+		t.Fatal(err)
 	}
+	ctx, cancel := context.WithTimeout(t.Context(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, python, append([]string{path, "--port", port}, args...)...)
+	cmd.WaitDelay = 5 * time.Second
+	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatalf("%s timed out after %v; output:\n%s", script, timeout, out)
+	}
+	if err != nil {
+		t.Fatalf("%s %s: %v; output:\n%s", script, strings.Join(args, " "), err, out)
+	}
+	t.Logf("%s", strings.TrimSpace(string(out)))
 }

@@ -1,10 +1,7 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
-	"net"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -167,16 +164,9 @@ func TestLockAroundXAutoClaimInMulti(t *testing.T) {
 func TestLocksRedisPy(t *testing.T) {
 	python := venvPython(t)
 	ts := startServer(t)
-	_, port, _ := net.SplitHostPort(ts.addr)
 	for _, proto := range []string{"2", "3"} {
 		t.Run("RESP"+proto, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-			defer cancel()
-			out, err := exec.CommandContext(ctx, python, "../python/locks_check.py", "--port", port, "--protocol", proto).CombinedOutput()
-			if err != nil {
-				t.Fatalf("locks_check.py: %v\n%s", err, out)
-			}
-			t.Logf("%s", strings.TrimSpace(string(out)))
+			runPython(t, python, ts, time.Minute, "locks_check.py", "--protocol", proto)
 		})
 	}
 }

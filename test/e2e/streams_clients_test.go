@@ -3,9 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"net"
-	"os/exec"
-	"strings"
 	"testing"
 	"time"
 
@@ -115,17 +112,9 @@ func TestStreamsGoRedis(t *testing.T) {
 func TestStreamsRedisPy(t *testing.T) {
 	python := venvPython(t)
 	ts := startServer(t)
-	_, port, _ := net.SplitHostPort(ts.addr)
 	for _, proto := range []string{"2", "3"} {
 		t.Run("RESP"+proto, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-			defer cancel()
-			stream := newTopic(t, 1)
-			out, err := exec.CommandContext(ctx, python, "../python/streams_check.py", "--port", port, "--stream", stream, "--protocol", proto).CombinedOutput()
-			if err != nil {
-				t.Fatalf("streams_check.py: %v\n%s", err, out)
-			}
-			t.Logf("%s", strings.TrimSpace(string(out)))
+			runPython(t, python, ts, 2*time.Minute, "streams_check.py", "--stream", newTopic(t, 1), "--protocol", proto)
 		})
 	}
 }
