@@ -27,6 +27,10 @@ func streamTopic(key []byte) (string, error) {
 	return string(key), nil
 }
 
+// xaddShutdownGrace is how long an XADD whose wait shutdown ended waits
+// more for its delivery reports before it replies.
+const xaddShutdownGrace = 2 * time.Second
+
 // maxScratchPairs bounds the pairs slice a connection keeps between XADDs:
 // an entry of many fields must not leave a large one behind.
 const maxScratchPairs = 64
@@ -140,6 +144,15 @@ func (s *Server) xaddBatch(c *client, items []xaddItem) {
 		sent := s.accountOf(c).Send(ctx, msgs, placed)
 		_, sendErr = sent.Wait(ctx)
 		done()
+		if !sent.Finished() && s.ctx.Err() != nil {
+			// Shutdown ended the wait. The records are on their way (the
+			// producer keeps sending, its last flush waits for them): a
+			// moment more turns errors for stored entries into their IDs,
+			// so that a client does not write them again.
+			grace, cancel := context.WithTimeout(context.Background(), xaddShutdownGrace)
+			_, sendErr = sent.Wait(grace)
+			cancel()
+		}
 		delivered = sent.Finished()
 	}
 	var idBuf [41]byte // two uint64s and a dash
@@ -232,11 +245,12 @@ options:
 	for j := 0; j+1 < len(fields); j += 2 {
 		pairs = append(pairs, streams.Pair{Field: fields[j], Value: fields[j+1]})
 	}
-	if cap(pairs) <= maxScratchPairs {
-		c.xaddPairs = pairs[:0]
-	}
 	msg = &kafka.Message{TopicPartition: kafka.TopicPartition{Topic: topicRef, Partition: kafka.PartitionAny}}
 	s.mapping.Record(msg, pairs)
+	if cap(pairs) <= maxScratchPairs {
+		clear(pairs) // keep no reference to this command's bytes
+		c.xaddPairs = pairs[:0]
+	}
 	return msg, false, nil
 }
 

@@ -76,7 +76,11 @@ func cmdXClaim(s *Server, c *client, args [][]byte) error {
 	}
 	var claimed []streams.Pending
 	for _, m := range s.groups.Of(group, topic) {
-		claimed = append(claimed, m.Claim(topic, consumerName, ids, o)...)
+		got, err := m.Claim(topic, consumerName, ids, o)
+		if err != nil {
+			return errf("%s", err)
+		}
+		claimed = append(claimed, got...)
 	}
 	if o.JustID {
 		c.conn.WriteArray(len(claimed))
@@ -129,7 +133,10 @@ func cmdXAutoClaim(s *Server, c *client, args [][]byte) error {
 	next := streams.Min
 	var claimed []streams.Pending
 	for _, m := range s.groups.Of(group, topic) {
-		n, got := m.AutoClaim(topic, consumerName, minIdle, start, count-len(claimed), justID)
+		n, got, err := m.AutoClaim(topic, consumerName, minIdle, start, count-len(claimed), justID)
+		if err != nil {
+			return errf("%s", err)
+		}
 		claimed = append(claimed, got...)
 		if next == streams.Min || (n != streams.Min && n.Less(next)) {
 			next = n

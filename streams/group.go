@@ -167,12 +167,15 @@ var ErrTooManyConsumers = fmt.Errorf("too many consumers in this group on this r
 // Sweep closes the members no command used for idle that have no pending
 // entry and no XREADGROUP waiting: a member nobody reads here would keep
 // its partitions from the group's members on other rafkas. A later
-// XREADGROUP makes it again. It returns how many it closed.
+// XREADGROUP makes it again. It also forgets the consumer names of every
+// member not seen for idle that hold no pending entry. It returns how many
+// members it closed.
 func (g *Groups) Sweep(idle time.Duration) int {
 	cutoff := time.Now().Add(-idle).UnixNano()
 	g.mu.Lock()
 	var idleMembers []*Member
 	for k, m := range g.members {
+		m.forgetIdleNames(time.Unix(0, cutoff))
 		if m.busy.Load() > 0 || m.lastUsed.Load() > cutoff {
 			continue
 		}
@@ -348,6 +351,33 @@ func (m *Member) seenLocked(consumerName string) error {
 	return nil
 }
 
+// forgetIdleNames drops the consumer names not seen since cutoff that
+// hold no pending entry, giving them back to the bounds on names: a name
+// a client made up once does not keep its place for ever.
+func (m *Member) forgetIdleNames(cutoff time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var stale map[string]bool
+	for name, seen := range m.consumers {
+		if seen.Before(cutoff) {
+			if stale == nil {
+				stale = map[string]bool{}
+			}
+			stale[name] = true
+		}
+	}
+	if stale == nil {
+		return
+	}
+	for _, p := range m.pel {
+		delete(stale, p.Consumer)
+	}
+	for name := range stale {
+		delete(m.consumers, name)
+	}
+	m.names.Add(-int64(len(stale)))
+}
+
 // close closes the member's Kafka consumer (its stored offsets are
 // committed) and gives back its consumer names.
 func (m *Member) close() {
@@ -492,12 +522,12 @@ type ClaimOptions struct {
 // consumerName and returns them in ID order (entries not pending are left
 // out, as in Redis; FORCE has no effect: only an entry this member
 // delivered can be pending).
-func (m *Member) Claim(topic, consumerName string, ids []ID, o ClaimOptions) []Pending {
+func (m *Member) Claim(topic, consumerName string, ids []ID, o ClaimOptions) ([]Pending, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.pruneLocked()
-	if m.seenLocked(consumerName) != nil {
-		return nil
+	if err := m.seenLocked(consumerName); err != nil {
+		return nil, err
 	}
 	var out []Pending
 	for _, id := range ids {
@@ -509,7 +539,7 @@ func (m *Member) Claim(topic, consumerName string, ids []ID, o ClaimOptions) []P
 		out = append(out, *p)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID.Less(out[j].ID) })
-	return out
+	return out, nil
 }
 
 func (m *Member) claimLocked(p *Pending, consumerName string, o ClaimOptions) {
@@ -529,12 +559,12 @@ func (m *Member) claimLocked(p *Pending, consumerName string, o ClaimOptions) {
 // AutoClaim claims, in ID order from start, up to count pending entries of
 // topic idle at least minIdle, and returns them with the ID to continue
 // from (Min when the list was scanned to its end).
-func (m *Member) AutoClaim(topic, consumerName string, minIdle time.Duration, start ID, count int, justID bool) (next ID, claimed []Pending) {
+func (m *Member) AutoClaim(topic, consumerName string, minIdle time.Duration, start ID, count int, justID bool) (next ID, claimed []Pending, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.pruneLocked()
-	if m.seenLocked(consumerName) != nil {
-		return Min, nil
+	if err := m.seenLocked(consumerName); err != nil {
+		return Min, nil, err
 	}
 	var candidates []*Pending
 	for k, p := range m.pel {
@@ -556,9 +586,9 @@ func (m *Member) AutoClaim(topic, consumerName string, minIdle time.Duration, st
 		claimed = append(claimed, *p)
 	}
 	if scanned < len(candidates) {
-		return candidates[scanned].ID, claimed
+		return candidates[scanned].ID, claimed, nil
 	}
-	return Min, claimed
+	return Min, claimed, nil
 }
 
 // ConsumerInfo is one Redis consumer of a member (XINFO CONSUMERS).
@@ -630,7 +660,10 @@ func (m *Member) AddConsumer(consumerName string) (bool, error) {
 	if _, ok := m.consumers[consumerName]; ok {
 		return false, nil
 	}
-	return true, m.seenLocked(consumerName)
+	if err := m.seenLocked(consumerName); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // RemoveConsumer forgets consumerName (XGROUP DELCONSUMER) and returns how

@@ -215,3 +215,56 @@ func TestPartitionBackStartsAfresh(t *testing.T) {
 		t.Errorf("commit point after acking 10..14: %d, want 15", got)
 	}
 }
+
+// TestConsumerNameAccounting: the names of all members together are
+// counted once each: a new name adds one (refused past a member's
+// MaxConsumers), a known one nothing, DELCONSUMER and the idle sweep give
+// them back, and a name that holds a pending entry is kept by the sweep.
+func TestConsumerNameAccounting(t *testing.T) {
+	g := &Groups{}
+	newMember := func() *Member {
+		return &Member{names: &g.names, consumers: map[string]time.Time{}, pel: map[entryKey]*Pending{}}
+	}
+	a, b := newMember(), newMember()
+	for i := range MaxConsumers {
+		if err := a.seenLocked(fmt.Sprint("a", i)); err != nil {
+			t.Fatalf("name %d: %v", i, err)
+		}
+	}
+	if err := a.seenLocked("one more"); err != ErrTooManyConsumers {
+		t.Fatalf("name %d of a member: %v", MaxConsumers+1, err)
+	}
+	if err := a.seenLocked("a7"); err != nil {
+		t.Fatalf("a known name: %v", err)
+	}
+	if added, err := b.AddConsumer("b0"); !added || err != nil {
+		t.Fatalf("AddConsumer: %v %v", added, err)
+	}
+	if added, err := b.AddConsumer("b0"); added || err != nil {
+		t.Fatalf("AddConsumer of a known name: %v %v", added, err)
+	}
+	if got := g.names.Load(); got != MaxConsumers+1 {
+		t.Fatalf("names counted: %d, want %d", got, MaxConsumers+1)
+	}
+	if found, _ := a.RemoveConsumer("t", "a7"); !found {
+		t.Fatal("RemoveConsumer of a7")
+	}
+	if found, _ := a.RemoveConsumer("t", "a7"); found {
+		t.Fatal("RemoveConsumer of a7 twice")
+	}
+	a.pel[entryKey{"t", ID{1, 0}}] = &Pending{Topic: "t", ID: ID{1, 0}, Consumer: "a3"}
+	a.forgetIdleNames(time.Now().Add(time.Second))
+	if got := a.Consumers(); len(got) != 1 || got[0] != "a3" {
+		t.Fatalf("names after the sweep: %d (%.3v)", len(got), got)
+	}
+	if got := g.names.Load(); got != 2 { // a3, b0
+		t.Fatalf("names counted after the sweep: %d, want 2", got)
+	}
+	g.names.Store(MaxConsumerNames)
+	if err := b.seenLocked("past the bound"); err != ErrTooManyConsumerNames {
+		t.Fatalf("a name past MaxConsumerNames: %v", err)
+	}
+	if got := g.names.Load(); got != MaxConsumerNames {
+		t.Fatalf("a refused name was counted: %d", got)
+	}
+}

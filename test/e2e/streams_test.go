@@ -581,7 +581,10 @@ func clipName(s string) string { return s[:min(len(s), 16)] }
 // past the bound refused for XREADGROUP and XGROUP CREATECONSUMER, and
 // XGROUP DELCONSUMER gives a name back.
 func TestStreamBoundsOnMembersAndNames(t *testing.T) {
-	ts := startServer(t, func(c *server.Config) { c.Settings.StreamMaxMembers = 11 })
+	ts := startServer(t, func(c *server.Config) {
+		c.Settings.StreamMaxMembers = 11
+		c.Settings.StreamMemberIdle = 0 // no sweep: the names and members stay
+	})
 	topic := newTopic(t, 1)
 	c := ts.dial(t)
 	prefix := uniqueName(t, "bound")
@@ -610,6 +613,12 @@ func TestStreamBoundsOnMembersAndNames(t *testing.T) {
 	}
 	if r := c.do("XGROUP", "CREATECONSUMER", topic, groups[0], "one-more"); !r.IsErr(tooMany) {
 		t.Errorf("CREATECONSUMER of name 10001: %s", r)
+	}
+	if r := c.do("XAUTOCLAIM", topic, groups[0], "one-more", "0", "0-0"); !r.IsErr(tooMany) {
+		t.Errorf("XAUTOCLAIM by name 10001: %s", r)
+	}
+	if r := c.do("XCLAIM", topic, groups[0], "one-more", "0", "1-0"); !r.IsErr(tooMany) {
+		t.Errorf("XCLAIM by name 10001: %s", r)
 	}
 	c.expect("(integer) 0", "XGROUP", "CREATECONSUMER", topic, groups[0], "name-7") // known: no room needed
 	c.expect("(integer) 0", "XGROUP", "DELCONSUMER", topic, groups[0], "name-7")
@@ -648,7 +657,7 @@ func readGroup(t *testing.T, c *respConn, topic, group, consumer string, n int) 
 	var got []string
 	for len(got) < n {
 		r := c.do("XREADGROUP", "GROUP", group, consumer, "COUNT", fmt.Sprint(n-len(got)), "BLOCK", "5000", "STREAMS", topic, ">")
-		if len(r.Elems) != 1 || r.Elems[0].Elems[0].Str != topic {
+		if len(r.Elems) != 1 || len(r.Elems[0].Elems) != 2 || r.Elems[0].Elems[0].Str != topic {
 			t.Fatalf("XREADGROUP of %s by %s after %d entries: %s", group, consumer, len(got), r)
 		}
 		for _, e := range r.Elems[0].Elems[1].Elems {
