@@ -410,14 +410,23 @@ func (s *Server) pendingEntries(ctx context.Context, group, topic, consumerName 
 	return s.claimedEntries(ctx, topic, pending[:min(len(pending), count)])
 }
 
+// groupKey reads a group command's key and group (args[1], args[2]) and
+// checks the connection may use them.
+func groupKey(c *client, args [][]byte) (topic, group string, err error) {
+	if topic, err = streamTopic(args[1]); err != nil {
+		return "", "", err
+	}
+	group = string(args[2])
+	if err = c.canConsume(group, []string{topic}); err != nil {
+		return "", "", err
+	}
+	return topic, group, nil
+}
+
 // XACK key group id [id ...]
 func cmdXAck(s *Server, c *client, args [][]byte) error {
-	topic, err := streamTopic(args[1])
+	topic, group, err := groupKey(c, args)
 	if err != nil {
-		return err
-	}
-	group := string(args[2])
-	if err := c.canConsume(group, []string{topic}); err != nil {
 		return err
 	}
 	ids := make([]streams.ID, 0, len(args)-3)
@@ -438,12 +447,8 @@ func cmdXAck(s *Server, c *client, args [][]byte) error {
 
 // XPENDING key group [[IDLE min-idle-time] start end count [consumer]]
 func cmdXPending(s *Server, c *client, args [][]byte) error {
-	topic, err := streamTopic(args[1])
+	topic, group, err := groupKey(c, args)
 	if err != nil {
-		return err
-	}
-	group := string(args[2])
-	if err := c.canConsume(group, []string{topic}); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, keyspaceTimeout)

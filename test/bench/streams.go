@@ -67,14 +67,8 @@ func (b *bench) benchStreams(ctx context.Context) error {
 		elapsed: reading, figure: fmtRate(rawC), ratio: "1.00 (baseline)"})
 
 	group := b.name("p6-g")
-	c, err := dialRESP(ctx, b.rafka.addr)
-	if err != nil {
+	if err := createStreamGroup(ctx, b.rafka.addr, topic, group, "0"); err != nil {
 		return err
-	}
-	_, err = c.Call("XGROUP", "CREATE", topic, group, "0")
-	c.Close()
-	if err != nil {
-		return fmt.Errorf("XGROUP CREATE: %w", err)
 	}
 	tr = newTracker(ends, int64(n))
 	cctx, cancel = context.WithTimeout(ctx, consumeBound)
@@ -209,14 +203,8 @@ func (b *bench) memoryStreamConsumers(ctx context.Context, n int) error {
 	}
 	defer b.stopServer(s)
 	group := b.name("p6-mem-g")
-	c, err := dialRESP(ctx, s.addr)
-	if err != nil {
+	if err := createStreamGroup(ctx, s.addr, topic, group, "$"); err != nil {
 		return err
-	}
-	_, err = c.Call("XGROUP", "CREATE", topic, group, "$")
-	c.Close()
-	if err != nil {
-		return fmt.Errorf("XGROUP CREATE: %w", err)
 	}
 	base, err := settledMemory(ctx, s, memoryBaseWait)
 	if err != nil {
@@ -246,5 +234,19 @@ func (b *bench) memoryStreamConsumers(ctx context.Context, n int) error {
 	b.add(result{scenario: "P6 streams", name: "idle Redis consumers of that one group (one XREADGROUP each, sharing one Kafka member)",
 		count: n, figure: fmt.Sprintf("%s; %s per consumer", fmtMemory(after), fmtKB(per)),
 		ratio: fmtRatio(float64(after.rssKB) / float64(base.rssKB)), target: "≤ 50 KB per consumer", verdict: verdictMax(per, 50)})
+	return nil
+}
+
+// createStreamGroup runs XGROUP CREATE topic group start on the rafka at
+// addr.
+func createStreamGroup(ctx context.Context, addr, topic, group, start string) error {
+	c, err := dialRESP(ctx, addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if _, err := c.Call("XGROUP", "CREATE", topic, group, start); err != nil {
+		return fmt.Errorf("XGROUP CREATE: %w", err)
+	}
 	return nil
 }

@@ -263,20 +263,23 @@ func produceValues(topic string, partition int32, values ...string) error {
 	return nil
 }
 
-// readAll reads every message of topic from the beginning with an assigned
-// (group-less) librdkafka consumer, stopping after want messages.
-func readAll(t testing.TB, topic string, want int) []*kafka.Message {
+// assignedReader is a group-less librdkafka consumer assigned every
+// partition of topic from its beginning (extra: more properties), and the
+// assignment; the caller closes it.
+func assignedReader(t testing.TB, topic string, extra kafka.ConfigMap) (*kafka.Consumer, []kafka.TopicPartition) {
 	t.Helper()
-	c, err := kafka.NewConsumer(&kafka.ConfigMap{
-		"bootstrap.servers": env.brokers, "group.id": uniqueName(t, "reader"),
-		"enable.auto.commit": false, "enable.metrics.push": false,
-	})
+	conf := kafka.ConfigMap{"bootstrap.servers": env.brokers, "group.id": uniqueName(t, "reader"),
+		"enable.auto.commit": false, "enable.metrics.push": false}
+	for k, v := range extra {
+		conf[k] = v
+	}
+	c, err := kafka.NewConsumer(&conf)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
 	md, err := env.admin.GetMetadata(&topic, false, 5000)
 	if err != nil {
+		c.Close()
 		t.Fatal(err)
 	}
 	var parts []kafka.TopicPartition
@@ -284,8 +287,18 @@ func readAll(t testing.TB, topic string, want int) []*kafka.Message {
 		parts = append(parts, kafka.TopicPartition{Topic: &topic, Partition: p.ID, Offset: kafka.OffsetBeginning})
 	}
 	if err := c.Assign(parts); err != nil {
+		c.Close()
 		t.Fatal(err)
 	}
+	return c, parts
+}
+
+// readAll reads every message of topic from the beginning with an assigned
+// (group-less) librdkafka consumer, stopping after want messages.
+func readAll(t testing.TB, topic string, want int) []*kafka.Message {
+	t.Helper()
+	c, parts := assignedReader(t, topic, nil)
+	defer c.Close()
 	var out []*kafka.Message
 	deadline := time.Now().Add(30 * time.Second)
 	for len(out) < want && time.Now().Before(deadline) {

@@ -137,11 +137,7 @@ func TestLockScriptsRefuseLua(t *testing.T) {
 // worker sends, a lock taken and released around XAUTOCLAIM inside one
 // MULTI, runs, and the XAUTOCLAIM in it claims the idle entry.
 func TestLockAroundXAutoClaimInMulti(t *testing.T) {
-	ts := startServer(t)
-	topic := newTopic(t, 1)
-	group := uniqueName(t, "lk")
-	c := ts.dial(t)
-	c.expect("OK", "XGROUP", "CREATE", topic, group, "0")
+	topic, group, c := streamGroup(t, "lk")
 	id := c.do("XADD", topic, "*", "data", "task").Str
 	if r := c.do("XREADGROUP", "GROUP", group, "dead", "COUNT", "1", "BLOCK", "5000", "STREAMS", topic, ">"); len(r.Elems) != 1 {
 		t.Fatalf("XREADGROUP: %s", r)

@@ -16,25 +16,8 @@ import (
 // it was produced to), and returns the other values read.
 func readCommitted(t *testing.T, topic, marker string, markers int) []string {
 	t.Helper()
-	c, err := kafka.NewConsumer(&kafka.ConfigMap{
-		"bootstrap.servers": env.brokers, "group.id": uniqueName(t, "rc"), "isolation.level": "read_committed",
-		"enable.auto.commit": false, "enable.metrics.push": false,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, _ := assignedReader(t, topic, kafka.ConfigMap{"isolation.level": "read_committed"})
 	defer c.Close()
-	md, err := env.admin.GetMetadata(&topic, false, 5000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var parts []kafka.TopicPartition
-	for _, p := range md.Topics[topic].Partitions {
-		parts = append(parts, kafka.TopicPartition{Topic: &topic, Partition: p.ID, Offset: kafka.OffsetBeginning})
-	}
-	if err := c.Assign(parts); err != nil {
-		t.Fatal(err)
-	}
 	var out []string
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
 		m, ok := c.Poll(100).(*kafka.Message)

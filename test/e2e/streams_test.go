@@ -248,11 +248,7 @@ func TestStreamGroups(t *testing.T) {
 // another consumer (with their data read again), XINFO reports the group
 // and its consumers.
 func TestStreamClaims(t *testing.T) {
-	ts := startServer(t)
-	topic := newTopic(t, 1)
-	group := uniqueName(t, "cl")
-	c := ts.dial(t)
-	c.expect("OK", "XGROUP", "CREATE", topic, group, "0")
+	topic, group, c := streamGroup(t, "cl")
 	ids := []string{c.do("XADD", topic, "*", "payload", "a").Str, c.do("XADD", topic, "*", "payload", "b").Str}
 	readGroup(t, c, topic, group, "dead", 2)
 	c.expect("[]", "XCLAIM", topic, group, "alive", "60000", ids[0]) // not idle long enough
@@ -400,11 +396,7 @@ func TestStreamGroupOneMember(t *testing.T) {
 // TestStreamGroupPlainRecord: a record a plain Kafka producer wrote reads
 // through XREADGROUP per the mapping: value, key, headers.
 func TestStreamGroupPlainRecord(t *testing.T) {
-	ts := startServer(t)
-	topic := newTopic(t, 1)
-	group := uniqueName(t, "plain")
-	c := ts.dial(t)
-	c.expect("OK", "XGROUP", "CREATE", topic, group, "0")
+	topic, group, c := streamGroup(t, "plain")
 	produceMessages(t, &kafka.Message{TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: 0},
 		Value: []byte("plain"), Key: []byte("k1"), Headers: []kafka.Header{{Key: "trace", Value: []byte("t-1")}}})
 	c.expect(fmt.Sprintf(`[["%s", [["1-0", ["value", "plain", "key", "k1", "trace", "t-1"]]]]]`, topic),
@@ -665,4 +657,15 @@ func readGroup(t *testing.T, c *respConn, topic, group, consumer string, n int) 
 		}
 	}
 	return got
+}
+
+// streamGroup starts a server, makes a one-partition topic and a group
+// (named from prefix) that reads it from its start, and dials the server.
+func streamGroup(t *testing.T, prefix string) (topic, group string, c *respConn) {
+	t.Helper()
+	ts := startServer(t)
+	topic, group = newTopic(t, 1), uniqueName(t, prefix)
+	c = ts.dial(t)
+	c.expect("OK", "XGROUP", "CREATE", topic, group, "0")
+	return topic, group, c
 }

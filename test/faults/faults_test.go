@@ -127,13 +127,7 @@ func TestFaultsSingleBroker(t *testing.T) {
 			w.startConsumer(ctx, "m3")
 			return nil
 		}, 3},
-		{12 * time.Second, "the Kafka broker stops (SIGTERM) for 4 s", func(ctx context.Context) error {
-			if err := cluster.StopNode(0); err != nil {
-				return err
-			}
-			sleepUntil(ctx, time.Now().Add(4*time.Second))
-			return cluster.StartNode(ctx, 0)
-		}, 3},
+		{12 * time.Second, "the Kafka broker stops (SIGTERM) for 4 s", stopNodeFor(cluster, 0, 4*time.Second), 3},
 		{28 * time.Second, "rafka is killed (SIGKILL) and restarted", rafka.restart, 3},
 		{38 * time.Second, "the Kafka broker hangs (SIGSTOP) for 5 s", func(ctx context.Context) error {
 			if err := cluster.PauseNode(0); err != nil {
@@ -175,13 +169,7 @@ func TestFaultsStreams(t *testing.T) {
 	// The Redis consumers s1 and s2 share the rafka's one Kafka member.
 	check(t, ctx, w, cluster.Bootstrap(), []step{
 		{8 * time.Second, "rafka is killed (SIGKILL) and restarted", rafka.restart, 1},
-		{16 * time.Second, "the Kafka broker stops (SIGTERM) for 4 s", func(ctx context.Context) error {
-			if err := cluster.StopNode(0); err != nil {
-				return err
-			}
-			sleepUntil(ctx, time.Now().Add(4*time.Second))
-			return cluster.StartNode(ctx, 0)
-		}, 1},
+		{16 * time.Second, "the Kafka broker stops (SIGTERM) for 4 s", stopNodeFor(cluster, 0, 4*time.Second), 1},
 	}, "s1", "s2")
 }
 
@@ -222,4 +210,16 @@ func TestFaultsReplicatedCluster(t *testing.T) {
 			return cluster.StartNode(ctx, killed)
 		}, 2},
 	})
+}
+
+// stopNodeFor is a fault step: the node stops (SIGTERM) for d, then starts
+// again.
+func stopNodeFor(cluster *kafkacluster.Cluster, node int, d time.Duration) func(context.Context) error {
+	return func(ctx context.Context) error {
+		if err := cluster.StopNode(node); err != nil {
+			return err
+		}
+		sleepUntil(ctx, time.Now().Add(d))
+		return cluster.StartNode(ctx, node)
+	}
 }

@@ -189,13 +189,7 @@ func (w *workload) consume(ctx context.Context, member string) {
 	key := "topics:" + w.topic
 	for ctx.Err() == nil {
 		res, err := rdb.BLPop(ctx, time.Second, key).Result()
-		if errors.Is(err, redis.Nil) {
-			continue
-		}
-		if err != nil {
-			if ctx.Err() == nil {
-				sleepUntil(ctx, time.Now().Add(100*time.Millisecond))
-			}
+		if readFailed(ctx, err) {
 			continue
 		}
 		pos, value, err := parseBLPOP(res)
@@ -223,13 +217,7 @@ func (w *workload) consumeStream(ctx context.Context, member string) {
 	for ctx.Err() == nil {
 		res, err := rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: w.group, Consumer: member,
 			Streams: []string{w.topic, ">"}, Count: 100, Block: time.Second}).Result()
-		if errors.Is(err, redis.Nil) {
-			continue
-		}
-		if err != nil {
-			if ctx.Err() == nil {
-				sleepUntil(ctx, time.Now().Add(100*time.Millisecond))
-			}
+		if readFailed(ctx, err) {
 			continue
 		}
 		var ids []string
@@ -336,4 +324,14 @@ func sleepUntil(ctx context.Context, t time.Time) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// readFailed reports whether a consumer's read got nothing to handle: no
+// message in its wait (redis.Nil), or an error, after which it pauses a
+// moment unless the workload is ending.
+func readFailed(ctx context.Context, err error) bool {
+	if err != nil && !errors.Is(err, redis.Nil) && ctx.Err() == nil {
+		sleepUntil(ctx, time.Now().Add(100*time.Millisecond))
+	}
+	return err != nil
 }
