@@ -13,7 +13,6 @@ import (
 	"rafka/arrowenc"
 	"rafka/consumer"
 	"rafka/producer"
-	"rafka/streams"
 )
 
 // client is the state of one connection. Fields without a comment are set
@@ -41,9 +40,9 @@ type client struct {
 	// (under mu, for CLIENT LIST); it reads it without.
 	account *producer.Account
 	// XADD's scratch (connection goroutine only): the last stream key's
-	// topic, and the field-value pairs of the entry being made.
+	// topic, and the memory of a batch.
 	lastXAddTopic *string
-	xaddPairs     []streams.Pair
+	xadd          xaddScratch
 
 	// Owned by the connection's goroutine: ARROW.BLPOP's reusable encoder
 	// (for the columns in arrowCols) and reply buffer.

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
@@ -421,18 +422,44 @@ func memberName(id string) string {
 // commands pipelined before it are flushed, and the returned context ends
 // when parent does or the client goes away. done must be called when the
 // wait is over.
+//
+// The socket is watched only once the wait has lasted watchDelay: most
+// waits (an XADD's delivery, a BLPOP with a message at hand) end sooner,
+// and starting the watcher costs a goroutine and three system calls. A
+// client that goes away is noticed watchDelay late at most.
 func (c *client) block(parent context.Context) (context.Context, func()) {
 	c.flush()
 	ctx, cancel := context.WithCancel(parent)
 	if c.nc == nil {
 		return ctx, cancel
 	}
-	stop := c.nc.watch(cancel)
+	var (
+		mu    sync.Mutex
+		ended bool
+		stop  func()
+	)
+	start := time.AfterFunc(watchDelay, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if !ended {
+			stop = c.nc.watch(cancel)
+		}
+	})
 	return ctx, func() {
-		stop()
+		start.Stop()
+		mu.Lock()
+		ended = true
+		stopWatch := stop
+		mu.Unlock()
+		if stopWatch != nil {
+			stopWatch()
+		}
 		cancel()
 	}
 }
+
+// watchDelay is how long a wait lasts before block watches the socket.
+const watchDelay = 50 * time.Millisecond
 
 // parseAck reads `<topic>:<partition>:<offset>`; the topic is everything
 // before the last two fields.

@@ -31,10 +31,6 @@ func streamTopic(key []byte) (string, error) {
 // more for its delivery reports before it replies.
 const xaddShutdownGrace = 2 * time.Second
 
-// maxScratchPairs bounds the pairs slice a connection keeps between XADDs:
-// an entry of many fields must not leave a large one behind.
-const maxScratchPairs = 64
-
 // xaddTopic is the topic of a stream key, checked once for the XADDs of a
 // connection that name the same one in a row: the same string, so that a
 // pipeline of them allocates it once.
@@ -56,46 +52,90 @@ func (c *client) xaddTopic(key []byte) (*string, error) {
 // deliveries awaited together (one wait, not one per entry), then the
 // rest of the pipeline runs.
 func cmdXAdd(s *Server, c *client, args [][]byte) error {
+	b := &c.xadd
 	next := c.conn.PeekPipeline()
 	if len(next) == 0 || !isXAdd(next[0].Args) || holdsMonitor(next) {
-		msg, null, err := s.prepareXAdd(c, args)
+		rec, null, err := s.prepareXAdd(c, args)
 		if err != nil || null {
 			if null {
 				c.writeNullBulk()
 			}
+			b.reset(true)
 			return err
 		}
-		s.xaddBatch(c, []xaddItem{{msg: msg}})
+		b.items = append(b.items, xaddItem{rec: rec})
+		s.xaddBatch(c)
 		return nil
 	}
 	cmds := c.conn.ReadPipeline()
-	items := []xaddItem{s.xaddItem(c, args)}
+	b.items = append(b.items, s.xaddItem(c, args))
 	i := 0
 	for ; i < len(cmds) && isXAdd(cmds[i].Args); i++ {
 		s.noteCommand(c, cmds[i].Args)
-		items = append(items, s.xaddItem(c, cmds[i].Args))
+		b.items = append(b.items, s.xaddItem(c, cmds[i].Args))
 	}
-	s.xaddBatch(c, items)
+	s.xaddBatch(c)
 	for _, cmd := range cmds[i:] {
 		s.handle(c.conn, cmd)
 	}
 	return nil
 }
 
-// xaddItem is one XADD of a batch: its record, or the reply it gets
-// without one (an error, or null for NOMKSTREAM of a missing stream).
+// xaddItem is one XADD of a batch: its record (an index into the batch's
+// records), or the reply it gets without one (an error, or null for
+// NOMKSTREAM of a missing stream).
 type xaddItem struct {
-	msg  *kafka.Message
+	rec  int // -1: no record
 	null bool
 	err  error
 }
 
+// xaddScratch is the memory of a connection's XADD batches, kept from one
+// to the next (connection goroutine only): a pipeline of XADDs allocates
+// no record, header or reply slice once it has grown.
+type xaddScratch struct {
+	items   []xaddItem
+	recs    []kafka.Message
+	msgs    []*kafka.Message
+	placed  []kafka.TopicPartition
+	headers streams.RecordBuffer
+	pairs   []streams.Pair // the entry being made
+}
+
+// maxKeptItems bounds the batch memory a connection keeps between
+// batches: one long pipeline must not leave large slices behind.
+const maxKeptItems = 1024
+
+// reset readies b for the next batch, keeping no reference to the last
+// one's commands. placedFree says whether placed may be reused: it may
+// not while delivery reports can still write into it.
+func (b *xaddScratch) reset(placedFree bool) {
+	if cap(b.items) > maxKeptItems || cap(b.pairs) > maxKeptItems {
+		*b = xaddScratch{}
+		return
+	}
+	clear(b.items)
+	b.items = b.items[:0]
+	clear(b.recs)
+	b.recs = b.recs[:0]
+	clear(b.msgs)
+	b.msgs = b.msgs[:0]
+	if placedFree {
+		b.placed = b.placed[:0]
+	} else {
+		b.placed = nil
+	}
+	b.headers.Reset()
+	clear(b.pairs)
+	b.pairs = b.pairs[:0]
+}
+
 func (s *Server) xaddItem(c *client, args [][]byte) xaddItem {
 	if len(args) < 5 {
-		return xaddItem{err: errWrongArgs("xadd")}
+		return xaddItem{rec: -1, err: errWrongArgs("xadd")}
 	}
-	msg, null, err := s.prepareXAdd(c, args)
-	return xaddItem{msg: msg, null: null, err: err}
+	rec, null, err := s.prepareXAdd(c, args)
+	return xaddItem{rec: rec, null: null, err: err}
 }
 
 // holdsMonitor reports whether a pipeline holds MONITOR, which must reach
@@ -127,21 +167,21 @@ func (s *Server) noteCommand(c *client, args [][]byte) {
 	c.mu.Unlock()
 }
 
-// xaddBatch produces the items' records, waits for all their deliveries at
-// once, and writes each item's reply in order: its ID, its error, or null.
-func (s *Server) xaddBatch(c *client, items []xaddItem) {
-	var msgs []*kafka.Message
-	for _, it := range items {
-		if it.msg != nil {
-			msgs = append(msgs, it.msg)
-		}
+// xaddBatch produces the records of the connection's batch (c.xadd),
+// waits for all their deliveries at once, and writes each item's reply in
+// order: its ID, its error, or null.
+func (s *Server) xaddBatch(c *client) {
+	b := &c.xadd
+	for i := range b.recs {
+		b.msgs = append(b.msgs, &b.recs[i])
 	}
-	placed := make([]kafka.TopicPartition, len(msgs))
+	b.placed = slices.Grow(b.placed[:0], len(b.msgs))[:len(b.msgs)]
+	clear(b.placed)
 	var sendErr error
 	delivered := false // every report came: placed may be read
-	if len(msgs) > 0 {
+	if len(b.msgs) > 0 {
 		ctx, done := c.block(s.ctx)
-		sent := s.accountOf(c).Send(ctx, msgs, placed)
+		sent := s.accountOf(c).Send(ctx, b.msgs, b.placed)
 		_, sendErr = sent.Wait(ctx)
 		done()
 		if !sent.Finished() && s.ctx.Err() != nil {
@@ -156,8 +196,7 @@ func (s *Server) xaddBatch(c *client, items []xaddItem) {
 		delivered = sent.Finished()
 	}
 	var idBuf [41]byte // two uint64s and a dash
-	j := 0
-	for _, it := range items {
+	for _, it := range b.items {
 		switch {
 		case it.err != nil:
 			c.writeError(it.err)
@@ -166,9 +205,8 @@ func (s *Server) xaddBatch(c *client, items []xaddItem) {
 		default:
 			var tp kafka.TopicPartition
 			if delivered {
-				tp = placed[j]
+				tp = b.placed[it.rec]
 			}
-			j++
 			if tp.Topic == nil { // not delivered
 				err := sendErr
 				if err == nil {
@@ -180,14 +218,16 @@ func (s *Server) xaddBatch(c *client, items []xaddItem) {
 			c.conn.WriteBulk(streams.IDOf(tp.Partition, int64(tp.Offset)).Append(idBuf[:0]))
 		}
 	}
+	b.reset(delivered || len(b.msgs) == 0)
 }
 
-// prepareXAdd checks one XADD and makes its record (creating a missing
-// stream, or reporting null for NOMKSTREAM).
-func (s *Server) prepareXAdd(c *client, args [][]byte) (msg *kafka.Message, null bool, err error) {
+// prepareXAdd checks one XADD and makes its record in the connection's
+// batch, returning its index (-1 for none: an error, or null for
+// NOMKSTREAM of a missing stream).
+func (s *Server) prepareXAdd(c *client, args [][]byte) (rec int, null bool, err error) {
 	topicRef, err := c.xaddTopic(args[1])
 	if err != nil {
-		return nil, false, err
+		return -1, false, err
 	}
 	topic := *topicRef
 	noMkStream := false
@@ -202,12 +242,12 @@ options:
 			// approximate (~) trim is accepted and does nothing; an exact
 			// one cannot be honoured and is refused.
 			if i+2 >= len(args) || string(args[i+1]) != "~" {
-				return nil, false, errExactTrim
+				return -1, false, errExactTrim
 			}
 			i += 2
 			if i+2 < len(args) && strings.EqualFold(string(args[i+1]), "limit") {
 				if _, err := strconv.ParseUint(string(args[i+2]), 10, 63); err != nil {
-					return nil, false, errNotInteger
+					return -1, false, errNotInteger
 				}
 				i += 2
 			}
@@ -216,42 +256,41 @@ options:
 		}
 	}
 	if i >= len(args) {
-		return nil, false, errWrongArgs("xadd")
+		return -1, false, errWrongArgs("xadd")
 	}
 	if string(args[i]) != "*" {
-		return nil, false, errXAddID
+		return -1, false, errXAddID
 	}
 	fields := args[i+1:]
 	if len(fields) == 0 || len(fields)%2 != 0 {
-		return nil, false, errWrongArgs("xadd")
+		return -1, false, errWrongArgs("xadd")
 	}
 	if err := c.canProduce(args[1]); err != nil {
-		return nil, false, err
+		return -1, false, err
 	}
 	exists, err := s.topicExists(topic)
 	if err != nil {
-		return nil, false, errf("%s", err)
+		return -1, false, errf("%s", err)
 	}
 	if !exists {
 		if noMkStream {
-			return nil, true, nil
+			return -1, true, nil
 		}
 		if err := s.meta.createTopic(s.ctx, topic); err != nil {
-			return nil, false, errf("%s", err)
+			return -1, false, errf("%s", err)
 		}
 	}
-	// The pairs are only read by Record: the connection's scratch slice.
-	pairs := c.xaddPairs[:0]
+	b := &c.xadd
+	pairs := b.pairs[:0]
 	for j := 0; j+1 < len(fields); j += 2 {
 		pairs = append(pairs, streams.Pair{Field: fields[j], Value: fields[j+1]})
 	}
-	msg = &kafka.Message{TopicPartition: kafka.TopicPartition{Topic: topicRef, Partition: kafka.PartitionAny}}
-	s.mapping.Record(msg, pairs)
-	if cap(pairs) <= maxScratchPairs {
-		clear(pairs) // keep no reference to this command's bytes
-		c.xaddPairs = pairs[:0]
-	}
-	return msg, false, nil
+	b.recs = append(b.recs, kafka.Message{TopicPartition: kafka.TopicPartition{Topic: topicRef, Partition: kafka.PartitionAny}})
+	rec = len(b.recs) - 1
+	s.mapping.Record(&b.recs[rec], pairs, &b.headers)
+	clear(pairs) // Record made the record; the pairs are read no more
+	b.pairs = pairs[:0]
+	return rec, false, nil
 }
 
 // XLEN key: the records the topic holds (the sum over its partitions of

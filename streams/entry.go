@@ -37,8 +37,12 @@ func NewMapping(payloadFields []string) *Mapping {
 // Record fills msg's value and headers from the entry's pairs (at least
 // one). With a payload field, its value is the record's value, so a plain
 // Kafka consumer sees the payload; without one the value is empty and
-// every pair is a header.
-func (m *Mapping) Record(msg *kafka.Message, pairs []Pair) {
+// every pair is a header. The headers and the marker are made in buf (nil:
+// fresh memory); msg refers to the pairs' bytes.
+func (m *Mapping) Record(msg *kafka.Message, pairs []Pair, buf *RecordBuffer) {
+	if buf == nil {
+		buf = new(RecordBuffer)
+	}
 	payload := -1
 	for i, p := range pairs {
 		if m.payload[string(p.Field)] {
@@ -46,20 +50,54 @@ func (m *Mapping) Record(msg *kafka.Message, pairs []Pair) {
 			break
 		}
 	}
-	marker := []byte("-")
+	mark := len(buf.markers)
 	msg.Value = []byte{}
 	if payload >= 0 {
-		marker = append(strconv.AppendInt(nil, int64(payload), 10), ':')
-		marker = append(marker, pairs[payload].Field...)
+		buf.markers = strconv.AppendInt(buf.markers, int64(payload), 10)
+		buf.markers = append(buf.markers, ':')
+		buf.markers = append(buf.markers, pairs[payload].Field...)
 		msg.Value = pairs[payload].Value
+	} else {
+		buf.markers = append(buf.markers, '-')
 	}
-	msg.Headers = make([]kafka.Header, 0, len(pairs))
-	msg.Headers = append(msg.Headers, kafka.Header{Key: MarkerHeader, Value: marker})
+	first := len(buf.headers)
+	buf.headers = append(buf.headers, kafka.Header{Key: MarkerHeader, Value: buf.markers[mark:len(buf.markers):len(buf.markers)]})
 	for i, p := range pairs {
 		if i != payload {
-			msg.Headers = append(msg.Headers, kafka.Header{Key: string(p.Field), Value: p.Value})
+			buf.headers = append(buf.headers, kafka.Header{Key: string(p.Field), Value: p.Value})
 		}
 	}
+	msg.Headers = buf.headers[first:len(buf.headers):len(buf.headers)]
+}
+
+// RecordBuffer is memory for the headers of records Record makes, kept
+// from one batch of entries to the next: the records made since the last
+// Reset share it, so a batch allocates none once the buffer has grown.
+// The records must not be used after Reset (librdkafka copies a record
+// when it is produced).
+type RecordBuffer struct {
+	headers []kafka.Header
+	markers []byte
+}
+
+// maxKeptHeaders and maxKeptMarkers bound what a RecordBuffer keeps
+// across Reset: a batch of entries with many fields must not leave a
+// large buffer behind.
+const (
+	maxKeptHeaders = 4096
+	maxKeptMarkers = 64 << 10
+)
+
+// Reset forgets the records made since the last Reset and every reference
+// to their pairs.
+func (b *RecordBuffer) Reset() {
+	if cap(b.headers) > maxKeptHeaders || cap(b.markers) > maxKeptMarkers {
+		*b = RecordBuffer{}
+		return
+	}
+	clear(b.headers)
+	b.headers = b.headers[:0]
+	b.markers = b.markers[:0]
 }
 
 // Entry is the pairs of a record: the entry XADD wrote, or for any other

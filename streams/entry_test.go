@@ -30,6 +30,26 @@ func render(ps []Pair) string {
 // duplicate fields, binary values), and its payload is the record value.
 func TestRoundTrip(t *testing.T) {
 	m := NewMapping(testPayloadFields)
+	check := func(name string, msg *kafka.Message, entry []Pair, value string, headers int) {
+		t.Helper()
+		if string(msg.Value) != value || len(msg.Headers) != headers || msg.Headers[0].Key != MarkerHeader {
+			t.Errorf("%s: value %q, %d headers %v", name, msg.Value, len(msg.Headers), msg.Headers)
+		}
+		if got := m.Entry(msg); render(got) != render(entry) {
+			t.Errorf("%s: read back %s, want %s", name, render(got), render(entry))
+		}
+	}
+	type sharedRecord struct {
+		name    string
+		msg     *kafka.Message
+		entry   []Pair
+		value   string
+		headers int
+	}
+	var (
+		buf    RecordBuffer
+		shared []sharedRecord
+	)
 	for _, tc := range []struct {
 		name    string
 		entry   []Pair
@@ -44,12 +64,23 @@ func TestRoundTrip(t *testing.T) {
 		{"only the payload", pairs("message", "m"), "m", 1},
 	} {
 		var msg kafka.Message
-		m.Record(&msg, tc.entry)
-		if string(msg.Value) != tc.value || len(msg.Headers) != tc.headers || msg.Headers[0].Key != MarkerHeader {
-			t.Errorf("%s: value %q, %d headers %v", tc.name, msg.Value, len(msg.Headers), msg.Headers)
-		}
-		if got := m.Entry(&msg); render(got) != render(tc.entry) {
-			t.Errorf("%s: read back %s, want %s", tc.name, render(got), render(tc.entry))
+		m.Record(&msg, tc.entry, nil)
+		check(tc.name, &msg, tc.entry, tc.value, tc.headers)
+		// The same record made in a buffer shared with other records.
+		shared = append(shared, sharedRecord{tc.name, new(kafka.Message), tc.entry, tc.value, tc.headers})
+		m.Record(shared[len(shared)-1].msg, tc.entry, &buf)
+	}
+	// Every record of the buffer is intact after the later ones grew it.
+	for _, r := range shared {
+		check(r.name+" (shared buffer)", r.msg, r.entry, r.value, r.headers)
+	}
+	buf.Reset()
+	if len(buf.headers) != 0 || len(buf.markers) != 0 {
+		t.Errorf("Reset left %d headers and %d marker bytes", len(buf.headers), len(buf.markers))
+	}
+	for i, h := range buf.headers[:cap(buf.headers)] {
+		if h.Key != "" || h.Value != nil {
+			t.Fatalf("Reset kept header %d: %v", i, h)
 		}
 	}
 }

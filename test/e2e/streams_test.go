@@ -306,7 +306,8 @@ func TestXTrimXDel(t *testing.T) {
 
 // TestXAddPipelined: pipelined XADDs are produced together and each gets
 // its own reply, in order, errors and other commands of the pipeline
-// included; every entry is in Kafka.
+// included; each ID names the record of its own entry (value and headers)
+// in Kafka.
 func TestXAddPipelined(t *testing.T) {
 	ts := startServer(t)
 	topic := newTopic(t, 2)
@@ -326,11 +327,15 @@ func TestXAddPipelined(t *testing.T) {
 		case 200:
 			cmd("PING") // another command between XADDs
 		}
-		cmd("XADD", topic, "*", "payload", fmt.Sprint("e", i))
+		if i%7 == 0 { // a field before the payload: a header
+			cmd("XADD", topic, "*", "n", fmt.Sprint(i), "payload", fmt.Sprint("e", i))
+		} else {
+			cmd("XADD", topic, "*", "payload", fmt.Sprint("e", i))
+		}
 	}
 	start := time.Now()
 	conn.sendRaw(b.String())
-	ids := 0
+	var ids []string // the ID of entry i
 	for i := 0; i < n+2; i++ {
 		r := conn.read(30 * time.Second)
 		switch {
@@ -346,15 +351,38 @@ func TestXAddPipelined(t *testing.T) {
 			if r.Kind != '$' || !strings.Contains(r.Str, "-") {
 				t.Fatalf("reply %d: %s, want an ID", i, r)
 			}
-			ids++
+			ids = append(ids, r.Str)
 		}
 	}
 	t.Logf("%d pipelined XADDs in %v", n, time.Since(start))
-	if ids != n {
-		t.Fatalf("%d IDs, want %d", ids, n)
+	if len(ids) != n {
+		t.Fatalf("%d IDs, want %d", len(ids), n)
 	}
-	if got := readAll(t, topic, n); len(got) != n {
-		t.Fatalf("Kafka holds %d entries", len(got))
+	stored := make(map[string]*kafka.Message)
+	for _, m := range readAll(t, topic, n) {
+		stored[fmt.Sprintf("%d-%d", m.TopicPartition.Offset+1, m.TopicPartition.Partition)] = m
+	}
+	if len(stored) != n {
+		t.Fatalf("Kafka holds %d entries", len(stored))
+	}
+	for i, id := range ids {
+		m := stored[id]
+		if m == nil {
+			t.Fatalf("entry %d: no record at its ID %s", i, id)
+		}
+		if want := fmt.Sprint("e", i); string(m.Value) != want {
+			t.Fatalf("entry %d: the record at its ID %s holds %q, want %q", i, id, m.Value, want)
+		}
+		wantHeaders := 1 // the marker
+		if i%7 == 0 {
+			wantHeaders = 2
+			if len(m.Headers) != 2 || m.Headers[1].Key != "n" || string(m.Headers[1].Value) != fmt.Sprint(i) {
+				t.Fatalf("entry %d: headers %v, want the marker and n=%d", i, m.Headers, i)
+			}
+		}
+		if len(m.Headers) != wantHeaders {
+			t.Fatalf("entry %d: headers %v", i, m.Headers)
+		}
 	}
 }
 
