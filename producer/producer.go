@@ -88,9 +88,25 @@ func Validate(props config.Properties) error {
 }
 
 // NewAccount returns a new account: the messages of one connection or one
-// Flight call.
+// Flight call. Accounts are spread over the pool in turn.
 func (p *Producer) NewAccount() *Account {
-	slot := &p.slots[int(p.next.Add(1)-1)%len(p.slots)]
+	return p.newAccount(&p.slots[int(p.next.Add(1)-1)%len(p.slots)])
+}
+
+// NewWaitingAccount returns an account for a caller that waits for the
+// deliveries of what it sent before it sends more (XADD replies with IDs).
+// Every such account uses the pool's first producer: waiting callers send
+// in small bursts, a linger and a round trip apart, and gathered on one
+// producer the bursts make fuller batches, so the broker handles half as
+// many requests. With redis-benchmark's 50 connections pipelining XADD
+// 100 deep against one Kafka node, Kafka's CPU per 500k entries fell from
+// 1.0-3.1 s to 0.7-1.1 s and the throughput rose by 11-48% (3 alternating
+// runs; in P6's own client the difference was within the noise).
+// Fire-and-forget accounts, limited by the enqueue contention the pool
+// halves, keep being spread.
+func (p *Producer) NewWaitingAccount() *Account { return p.newAccount(&p.slots[0]) }
+
+func (p *Producer) newAccount(slot *atomic.Pointer[instance]) *Account {
 	return &Account{p: p, slot: slot, wake: make(chan struct{}, 1)}
 }
 

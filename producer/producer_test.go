@@ -254,3 +254,25 @@ func TestPoolKeepsEachAccountsOrder(t *testing.T) {
 		})
 	}
 }
+
+// TestAccountSlots: accounts are spread over the pool in turn, and every
+// waiting account uses the first producer without taking a turn.
+func TestAccountSlots(t *testing.T) {
+	p, _ := newTestProducer(t, "127.0.0.1:1", Limits{}, 2) // no librdkafka producer until a message
+	for i, tc := range []struct {
+		waiting bool
+		slot    int
+	}{
+		{false, 0}, {false, 1}, {true, 0}, {false, 0}, {true, 0}, {true, 0}, {false, 1}, {false, 0},
+	} {
+		var a *Account
+		if tc.waiting {
+			a = p.NewWaitingAccount()
+		} else {
+			a = p.NewAccount()
+		}
+		if a.slot != &p.slots[tc.slot] {
+			t.Errorf("account %d (waiting %v): not on slot %d", i, tc.waiting, tc.slot)
+		}
+	}
+}

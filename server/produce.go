@@ -39,7 +39,7 @@ func cmdRPushX(s *Server, c *client, args [][]byte) error {
 	if len(args) < 3 {
 		return errRPUSHXArgs(len(args) - 1)
 	}
-	a, topic, key, err := s.produceTarget(c, args[1])
+	a, topic, key, err := s.produceTarget(c, args[1], false)
 	if err != nil {
 		return err
 	}
@@ -85,7 +85,7 @@ func produceStopped(c *client, n int, err error) error {
 // rpushTopics is `RPUSH topics:<topic>[:<key>] <message> [...]`, the durable
 // produce: the reply comes once Kafka acknowledged every message.
 func rpushTopics(s *Server, c *client, args [][]byte) error {
-	a, topic, key, err := s.produceTarget(c, args[1])
+	a, topic, key, err := s.produceTarget(c, args[1], true)
 	if err != nil {
 		return err
 	}
@@ -145,19 +145,26 @@ func checkTarget(c *client, arg []byte) (topic, key []byte, err error) {
 
 // produceTarget parses a `topics:<topic>[:<key>]` argument, checks the
 // connection may produce there and returns its account on the shared
-// producer, made on first use.
-func (s *Server) produceTarget(c *client, arg []byte) (a *producer.Account, topic, key []byte, err error) {
+// producer, made on first use (waiting: the command waits for its
+// deliveries).
+func (s *Server) produceTarget(c *client, arg []byte, waiting bool) (a *producer.Account, topic, key []byte, err error) {
 	if topic, key, err = checkTarget(c, arg); err != nil {
 		return nil, nil, nil, err
 	}
-	return s.accountOf(c), topic, key, nil
+	return s.accountOf(c, waiting), topic, key, nil
 }
 
 // accountOf is the connection's account on the shared producer, made on
-// first use.
-func (s *Server) accountOf(c *client) *producer.Account {
+// first use: a waiting one (producer.NewWaitingAccount) when the command
+// making it waits for its deliveries.
+func (s *Server) accountOf(c *client, waiting bool) *producer.Account {
 	if c.account == nil {
-		a := s.cfg.Producer.NewAccount()
+		var a *producer.Account
+		if waiting {
+			a = s.cfg.Producer.NewWaitingAccount()
+		} else {
+			a = s.cfg.Producer.NewAccount()
+		}
 		c.mu.Lock() // CLIENT LIST of other connections reads it
 		c.account = a
 		c.mu.Unlock()

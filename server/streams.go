@@ -181,7 +181,7 @@ func (s *Server) xaddBatch(c *client) {
 	delivered := false // every report came: placed may be read
 	if len(b.msgs) > 0 {
 		ctx, done := c.block(s.ctx)
-		sent := s.accountOf(c).Send(ctx, b.msgs, b.placed)
+		sent := s.accountOf(c, true).Send(ctx, b.msgs, b.placed)
 		_, sendErr = sent.Wait(ctx)
 		done()
 		if !sent.Finished() && s.ctx.Err() != nil {

@@ -134,13 +134,24 @@ func rafkaConsumerConfig(brokers, group, reset string) *kafka.ConfigMap {
 
 // produceRaw produces n messages of value to topic with one librdkafka
 // producer and waits for every delivery report. It returns the elapsed time
-// from the first produce to the last report.
-func produceRaw(ctx context.Context, brokers, topic string, n int, value []byte) (time.Duration, error) {
+// from the first produce to the last report. With warmTopic, the producer
+// first delivers one message there (connection, producer ID, metadata)
+// before the clock starts.
+func produceRaw(ctx context.Context, brokers, warmTopic, topic string, n int, value []byte) (time.Duration, error) {
 	p, err := kafka.NewProducer(producerConfig(brokers))
 	if err != nil {
 		return 0, fmt.Errorf("create producer: %w", err)
 	}
 	defer p.Close()
+	if warmTopic != "" {
+		err := p.Produce(&kafka.Message{TopicPartition: kafka.TopicPartition{Topic: &warmTopic, Partition: kafka.PartitionAny}, Value: value}, nil)
+		if err == nil {
+			err = awaitDeliveries(ctx, p, 1)
+		}
+		if err != nil {
+			return 0, fmt.Errorf("warm-up: %w", err)
+		}
+	}
 	reports := make(chan error, 1)
 	go func() { reports <- awaitDeliveries(ctx, p, n) }()
 	start := time.Now()
