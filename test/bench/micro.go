@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -56,6 +57,9 @@ func parseBenchOutput(out []byte) []microResult {
 		}
 		if len(f) < 4 || !strings.HasPrefix(f[0], "Benchmark") || len(f)%2 != 0 {
 			continue
+		}
+		if _, err := strconv.ParseUint(f[1], 10, 64); err != nil {
+			continue // not a result line (another line printed into it)
 		}
 		m := microResult{pkg: pkg, name: f[0], iterations: f[1]}
 		for i := 2; i+1 < len(f); i += 2 {
