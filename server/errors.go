@@ -36,6 +36,15 @@ func consErr(format string, args ...any) error { return replyErr(codeCons, forma
 func prodErr(format string, args ...any) error { return replyErr(codeProd, format, args...) }
 func errf(format string, args ...any) error    { return replyErr(codeErr, format, args...) }
 
+// asReply is err as a reply: a replyError as it is, any other error as an
+// ERR reply of its text.
+func asReply(err error) error {
+	if re, ok := errors.AsType[*replyError](err); ok {
+		return re
+	}
+	return errf("%s", err)
+}
+
 // The client-visible error texts of protocol.md section 7, and the other
 // fixed texts. Clients match some of them literally: do not reword.
 var (

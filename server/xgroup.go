@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
 	"rafka/consumer"
 	"rafka/streams"
 )
@@ -169,9 +171,8 @@ func (s *Server) xgroupSetID(ctx context.Context, c *client, topic, group, idArg
 	} else if !ok {
 		return errNoSuchGroup(topic, group)
 	}
-	s.groups.Drop(group)
-	if err := s.setGroupStart(ctx, group, topic, idArg); err != nil {
-		return err
+	if err := s.groups.Reset(ctx, group, func() error { return s.setGroupStart(ctx, group, topic, idArg) }); err != nil {
+		return asReply(err)
 	}
 	s.groups.Remember(group, topic)
 	c.conn.WriteString("OK")
@@ -195,9 +196,8 @@ func (s *Server) xgroupDestroy(ctx context.Context, c *client, topic, group stri
 		c.conn.WriteInt(0)
 		return nil
 	}
-	s.groups.Drop(group)
-	if err := s.meta.deleteGroup(ctx, group); err != nil {
-		return errf("%s", err)
+	if err := s.groups.Reset(ctx, group, func() error { return s.meta.deleteGroup(ctx, group) }); err != nil {
+		return asReply(err)
 	}
 	c.conn.WriteInt(1)
 	return nil
@@ -212,7 +212,7 @@ func (s *Server) xgroupConsumer(ctx context.Context, c *client, sub, topic, grou
 		return errNoSuchGroup(topic, group)
 	}
 	if sub == "createconsumer" {
-		m, err := s.groups.Member(group, []string{topic})
+		m, err := s.groups.Member(ctx, group, []string{topic})
 		if err != nil {
 			return errf("%s", err)
 		}
@@ -338,21 +338,16 @@ func cmdXReadGroup(s *Server, c *client, args [][]byte) error {
 		sorted := slices.Clone(topics)
 		slices.Sort(sorted)
 		sorted = slices.Compact(sorted)
-		m, err := s.groups.Member(group, sorted)
-		if err != nil {
-			return errf("%s", err)
-		}
-		for _, t := range topics {
-			s.groups.Remember(group, t)
-		}
 		if block >= 0 {
 			s.blocked.Add(1)
 			defer s.blocked.Add(-1)
 		}
-		msgs, err := m.Next(ctx, consumerName, count, block, noAck)
+		msgs, err := s.readGroupNew(ctx, group, sorted, consumerName, count, block, noAck)
 		switch {
 		case errors.Is(err, streams.ErrPELFull):
 			return errf("%s", err)
+		case errors.Is(err, errGroupGone):
+			return &replyError{code: "NOGROUP", msg: "the consumer group this client was blocked on no longer exists"}
 		case errors.Is(err, consumer.ErrClosed) || s.shuttingDown.Load():
 			return errServerShutdown
 		case err != nil && ctx.Err() != nil:
@@ -390,6 +385,51 @@ func cmdXReadGroup(s *Server, c *client, args [][]byte) error {
 	}
 	s.writeXReadStreams(c, reads)
 	return nil
+}
+
+// errGroupGone is readGroupNew's error when the group was destroyed while
+// the read waited.
+var errGroupGone = errors.New("the group no longer exists")
+
+// maxMemberRetries bounds how often one XREADGROUP takes a new member
+// after the one it waited on was closed.
+const maxMemberRetries = 3
+
+// readGroupNew reads new entries of the topics (sorted) for consumerName
+// through the group's member here, waiting up to block (0: for ever;
+// negative: not at all). A member closed under the read (XGROUP SETID or
+// DESTROY from another client, or the idle sweep) is not the end of it, as
+// on Redis: the read goes on with the group's next member, for the time
+// it has left, or ends with errGroupGone when the group was destroyed.
+func (s *Server) readGroupNew(ctx context.Context, group string, topics []string, consumerName string, count int, block time.Duration, noAck bool) ([]*kafka.Message, error) {
+	deadline := time.Now().Add(block)
+	for attempt := 0; ; attempt++ {
+		m, err := s.groups.Member(ctx, group, topics)
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range topics {
+			s.groups.Remember(group, t)
+		}
+		msgs, err := m.Next(ctx, consumerName, count, block, noAck)
+		if !errors.Is(err, consumer.ErrClosed) || s.shuttingDown.Load() || attempt == maxMemberRetries {
+			return msgs, err
+		}
+		if block > 0 {
+			if block = time.Until(deadline); block <= 0 {
+				return nil, nil // its time ran out
+			}
+		}
+		for _, t := range topics {
+			ok, err := s.groupExists(ctx, group, t)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				return nil, errGroupGone
+			}
+		}
+	}
 }
 
 func countEntries(reads []*xreadStream) int {

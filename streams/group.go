@@ -49,7 +49,11 @@ type Groups struct {
 	mu      sync.Mutex
 	members map[string]*Member // by memberKey
 	known   map[string]bool    // "group|topic" known to exist (created or seen here)
-	closed  bool
+	// resetting holds the groups a Reset is changing, each with a channel
+	// closed when it is done; no member of them starts meanwhile. At most
+	// one entry per running XGROUP SETID or DESTROY.
+	resetting map[string]chan struct{}
+	closed    bool
 }
 
 // maxKnownGroups bounds the names Groups remembers as existing.
@@ -69,17 +73,21 @@ type GroupsConfig struct {
 // NewGroups is the groups of members configured by cfg.
 func NewGroups(cfg GroupsConfig) *Groups {
 	return &Groups{props: cfg.Properties, stats: cfg.Stats, log: cfg.Log.With().Str("role", "stream-groups").Logger(),
-		maxPending: max(cfg.MaxPending, 1), maxMembers: max(cfg.MaxMembers, 1), members: map[string]*Member{}}
+		maxPending: max(cfg.MaxPending, 1), maxMembers: max(cfg.MaxMembers, 1), members: map[string]*Member{},
+		resetting: map[string]chan struct{}{}}
 }
 
 func memberKey(group string, topics []string) string { return group + "|" + strings.Join(topics, ",") }
 
 // Member returns the member of group for topics (sorted), made on first
-// use.
-func (g *Groups) Member(group string, topics []string) (*Member, error) {
+// use. While a Reset of the group runs it waits (until ctx ends).
+func (g *Groups) Member(ctx context.Context, group string, topics []string) (*Member, error) {
 	key := memberKey(group, topics)
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if err := g.awaitResetLocked(ctx, group); err != nil {
+		return nil, err
+	}
 	if g.closed {
 		return nil, consumer.ErrClosed
 	}
@@ -194,7 +202,51 @@ func (g *Groups) Sweep(idle time.Duration) int {
 	return len(idleMembers)
 }
 
-// Drop closes and forgets the members of group (XGROUP DESTROY).
+// awaitResetLocked waits, with g.mu held on entry and on return, until no
+// Reset of group runs or ctx ends.
+func (g *Groups) awaitResetLocked(ctx context.Context, group string) error {
+	for {
+		done, ok := g.resetting[group]
+		if !ok {
+			return nil
+		}
+		g.mu.Unlock()
+		select {
+		case <-done:
+		case <-ctx.Done():
+		}
+		g.mu.Lock()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+}
+
+// Reset closes group's members here and runs change (which moves or
+// deletes the group in Kafka) while no member of the group can start:
+// Kafka changes a group's offsets or deletes it only when it has no
+// active member. XREADGROUPs of the group wait in Member meanwhile, and
+// Resets of one group run one at a time.
+func (g *Groups) Reset(ctx context.Context, group string, change func() error) error {
+	g.mu.Lock()
+	if err := g.awaitResetLocked(ctx, group); err != nil {
+		g.mu.Unlock()
+		return err
+	}
+	done := make(chan struct{})
+	g.resetting[group] = done
+	g.mu.Unlock()
+	defer func() {
+		g.mu.Lock()
+		delete(g.resetting, group)
+		g.mu.Unlock()
+		close(done)
+	}()
+	g.Drop(group)
+	return change()
+}
+
+// Drop closes and forgets the members of group.
 func (g *Groups) Drop(group string) {
 	g.mu.Lock()
 	for k := range g.known {

@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"rafka/config"
+	"rafka/consumer"
 	"rafka/stats"
 	"rafka/test/kafkatest"
 )
@@ -61,7 +62,7 @@ func readAckAndCheck(t *testing.T, brokers string, g *Groups) {
 	topic := kafkatest.CreateTopic(t, brokers, "prefix", 1)
 	const n = 4000
 	kafkatest.Produce(t, brokers, topic, n)
-	m, err := g.Member(topic, []string{topic})
+	m, err := g.Member(context.Background(), topic, []string{topic})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +125,7 @@ func TestPartitionBackStartsAfresh(t *testing.T) {
 	brokers := kafkatest.Brokers(t)
 	topic := kafkatest.CreateTopic(t, brokers, "back", 1)
 	kafkatest.Produce(t, brokers, topic, 20)
-	m, err := newTestGroups(t, brokers).Member(topic, []string{topic})
+	m, err := newTestGroups(t, brokers).Member(context.Background(), topic, []string{topic})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,5 +267,60 @@ func TestConsumerNameAccounting(t *testing.T) {
 	}
 	if got := g.names.Load(); got != MaxConsumerNames {
 		t.Fatalf("a refused name was counted: %d", got)
+	}
+}
+
+// TestResetHoldsMembersBack: while a Reset of a group runs, its members
+// are closed and no new one starts (Member waits, or gives up with its
+// context); other groups are not held back; the Member after it is new.
+func TestResetHoldsMembersBack(t *testing.T) {
+	brokers := kafkatest.Brokers(t)
+	topic := kafkatest.CreateTopic(t, brokers, "reset", 1)
+	g := newTestGroups(t, brokers)
+	ctx := context.Background()
+	old, err := g.Member(ctx, "g", []string{topic})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inChange, release := make(chan struct{}), make(chan struct{})
+	resetDone := make(chan error, 1)
+	go func() {
+		resetDone <- g.Reset(ctx, "g", func() error {
+			close(inChange)
+			<-release
+			return nil
+		})
+	}()
+	<-inChange
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	if _, err := g.Member(short, "g", []string{topic}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Member during the Reset: %v, want it to wait until its context ended", err)
+	}
+	if _, err := g.Member(ctx, "other", []string{topic}); err != nil {
+		t.Fatalf("another group's Member during the Reset: %v", err)
+	}
+	got := make(chan *Member, 1)
+	go func() {
+		m, err := g.Member(ctx, "g", []string{topic})
+		if err != nil {
+			t.Error(err)
+		}
+		got <- m
+	}()
+	select {
+	case <-got:
+		t.Fatal("Member returned while the Reset ran")
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(release)
+	if err := <-resetDone; err != nil {
+		t.Fatal(err)
+	}
+	if m := <-got; m == nil || m == old {
+		t.Fatalf("Member after the Reset: %p, the closed one was %p", m, old)
+	}
+	if _, err := old.Next(ctx, "c", 1, -1, false); !errors.Is(err, consumer.ErrClosed) {
+		t.Fatalf("the member the Reset closed reads: %v", err)
 	}
 }

@@ -152,7 +152,7 @@ func (b *bench) document(table string) string {
 	sb.WriteString("# rafka benchmarks\n\n")
 	sb.WriteString("Written by `make bench` (test/bench). Every scenario ran in one run against one Kafka broker " +
 		"(the single-node KRaft broker of test/kafkaharness), with 4-partition topics and 100-byte values. " +
-		"Ratios are to the scenario's baseline (the first row of each scenario); targets are those of issue 4.\n\n")
+		"Ratios are to the scenario's baseline (the first row of each scenario); targets are those of issue 4 (P1-P5) and issue 13 (P6).\n\n")
 	if b.opts.scale != 1 {
 		fmt.Fprintf(&sb, "**Scaled run (-scale %g): counts are smaller than the standard run's.**\n\n", b.opts.scale)
 	}
@@ -209,5 +209,17 @@ const method = `- **P1 produce.** Baseline: one confluent-kafka-go producer with
   producer, which the first of them creates). Per
   connection = (RSS − baseline) / count; for the producing connections also Go heap in use
   (go_memstats_heap_inuse_bytes from /metrics) and threads, the same way.
+- **P6 streams.** On a fresh rafka. Producing, both sides timed warm: the raw producer (one
+  confluent-kafka-go producer with rafka's settings, as in P1) first delivers one message
+  to a warm-up topic, then produces N keyless messages and waits for every report; rafka's
+  50 connections first each get the reply of one XADD to the warm-up topic, then send N
+  XADD <t> * payload <100 bytes> in rounds of 100 pipelined per connection, each reply an
+  entry ID (Kafka acknowledged the entry). Time is from the first produce or command to
+  the last report or reply; the topic is checked to hold N records. Consuming the XADD
+  topic from its start with a fresh group: the raw group consumer with rafka's consumer
+  settings, then 4 connections of one stream group looping XREADGROUP GROUP g c<i> COUNT
+  100 BLOCK 1000 STREAMS <t> > and one XACK of the batch's IDs, until every (partition,
+  offset) was seen; time from the first entry to the last. Memory: a fresh rafka with one
+  group, then 1000 connections each reading once as its own consumer name of that group.
 - **Micro-benchmarks.** ` + "`go test -run xxx -bench . -benchmem ./arrowenc ./server`" + `, as printed.
 `

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -188,9 +189,9 @@ func xreadgroupRafka(ctx context.Context, addr, topic, group string, tr *tracker
 				ids := ack[:3]
 				for _, e := range r.Elems[0].Elems[1].Elems {
 					id := e.Elems[0].Str
-					var ms, seq int64
-					if _, err := fmt.Sscanf(id, "%d-%d", &ms, &seq); err != nil {
-						errs <- fmt.Errorf("entry ID %q: %w", id, err)
+					ms, seq, err := parseEntryID(id)
+					if err != nil {
+						errs <- err
 						return
 					}
 					if err := tr.mark(int32(seq), ms-1); err != nil {
@@ -212,6 +213,21 @@ func xreadgroupRafka(ctx context.Context, addr, topic, group string, tr *tracker
 		return err
 	}
 	return nil
+}
+
+// parseEntryID splits an entry ID "<ms>-<seq>" without fmt.Sscanf's
+// allocations: the client shares the machine's cores with rafka and Kafka.
+func parseEntryID(id string) (ms, seq int64, err error) {
+	a, b, ok := strings.Cut(id, "-")
+	if ok {
+		if ms, err = strconv.ParseInt(a, 10, 64); err == nil {
+			seq, err = strconv.ParseInt(b, 10, 32)
+		}
+	}
+	if !ok || err != nil {
+		return 0, 0, fmt.Errorf("entry ID %q is not <ms>-<seq>", id)
+	}
+	return ms, seq, nil
 }
 
 // memoryStreamConsumers measures a fresh rafka's memory for n idle Redis

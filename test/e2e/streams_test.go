@@ -697,3 +697,33 @@ func streamGroup(t *testing.T, prefix string) (topic, group string, c *respConn)
 	c.expect("OK", "XGROUP", "CREATE", topic, group, "0")
 	return topic, group, c
 }
+
+// TestXReadGroupAcrossReset: an XREADGROUP blocked while another client
+// moves the group (XGROUP SETID closes this rafka's members of it) keeps
+// waiting, as on Redis, and gets the entry added after the move; one
+// blocked while the group is destroyed gets Redis's NOGROUP error.
+func TestXReadGroupAcrossReset(t *testing.T) {
+	ts := startServer(t)
+	topic, group := newTopic(t, 1), uniqueName(t, "reset")
+	admin := ts.dial(t)
+	admin.expect("OK", "XGROUP", "CREATE", topic, group, "$")
+	reader := ts.dial(t)
+	// The member exists and is assigned once a first read returned.
+	reader.expect("(nil)", "XREADGROUP", "GROUP", group, "c", "BLOCK", "300", "STREAMS", topic, ">")
+
+	reader.send("XREADGROUP", "GROUP", group, "c", "BLOCK", "20000", "STREAMS", topic, ">")
+	time.Sleep(300 * time.Millisecond) // blocked by now
+	admin.expect("OK", "XGROUP", "SETID", topic, group, "$")
+	id := admin.do("XADD", topic, "*", "payload", "after").Str
+	want := fmt.Sprintf(`[["%s", [["%s", ["payload", "after"]]]]]`, topic, id)
+	if r := reader.read(30 * time.Second); r.String() != want {
+		t.Fatalf("blocked XREADGROUP across SETID: %s, want %s", r, want)
+	}
+
+	reader.send("XREADGROUP", "GROUP", group, "c", "BLOCK", "20000", "STREAMS", topic, ">")
+	time.Sleep(300 * time.Millisecond)
+	admin.expect("(integer) 1", "XGROUP", "DESTROY", topic, group)
+	if r := reader.read(30 * time.Second); !r.IsErr("NOGROUP") {
+		t.Fatalf("blocked XREADGROUP across DESTROY: %s, want a NOGROUP error", r)
+	}
+}
