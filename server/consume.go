@@ -433,6 +433,10 @@ func (c *client) block(parent context.Context) (context.Context, func()) {
 	if c.nc == nil {
 		return ctx, cancel
 	}
+	if c.nc.broken() {
+		cancel() // a limit was broken or the peer went away: do not wait
+		return ctx, cancel
+	}
 	var (
 		mu    sync.Mutex
 		ended bool

@@ -163,6 +163,14 @@ func (c *netConn) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// broken reports whether reading already failed: a limit was broken or
+// the peer went away.
+func (c *netConn) broken() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.readErr != nil
+}
+
 // watch reads from the socket in the background until stop is called;
 // gone is called if the client closes the connection or it fails. stop
 // waits for the reader to finish and restores normal reading.

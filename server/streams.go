@@ -103,14 +103,16 @@ type xaddScratch struct {
 }
 
 // maxKeptItems bounds the batch memory a connection keeps between
-// batches: one long pipeline must not leave large slices behind.
-const maxKeptItems = 1024
+// batches (a batch is what one socket read holds, some 30 XADDs of 100
+// bytes): one long pipeline of large entries must not leave large slices
+// behind on every idle connection.
+const maxKeptItems = 128
 
 // reset readies b for the next batch, keeping no reference to the last
 // one's commands. placedFree says whether placed may be reused: it may
 // not while delivery reports can still write into it.
 func (b *xaddScratch) reset(placedFree bool) {
-	if cap(b.items) > maxKeptItems || cap(b.pairs) > maxKeptItems {
+	if cap(b.items) > maxKeptItems || cap(b.recs) > maxKeptItems || cap(b.pairs) > maxKeptItems {
 		*b = xaddScratch{}
 		return
 	}

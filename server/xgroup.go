@@ -213,6 +213,14 @@ func (s *Server) xgroupConsumer(ctx context.Context, c *client, sub, topic, grou
 	}
 	if sub == "createconsumer" {
 		m, err := s.groups.Member(ctx, group, []string{topic})
+		for errors.Is(err, streams.ErrGroupReset) { // moved or destroyed meanwhile
+			if ok, xerr := s.groupExists(ctx, group, topic); xerr != nil {
+				return errf("%s", xerr)
+			} else if !ok {
+				return errNoSuchGroup(topic, group)
+			}
+			m, err = s.groups.Member(ctx, group, []string{topic})
+		}
 		if err != nil {
 			return errf("%s", err)
 		}
@@ -353,7 +361,7 @@ func cmdXReadGroup(s *Server, c *client, args [][]byte) error {
 		case err != nil && ctx.Err() != nil:
 			return nil // the client is gone
 		case err != nil:
-			return errf("%s", err)
+			return asReply(err)
 		}
 		for _, msg := range msgs {
 			for _, r := range reads {
@@ -392,38 +400,63 @@ func cmdXReadGroup(s *Server, c *client, args [][]byte) error {
 var errGroupGone = errors.New("the group no longer exists")
 
 // maxMemberRetries bounds how often one XREADGROUP takes a new member
-// after the one it waited on was closed.
+// after the one it read from was closed by the idle sweep.
 const maxMemberRetries = 3
 
 // readGroupNew reads new entries of the topics (sorted) for consumerName
 // through the group's member here, waiting up to block (0: for ever;
-// negative: not at all). A member closed under the read (XGROUP SETID or
-// DESTROY from another client, or the idle sweep) is not the end of it, as
-// on Redis: the read goes on with the group's next member, for the time
-// it has left, or ends with errGroupGone when the group was destroyed.
+// negative: not at all), the wait for a member included. A member closed
+// under the read (XGROUP SETID or DESTROY from another client, the idle
+// sweep) is not the end of it, as on Redis: the read goes on with the
+// group's next member for the time it has left, or ends with errGroupGone
+// (NOGROUP without BLOCK) when the group was destroyed. Time running out
+// is no entries and no error.
 func (s *Server) readGroupNew(ctx context.Context, group string, topics []string, consumerName string, count int, block time.Duration, noAck bool) ([]*kafka.Message, error) {
-	deadline := time.Now().Add(block)
-	for attempt := 0; ; attempt++ {
-		m, err := s.groups.Member(ctx, group, topics)
-		if err != nil {
+	var deadline time.Time // none for BLOCK 0
+	if block != 0 {
+		deadline = time.Now().Add(max(block, 0))
+	}
+	for closes := 0; ; {
+		mctx, cancel := ctx, context.CancelFunc(func() {})
+		if !deadline.IsZero() {
+			mctx, cancel = context.WithDeadline(ctx, deadline)
+		}
+		m, err := s.groups.Member(mctx, group, topics)
+		cancel()
+		switch {
+		case errors.Is(err, streams.ErrGroupReset):
+			// Moved or destroyed meanwhile: see below whether it is still there.
+		case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
+			return nil, nil // its time ran out while the group was reset
+		case err != nil:
 			return nil, err
-		}
-		for _, t := range topics {
-			s.groups.Remember(group, t)
-		}
-		msgs, err := m.Next(ctx, consumerName, count, block, noAck)
-		if !errors.Is(err, consumer.ErrClosed) || s.shuttingDown.Load() || attempt == maxMemberRetries {
-			return msgs, err
+		default:
+			for _, t := range topics {
+				s.groups.Remember(group, t)
+			}
+			msgs, err := m.Next(ctx, consumerName, count, block, noAck)
+			if len(msgs) > 0 {
+				return msgs, nil // what was taken before a close is delivered
+			}
+			if !errors.Is(err, consumer.ErrClosed) || s.shuttingDown.Load() {
+				return nil, err
+			}
+			if closes++; closes > maxMemberRetries {
+				return nil, nil
+			}
 		}
 		if block > 0 {
 			if block = time.Until(deadline); block <= 0 {
-				return nil, nil // its time ran out
+				return nil, nil
 			}
 		}
 		for _, t := range topics {
 			ok, err := s.groupExists(ctx, group, t)
 			if err != nil {
 				return nil, err
+			}
+			if !ok && block < 0 {
+				return nil, errNoGroup(t, group, "XREADGROUP")
 			}
 			if !ok {
 				return nil, errGroupGone

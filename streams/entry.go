@@ -84,8 +84,8 @@ type RecordBuffer struct {
 // across Reset: a batch of entries with many fields must not leave a
 // large buffer behind.
 const (
-	maxKeptHeaders = 4096
-	maxKeptMarkers = 64 << 10
+	maxKeptHeaders = 512
+	maxKeptMarkers = 8 << 10
 )
 
 // Reset forgets the records made since the last Reset and every reference

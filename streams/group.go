@@ -1,6 +1,7 @@
 package streams
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -79,14 +80,20 @@ func NewGroups(cfg GroupsConfig) *Groups {
 
 func memberKey(group string, topics []string) string { return group + "|" + strings.Join(topics, ",") }
 
+// ErrGroupReset is Member's answer when it waited for a Reset of the
+// group: the group may since have gone, so the caller checks it exists
+// before it asks again.
+var ErrGroupReset = errors.New("the group was moved or destroyed meanwhile")
+
 // Member returns the member of group for topics (sorted), made on first
-// use. While a Reset of the group runs it waits (until ctx ends).
+// use. While a Reset of the group runs it waits (until ctx ends), then
+// returns ErrGroupReset.
 func (g *Groups) Member(ctx context.Context, group string, topics []string) (*Member, error) {
 	key := memberKey(group, topics)
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if err := g.awaitResetLocked(ctx, group); err != nil {
-		return nil, err
+	if waited, err := g.awaitResetLocked(ctx, group); err != nil || waited {
+		return nil, cmp.Or(err, ErrGroupReset)
 	}
 	if g.closed {
 		return nil, consumer.ErrClosed
@@ -133,6 +140,9 @@ func (g *Groups) Of(group, topic string) []*Member {
 func (g *Groups) Remember(group, topic string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if _, ok := g.resetting[group]; ok {
+		return // what was seen may be gone when the Reset ends
+	}
 	if g.known == nil || len(g.known) >= maxKnownGroups {
 		g.known = map[string]bool{}
 	}
@@ -203,13 +213,14 @@ func (g *Groups) Sweep(idle time.Duration) int {
 }
 
 // awaitResetLocked waits, with g.mu held on entry and on return, until no
-// Reset of group runs or ctx ends.
-func (g *Groups) awaitResetLocked(ctx context.Context, group string) error {
+// Reset of group runs or ctx ends, and reports whether it waited.
+func (g *Groups) awaitResetLocked(ctx context.Context, group string) (waited bool, err error) {
 	for {
 		done, ok := g.resetting[group]
 		if !ok {
-			return nil
+			return waited, nil
 		}
+		waited = true
 		g.mu.Unlock()
 		select {
 		case <-done:
@@ -217,7 +228,7 @@ func (g *Groups) awaitResetLocked(ctx context.Context, group string) error {
 		}
 		g.mu.Lock()
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return waited, ctx.Err()
 		}
 	}
 }
@@ -229,7 +240,7 @@ func (g *Groups) awaitResetLocked(ctx context.Context, group string) error {
 // Resets of one group run one at a time.
 func (g *Groups) Reset(ctx context.Context, group string, change func() error) error {
 	g.mu.Lock()
-	if err := g.awaitResetLocked(ctx, group); err != nil {
+	if _, err := g.awaitResetLocked(ctx, group); err != nil {
 		g.mu.Unlock()
 		return err
 	}

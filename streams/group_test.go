@@ -271,8 +271,10 @@ func TestConsumerNameAccounting(t *testing.T) {
 }
 
 // TestResetHoldsMembersBack: while a Reset of a group runs, its members
-// are closed and no new one starts (Member waits, or gives up with its
-// context); other groups are not held back; the Member after it is new.
+// are closed and no new one starts (Member waits, then answers
+// ErrGroupReset, or gives up with its context), nothing is remembered of
+// the group, and other groups are not held back; the Member after it is
+// new.
 func TestResetHoldsMembersBack(t *testing.T) {
 	brokers := kafkatest.Brokers(t)
 	topic := kafkatest.CreateTopic(t, brokers, "reset", 1)
@@ -300,25 +302,29 @@ func TestResetHoldsMembersBack(t *testing.T) {
 	if _, err := g.Member(ctx, "other", []string{topic}); err != nil {
 		t.Fatalf("another group's Member during the Reset: %v", err)
 	}
-	got := make(chan *Member, 1)
+	g.Remember("g", topic)
+	got := make(chan error, 1)
 	go func() {
-		m, err := g.Member(ctx, "g", []string{topic})
-		if err != nil {
-			t.Error(err)
-		}
-		got <- m
+		_, err := g.Member(ctx, "g", []string{topic})
+		got <- err
 	}()
 	select {
-	case <-got:
-		t.Fatal("Member returned while the Reset ran")
+	case err := <-got:
+		t.Fatalf("Member returned while the Reset ran: %v", err)
 	case <-time.After(200 * time.Millisecond):
 	}
 	close(release)
 	if err := <-resetDone; err != nil {
 		t.Fatal(err)
 	}
-	if m := <-got; m == nil || m == old {
-		t.Fatalf("Member after the Reset: %p, the closed one was %p", m, old)
+	if err := <-got; !errors.Is(err, ErrGroupReset) {
+		t.Fatalf("Member that waited for the Reset: %v, want ErrGroupReset", err)
+	}
+	if g.Known("g", topic) {
+		t.Error("what was remembered during the Reset is still known")
+	}
+	if m, err := g.Member(ctx, "g", []string{topic}); err != nil || m == old {
+		t.Fatalf("Member after the Reset: %p, %v; the closed one was %p", m, err, old)
 	}
 	if _, err := old.Next(ctx, "c", 1, -1, false); !errors.Is(err, consumer.ErrClosed) {
 		t.Fatalf("the member the Reset closed reads: %v", err)
