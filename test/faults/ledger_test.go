@@ -266,9 +266,11 @@ func (r report) String() string {
 	for _, f := range r.faults {
 		faults = append(faults, f.what)
 	}
-	return fmt.Sprintf("faults: %s; %d messages acknowledged by rafka, %d BLPOP deliveries, lost %d, "+
+	// The Streams checker keeps the same ledger: its produce commands are
+	// XADDs, its deliveries XREADGROUP entries and its acks XACKs.
+	return fmt.Sprintf("faults: %s; %d messages acknowledged by rafka, %d deliveries (BLPOP or XREADGROUP), lost %d, "+
 		"duplicates %d (%d messages stored twice, %d redeliveries after a fault); "+
-		"acknowledged messages delivered but never acked %d; failed RPUSH %v; refused acks %v",
+		"acknowledged messages delivered but never acked %d; failed produce commands (RPUSH or XADD) %v; refused acks %v",
 		strings.Join(faults, ", "), r.acknowledged, r.deliveries, len(r.lost),
 		r.duplicates, r.producedTwice, r.redelivered, r.neverAcked, r.rpushFailures, r.ackRefused)
 }
