@@ -386,6 +386,40 @@ func TestXAddPipelined(t *testing.T) {
 	}
 }
 
+// TestXAddRepliesWhileTheClientWaits: a batch's replies may wait while
+// more of the pipeline is in the socket, but never for bytes the client
+// has not sent: an XADD followed by half of the next one gets its reply,
+// and the next one its own once complete.
+func TestXAddRepliesWhileTheClientWaits(t *testing.T) {
+	ts := startServer(t)
+	topic := newTopic(t, 1)
+	conn := ts.dial(t)
+	resp := func(args ...string) string {
+		var b strings.Builder
+		fmt.Fprintf(&b, "*%d\r\n", len(args))
+		for _, a := range args {
+			fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+		}
+		return b.String()
+	}
+	// The first XADD fills more than one socket read (4 KiB), and the half
+	// command after it more than the rest of the next one: when the first
+	// is produced, more of the client's bytes are in the socket.
+	first := resp("XADD", topic, "*", "payload", strings.Repeat("a", 6000))
+	second := resp("XADD", topic, "*", "payload", strings.Repeat("b", 10000))
+	for round := range 5 {
+		conn.sendRaw(first + second[:len(second)/2])
+		r, err := conn.tryRead(10 * time.Second)
+		if err != nil || r.Kind != '$' {
+			t.Fatalf("round %d: the XADD before a half command: %v, %v (its reply waited for the client)", round, r, err)
+		}
+		conn.sendRaw(second[len(second)/2:])
+		if r := conn.read(10 * time.Second); r.Kind != '$' {
+			t.Fatalf("round %d: the completed XADD: %s", round, r)
+		}
+	}
+}
+
 // TestXGroupSetID: SETID moves a group's position; the next XREADGROUP >
 // reads from there.
 func TestXGroupSetID(t *testing.T) {
