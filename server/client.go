@@ -43,9 +43,6 @@ type client struct {
 	// topic, and the memory of a batch.
 	lastXAddTopic *string
 	xadd          xaddScratch
-	// xaddQueue is the batches whose replies wait to be written, oldest
-	// first (see xaddreplies.go).
-	xaddQueue []*queuedXAdd
 
 	// Owned by the connection's goroutine: ARROW.BLPOP's reusable encoder
 	// (for the columns in arrowCols) and reply buffer.

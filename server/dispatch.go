@@ -172,9 +172,6 @@ func (s *Server) handle(conn redcon.Conn, cmd redcon.Command) {
 		return
 	}
 	defer s.recoverPanic(c, cmd)
-	if len(c.xaddQueue) > 0 && !isXAdd(cmd.Args) {
-		s.writeQueuedXAdds(c) // earlier XADDs' replies come first
-	}
 	s.stats.Inc(stats.Commands)
 	command := s.lookup(cmd.Args[0])
 	// As in Redis, a command refused for want of AUTH is not shown: it is

@@ -79,11 +79,6 @@ type netConn struct {
 	readErr error  // a read error seen by a watch, returned after pending
 	held    []byte // read past an unauthenticated limit, waiting for AUTH
 	heldErr error  // the unauthenticated limit that held them
-
-	// beforeWait runs in Read (the reading goroutine) before it reads
-	// the socket: it writes the replies a connection queued while more
-	// of its pipeline was there, if the client's next bytes are not.
-	beforeWait func()
 }
 
 func (c *netConn) Read(p []byte) (int, error) {
@@ -106,9 +101,6 @@ func (c *netConn) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	c.mu.Unlock()
-	if c.beforeWait != nil {
-		c.beforeWait()
-	}
 	n, err := c.Conn.Read(p)
 	c.stats.Add(stats.NetBytesIn, int64(n))
 	ok, serr := c.scanner.scan(p[:n])

@@ -246,15 +246,6 @@ func (s *Server) accept(conn redcon.Conn) bool {
 		lastActive: time.Now(),
 	}
 	c.log = s.log.With().Int64("conn", c.id).Str("addr", c.addr).Logger()
-	if nc != nil {
-		nc.beforeWait = func() {
-			if len(c.xaddQueue) > 0 && !nc.readable() {
-				defer s.recoverPanic(c, redcon.Command{Args: [][]byte{[]byte("xadd")}}) // outside any handler here
-				s.writeQueuedXAdds(c)
-				c.flush()
-			}
-		}
-	}
 	if nc != nil && s.authRequired() {
 		// The reading goroutine starts after accept returns.
 		nc.scanner.authed = &c.authed

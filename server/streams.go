@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strconv"
 	"strings"
@@ -59,7 +60,7 @@ func cmdXAdd(s *Server, c *client, args [][]byte) error {
 			if null {
 				c.writeNullBulk()
 			}
-			b.reset()
+			b.reset(true)
 			return err
 		}
 		b.items = append(b.items, xaddItem{rec: rec})
@@ -96,6 +97,7 @@ type xaddScratch struct {
 	items   []xaddItem
 	recs    []kafka.Message
 	msgs    []*kafka.Message
+	placed  []kafka.TopicPartition
 	headers streams.RecordBuffer
 	pairs   []streams.Pair // the entry being made
 }
@@ -107,8 +109,9 @@ type xaddScratch struct {
 const maxKeptItems = 128
 
 // reset readies b for the next batch, keeping no reference to the last
-// one's commands (librdkafka copied its records when they were produced).
-func (b *xaddScratch) reset() {
+// one's commands. placedFree says whether placed may be reused: it may
+// not while delivery reports can still write into it.
+func (b *xaddScratch) reset(placedFree bool) {
 	if cap(b.items) > maxKeptItems || cap(b.recs) > maxKeptItems || cap(b.pairs) > maxKeptItems {
 		*b = xaddScratch{}
 		return
@@ -119,6 +122,11 @@ func (b *xaddScratch) reset() {
 	b.recs = b.recs[:0]
 	clear(b.msgs)
 	b.msgs = b.msgs[:0]
+	if placedFree {
+		b.placed = b.placed[:0]
+	} else {
+		b.placed = nil
+	}
 	b.headers.Reset()
 	clear(b.pairs)
 	b.pairs = b.pairs[:0]
@@ -161,22 +169,58 @@ func (s *Server) noteCommand(c *client, args [][]byte) {
 	c.mu.Unlock()
 }
 
-// xaddBatch produces the records of the connection's batch (c.xadd) and
-// queues the batch's replies (see xaddreplies.go): they are written once
-// all its deliveries came, in order: each item's ID, error, or null.
+// xaddBatch produces the records of the connection's batch (c.xadd),
+// waits for all their deliveries at once, and writes each item's reply in
+// order: its ID, its error, or null.
 func (s *Server) xaddBatch(c *client) {
 	b := &c.xadd
 	for i := range b.recs {
 		b.msgs = append(b.msgs, &b.recs[i])
 	}
-	q := &queuedXAdd{items: slices.Clone(b.items), placed: make([]kafka.TopicPartition, len(b.msgs))}
+	b.placed = slices.Grow(b.placed[:0], len(b.msgs))[:len(b.msgs)]
+	clear(b.placed)
+	var sendErr error
+	delivered := false // every report came: placed may be read
 	if len(b.msgs) > 0 {
-		ctx, done := c.block(s.ctx) // a throttled send ends when the client goes
-		q.sent = s.accountOf(c, true).Send(ctx, b.msgs, q.placed)
+		ctx, done := c.block(s.ctx)
+		sent := s.accountOf(c, true).Send(ctx, b.msgs, b.placed)
+		_, sendErr = sent.Wait(ctx)
 		done()
+		if !sent.Finished() && s.ctx.Err() != nil {
+			// Shutdown ended the wait. The records are on their way (the
+			// producer keeps sending, its last flush waits for them): a
+			// moment more turns errors for stored entries into their IDs,
+			// so that a client does not write them again.
+			grace, cancel := context.WithTimeout(context.Background(), xaddShutdownGrace)
+			_, sendErr = sent.Wait(grace)
+			cancel()
+		}
+		delivered = sent.Finished()
 	}
-	b.reset()
-	s.queueXAdd(c, q)
+	var idBuf [41]byte // two uint64s and a dash
+	for _, it := range b.items {
+		switch {
+		case it.err != nil:
+			c.writeError(it.err)
+		case it.null:
+			c.writeNullBulk()
+		default:
+			var tp kafka.TopicPartition
+			if delivered {
+				tp = b.placed[it.rec]
+			}
+			if tp.Topic == nil { // not delivered
+				err := sendErr
+				if err == nil {
+					err = errors.New("not delivered")
+				}
+				c.writeError(errProduce(err))
+				continue
+			}
+			c.conn.WriteBulk(streams.IDOf(tp.Partition, int64(tp.Offset)).Append(idBuf[:0]))
+		}
+	}
+	b.reset(delivered || len(b.msgs) == 0)
 }
 
 // prepareXAdd checks one XADD and makes its record in the connection's
