@@ -60,7 +60,6 @@ func cmdXAdd(s *Server, c *client, args [][]byte) error {
 			if null {
 				c.writeNullBulk()
 			}
-			b.reset(true)
 			return err
 		}
 		b.items = append(b.items, xaddItem{rec: rec})
@@ -127,9 +126,7 @@ func (b *xaddScratch) reset(placedFree bool) {
 	} else {
 		b.placed = nil
 	}
-	b.headers.Reset()
-	clear(b.pairs)
-	b.pairs = b.pairs[:0]
+	b.headers.Reset() // pairs: prepareXAdd leaves them cleared
 }
 
 func (s *Server) xaddItem(c *client, args [][]byte) xaddItem {

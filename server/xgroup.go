@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"slices"
@@ -212,14 +213,9 @@ func (s *Server) xgroupConsumer(ctx context.Context, c *client, sub, topic, grou
 		return errNoSuchGroup(topic, group)
 	}
 	if sub == "createconsumer" {
-		m, err := s.groups.Member(ctx, group, []string{topic})
-		for errors.Is(err, streams.ErrGroupReset) { // moved or destroyed meanwhile
-			if ok, xerr := s.groupExists(ctx, group, topic); xerr != nil {
-				return errf("%s", xerr)
-			} else if !ok {
-				return errNoSuchGroup(topic, group)
-			}
-			m, err = s.groups.Member(ctx, group, []string{topic})
+		m, gone, err := s.groupMember(ctx, ctx, group, []string{topic})
+		if gone != "" {
+			return errNoSuchGroup(topic, group)
 		}
 		if err != nil {
 			return errf("%s", err)
@@ -416,53 +412,81 @@ func (s *Server) readGroupNew(ctx context.Context, group string, topics []string
 	if block != 0 {
 		deadline = time.Now().Add(max(block, 0))
 	}
-	for closes := 0; ; {
-		mctx, cancel := ctx, context.CancelFunc(func() {})
-		if !deadline.IsZero() {
-			mctx, cancel = context.WithDeadline(ctx, deadline)
+	goneErr := func(topic string) error {
+		if block < 0 {
+			return errNoGroup(topic, group, "XREADGROUP")
 		}
-		m, err := s.groups.Member(mctx, group, topics)
+		return errGroupGone
+	}
+	for closes := 0; ; {
+		wait, cancel := ctx, context.CancelFunc(func() {})
+		if !deadline.IsZero() {
+			wait, cancel = context.WithDeadline(ctx, deadline)
+		}
+		m, gone, err := s.groupMember(ctx, wait, group, topics)
 		cancel()
 		switch {
-		case errors.Is(err, streams.ErrGroupReset):
-			// Moved or destroyed meanwhile: see below whether it is still there.
+		case gone != "":
+			return nil, goneErr(gone)
 		case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
 			return nil, nil // its time ran out while the group was reset
 		case err != nil:
 			return nil, err
-		default:
-			for _, t := range topics {
-				s.groups.Remember(group, t)
-			}
-			msgs, err := m.Next(ctx, consumerName, count, block, noAck)
-			if len(msgs) > 0 {
-				return msgs, nil // what was taken before a close is delivered
-			}
-			if !errors.Is(err, consumer.ErrClosed) || s.shuttingDown.Load() {
-				return nil, err
-			}
-			if closes++; closes > maxMemberRetries {
-				return nil, nil
-			}
 		}
-		if block > 0 {
+		for _, t := range topics {
+			s.groups.Remember(group, t)
+		}
+		if block > 0 { // what is left of it
 			if block = time.Until(deadline); block <= 0 {
 				return nil, nil
 			}
 		}
-		for _, t := range topics {
-			ok, err := s.groupExists(ctx, group, t)
-			if err != nil {
-				return nil, err
-			}
-			if !ok && block < 0 {
-				return nil, errNoGroup(t, group, "XREADGROUP")
-			}
-			if !ok {
-				return nil, errGroupGone
-			}
+		msgs, err := m.Next(ctx, consumerName, count, block, noAck)
+		if len(msgs) > 0 {
+			return msgs, nil // what was taken before a close is delivered
+		}
+		if !errors.Is(err, consumer.ErrClosed) || s.shuttingDown.Load() {
+			return nil, err
+		}
+		if closes++; closes > maxMemberRetries {
+			return nil, nil
+		}
+		// The member was closed: a DESTROY may have deleted the group.
+		if gone, err := s.groupGone(ctx, group, topics); err != nil || gone != "" {
+			return nil, cmp.Or(err, goneErr(gone))
 		}
 	}
+}
+
+// groupMember is the group's member here for topics (sorted), waiting with
+// wait while a Reset of the group (SETID, DESTROY) runs; after one it asks
+// again once the group is seen to exist still. gone is a topic on which it
+// no longer does.
+func (s *Server) groupMember(ctx, wait context.Context, group string, topics []string) (m *streams.Member, gone string, err error) {
+	for {
+		m, err := s.groups.Member(wait, group, topics)
+		if !errors.Is(err, streams.ErrGroupReset) {
+			return m, "", err
+		}
+		if gone, err := s.groupGone(ctx, group, topics); err != nil || gone != "" {
+			return nil, gone, err
+		}
+	}
+}
+
+// groupGone is the first of topics on which group does not exist, "" when
+// it exists on all.
+func (s *Server) groupGone(ctx context.Context, group string, topics []string) (string, error) {
+	for _, t := range topics {
+		ok, err := s.groupExists(ctx, group, t)
+		if err != nil {
+			return "", err
+		}
+		if !ok {
+			return t, nil
+		}
+	}
+	return "", nil
 }
 
 func countEntries(reads []*xreadStream) int {

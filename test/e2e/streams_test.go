@@ -314,12 +314,7 @@ func TestXAddPipelined(t *testing.T) {
 	conn := ts.dial(t)
 	const n = 500
 	var b strings.Builder
-	cmd := func(args ...string) {
-		fmt.Fprintf(&b, "*%d\r\n", len(args))
-		for _, a := range args {
-			fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
-		}
-	}
+	cmd := func(args ...string) { b.WriteString(bulkCommand(args...)) }
 	for i := range n {
 		switch i {
 		case 100:
@@ -394,19 +389,11 @@ func TestXAddRepliesWhileTheClientWaits(t *testing.T) {
 	ts := startServer(t)
 	topic := newTopic(t, 1)
 	conn := ts.dial(t)
-	resp := func(args ...string) string {
-		var b strings.Builder
-		fmt.Fprintf(&b, "*%d\r\n", len(args))
-		for _, a := range args {
-			fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
-		}
-		return b.String()
-	}
 	// The first XADD fills more than one socket read (4 KiB), and the half
 	// command after it more than the rest of the next one: when the first
 	// is produced, more of the client's bytes are in the socket.
-	first := resp("XADD", topic, "*", "payload", strings.Repeat("a", 6000))
-	second := resp("XADD", topic, "*", "payload", strings.Repeat("b", 10000))
+	first := bulkCommand("XADD", topic, "*", "payload", strings.Repeat("a", 6000))
+	second := bulkCommand("XADD", topic, "*", "payload", strings.Repeat("b", 10000))
 	for round := range 5 {
 		conn.sendRaw(first + second[:len(second)/2])
 		r, err := conn.tryRead(10 * time.Second)
