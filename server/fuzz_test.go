@@ -2,9 +2,12 @@ package server
 
 import (
 	"bytes"
+	"io"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/tidwall/redcon"
 
 	"rafka/clientname"
 	"rafka/config"
@@ -57,6 +60,20 @@ func FuzzRequestScanner(f *testing.F) {
 		}
 		if !sameLimit(gotErr, wantErr) {
 			t.Fatalf("whole: %v, in pieces of %d: %v", wantErr, step, gotErr)
+		}
+		if wantErr == nil {
+			// What the scanner passes, redcon parses: a protocol error is
+			// the scanner's to answer (redcon's drops the commands before
+			// it). Only the end of the stream may stop redcon.
+			rd := redcon.NewReader(bytes.NewReader(stream))
+			for {
+				if _, err := rd.ReadCommands(); err != nil {
+					if err != io.EOF {
+						t.Fatalf("the scanner passed %q, redcon refused it: %v", stream, err)
+					}
+					break
+				}
+			}
 		}
 	})
 }

@@ -28,6 +28,8 @@ var (
 	// Redis 7's texts and limits for clients that have not authenticated.
 	errUnauthArgs = &limitError{text: "Protocol error: unauthenticated multibulk length", untilAuth: true}
 	errUnauthBulk = &limitError{text: "Protocol error: unauthenticated bulk length", untilAuth: true}
+	// redcon's text for an inline command it cannot split.
+	errUnbalancedQuotes = &limitError{text: "Protocol error: unbalanced quotes in request"}
 )
 
 // Before AUTH, when authentication is required, a command may have at most
@@ -77,6 +79,53 @@ type requestScanner struct {
 	cr       bool  // the header line's CR was seen
 	args     int64 // bulk arguments left in the current command
 	skip     int64 // bytes left of the current bulk (with its CRLF)
+	quotes   inlineQuotes
+}
+
+// inlineQuotes follows the quoting of an inline command line as redcon
+// splits it, so that the scanner refuses what redcon would: redcon drops
+// the commands read with the line it refuses, while the scanner hands
+// them over to run first, as Redis runs them.
+type inlineQuotes struct {
+	open     byte // the quote of an open quoted argument, or 0
+	escape   bool // a backslash inside quotes: the next byte is taken as it is
+	argStart bool // the next byte starts an argument: the line's start, or after a space
+	closed   bool // a quote just closed: a space or the line's end must follow
+	cr       bool // a CR whose next byte says whether it ends the line
+}
+
+// take follows one byte of the line (not the CR of its CRLF); false means
+// redcon's "unbalanced quotes".
+func (q *inlineQuotes) take(b byte) bool {
+	if q.closed {
+		if b != ' ' {
+			return false
+		}
+		q.closed = false
+	}
+	if q.open != 0 {
+		switch {
+		case q.escape:
+			q.escape = false
+		case b == q.open:
+			q.open, q.closed = 0, true
+		case b == '\\':
+			q.escape = true
+		}
+		return true
+	}
+	switch b {
+	case ' ':
+		q.argStart = true
+	case '"', '\'':
+		if !q.argStart {
+			return false
+		}
+		q.open, q.argStart = b, false
+	default:
+		q.argStart = false
+	}
+	return true
 }
 
 // scan advances over p and reports the first limit it breaks, with the
@@ -90,21 +139,35 @@ func (s *requestScanner) scan(p []byte) (int, error) {
 			case '*':
 				s.startHeader(scanArrayLen)
 				s.cmdBytes = 0
-			case '\r', '\n':
-			default:
-				s.state, s.num = scanInline, 1
+			case '\n':
+			default: // an inline command, as redcon reads any other byte
+				s.state, s.num, s.quotes = scanInline, 0, inlineQuotes{argStart: true}
+				i-- // the line's first byte
 			}
 		case scanInline:
+			if s.quotes.cr {
+				// A CR ends the line only before its LF; elsewhere it is
+				// one of the line's bytes.
+				s.quotes.cr = false
+				if b != '\n' {
+					if err := s.inlineByte('\r'); err != nil {
+						return i, err
+					}
+				}
+			}
 			switch b {
 			case '\n':
+				if s.quotes.open != 0 {
+					return i, errUnbalancedQuotes
+				}
 				s.state = scanStart
 				continue
 			case '\r':
+				s.quotes.cr = true
 				continue
 			}
-			s.num++
-			if s.num > s.maxInline {
-				return i, errInlineTooLong
+			if err := s.inlineByte(b); err != nil {
+				return i, err
 			}
 		case scanArrayLen, scanBulkLen:
 			if err := s.headerByte(b); err != nil {
@@ -116,18 +179,35 @@ func (s *requestScanner) scan(p []byte) (int, error) {
 			}
 			s.startHeader(scanBulkLen)
 		case scanBulkBody:
-			n := int64(len(p) - i)
-			if n > s.skip {
-				n = s.skip
+			if s.skip > 2 { // the bulk's bytes
+				n := min(int64(len(p)-i), s.skip-2)
+				s.skip -= n
+				i += int(n) - 1
+				continue
 			}
-			s.skip -= n
-			i += int(n) - 1
+			if want := "\r\n"[2-s.skip]; b != want {
+				return i, errBulkTooBig // redcon's text for a bulk not ended by CRLF
+			}
+			s.skip--
 			if s.skip == 0 {
 				s.nextArg()
 			}
 		}
 	}
 	return len(p), nil
+}
+
+// inlineByte takes one byte of an inline line (a CR only when it does not
+// end the line): it counts against the line's limit and its quoting.
+func (s *requestScanner) inlineByte(b byte) error {
+	s.num++
+	if s.num > s.maxInline {
+		return errInlineTooLong
+	}
+	if !s.quotes.take(b) {
+		return errUnbalancedQuotes
+	}
+	return nil
 }
 
 // startHeader begins a `*<n>` or `$<n>` line.

@@ -37,6 +37,17 @@ func TestRequestScanner(t *testing.T) {
 		{"LF without CR", "*1\n", errTooManyArgs},
 		{"endless header", "*" + strings.Repeat("0", 100), errTooManyArgs},
 		{"not a bulk", "*1\r\nPING\r\n", &limitError{text: "Protocol error: expected '$', got 'P'"}},
+		// What redcon refuses is refused here first, so that the commands
+		// before it run (redcon drops those read with it).
+		{"bulk not ended by CRLF", "*1\r\n$4\r\nPINGxx\r\n", errBulkTooBig},
+		{"bulk ended by LF alone", "*1\r\n$4\r\nPING\n", errBulkTooBig},
+		{"empty lines", "\r\n\n\r\nPING\r\n", nil},
+		{"quoted inline arguments", "E \"a b\" 'c\\'d'\r\n", nil},
+		{"unbalanced quotes", "PING \"open\r\n", errUnbalancedQuotes},
+		{"a quote inside an argument", "PING a\"b\"\r\n", errUnbalancedQuotes},
+		{"text after a closing quote", "PING \"a\"b\r\n", errUnbalancedQuotes},
+		{"a CR inside the line is a byte of it", "PING \r'x'\r\n", errUnbalancedQuotes},
+		{"a line of CRs", strings.Repeat("\r", 40), errInlineTooLong},
 	}
 	for _, tc := range tests {
 		for _, chunk := range []int{1, 3, 1 << 20} { // whole, and split in pieces

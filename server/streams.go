@@ -179,10 +179,15 @@ func (s *Server) xaddBatch(c *client) {
 	var sendErr error
 	delivered := false // every report came: placed may be read
 	if len(b.msgs) > 0 {
-		ctx, done := c.block(s.ctx)
-		sent := s.accountOf(c, true).Send(ctx, b.msgs, b.placed)
-		_, sendErr = sent.Wait(ctx)
-		done()
+		// Only shutdown ends the waits, not the client going: a client
+		// that closed its side, or broke a limit after these commands,
+		// still reads their replies, and an error for a stored entry
+		// would have it written again. Deliveries end within Kafka's
+		// delivery timeout, and the outstanding limits end a throttled
+		// Send the same way.
+		c.flush() // the replies before these go out first
+		sent := s.accountOf(c, true).Send(s.ctx, b.msgs, b.placed)
+		_, sendErr = sent.Wait(s.ctx)
 		if !sent.Finished() && s.ctx.Err() != nil {
 			// Shutdown ended the wait. The records are on their way (the
 			// producer keeps sending, its last flush waits for them): a

@@ -1,0 +1,109 @@
+package e2e
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"rafka/server"
+)
+
+// TestXAddRepliesInOrder: a long pipeline of XADDs (more than one socket
+// read, so that later batches are produced while earlier ones wait for
+// Kafka) gets every reply in the order of its commands, whatever follows
+// it or sits among it: replies answered before the command runs, other
+// commands, the client closing its side, and errors that end the
+// connection. Each case sends its whole pipeline in one write.
+func TestXAddRepliesInOrder(t *testing.T) {
+	const n = 300
+	ts := startServer(t, func(c *server.Config) { c.Settings.MaxBulkBytes = 1 << 16 })
+	topic := newTopic(t, 2)
+	missing := uniqueName(t, "missing")
+	xadd := func(i int) string { return bulkCommand("XADD", topic, "*", "payload", fmt.Sprint("e", i)) }
+	// want: what reply i must be; "ID" is any entry ID.
+	type want = map[int]string
+	cases := []struct {
+		name string
+		// among replaces the XADD at a position with other commands.
+		among map[int]string
+		wantAt want
+		// after is sent after the XADDs; tail is what the replies end
+		// with after theirs ("EOF": the connection closes).
+		after string
+		tail  []string
+		// closeWrite: the client shuts its side after sending.
+		closeWrite bool
+	}{
+		{name: "the client closes its side", closeWrite: true, tail: []string{"EOF"}},
+		{name: "a malformed bulk follows", after: "*1\r\n$4\r\nPINGxx\r\n",
+			tail: []string{"(error) ERR Protocol error: invalid bulk length", "EOF"}},
+		{name: "an inline command with unbalanced quotes follows", after: "PING \"open\r\n",
+			tail: []string{"(error) ERR Protocol error: unbalanced quotes in request", "EOF"}},
+		{name: "a bulk over the limit follows", after: bulkCommand("XADD", topic, "*", "payload", strings.Repeat("x", 1<<17)),
+			tail: []string{"(error) ERR Protocol error: invalid bulk length", "EOF"}},
+		{name: "replies made before or without producing", among: map[int]string{
+			40:  bulkCommand("XADD", topic),
+			120: bulkCommand("XADD", missing, "NOMKSTREAM", "*", "f", "v"),
+			150: bulkCommand("NOSUCH"),
+			200: bulkCommand("XADD", topic, "1-1", "f", "v"),
+			260: bulkCommand("PING"),
+		}, wantAt: want{
+			40:  "(error) ERR wrong number of arguments for 'xadd' command",
+			120: "(nil)",
+			150: "(error) ERR unknown command 'NOSUCH', with args beginning with: ",
+			200: "(error) ERR XADD takes only * as the ID here: Kafka assigns the offset the ID is made of",
+			260: "PONG",
+		}, tail: []string{"PONG"}, after: bulkCommand("PING")},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			conn := ts.dial(t)
+			var b strings.Builder
+			for i := range n {
+				if cmd, ok := tc.among[i]; ok {
+					b.WriteString(cmd)
+				} else {
+					b.WriteString(xadd(i))
+				}
+			}
+			b.WriteString(tc.after)
+			conn.sendRaw(b.String())
+			if tc.closeWrite {
+				if err := conn.conn.(*net.TCPConn).CloseWrite(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for i := range n + len(tc.tail) {
+				r, err := conn.tryRead(30 * time.Second)
+				got := r.String()
+				if errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) {
+					// A close with the client's bytes unread is a reset.
+					got = "EOF"
+				} else if err != nil {
+					t.Fatalf("reply %d: %v", i, err)
+				}
+				want, ok := tc.wantAt[i]
+				switch {
+				case i >= n:
+					want = tc.tail[i-n]
+				case !ok:
+					want = "ID"
+				}
+				if want == "ID" {
+					if r.Kind != '$' || !strings.Contains(r.Str, "-") {
+						t.Fatalf("reply %d: %s, want an entry ID", i, got)
+					}
+					continue
+				}
+				if got != want {
+					t.Fatalf("reply %d: %s, want %s", i, got, want)
+				}
+			}
+		})
+	}
+}
