@@ -43,6 +43,10 @@ type client struct {
 	// topic, and the memory of a batch.
 	lastXAddTopic *string
 	xadd          xaddScratch
+	// xaddQueue is the batches whose replies wait to be written, oldest
+	// first, and xaddQueued their items (xaddreplies.go).
+	xaddQueue  []*queuedXAdd
+	xaddQueued int
 
 	// Owned by the connection's goroutine: ARROW.BLPOP's reusable encoder
 	// (for the columns in arrowCols) and reply buffer.

@@ -174,6 +174,9 @@ func (s *Server) handle(conn redcon.Conn, cmd redcon.Command) {
 	defer s.recoverPanic(c, cmd)
 	s.stats.Inc(stats.Commands)
 	command := s.lookup(cmd.Args[0])
+	if len(c.xaddQueue) > 0 && !s.continuesXAdds(c, cmd.Args) {
+		s.writeQueuedXAdds(c) // the XADDs before it are answered first
+	}
 	// As in Redis, a command refused for want of AUTH is not shown: it is
 	// anyone's bytes. What runs before AUTH (AUTH and HELLO, redacted; PING,
 	// QUIT) is.

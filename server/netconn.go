@@ -79,28 +79,42 @@ type netConn struct {
 	readErr error  // a read error seen by a watch, returned after pending
 	held    []byte // read past an unauthenticated limit, waiting for AUTH
 	heldErr error  // the unauthenticated limit that held them
+
+	// replies, once the connection is accepted, are the replies it may
+	// queue (reading goroutine only): Read writes them before it waits
+	// for the client, and before it returns an error or refuses a request.
+	replies queuedReplies
 }
 
 func (c *netConn) Read(p []byte) (int, error) {
-	c.mu.Lock()
-	if c.held != nil {
-		c.releaseHeldLocked()
-	}
-	if len(c.pending) > 0 {
-		n := copy(p, c.pending)
-		c.pending = c.pending[n:]
-		if len(c.pending) == 0 {
-			c.pending = nil
+	for {
+		c.mu.Lock()
+		if c.held != nil {
+			c.releaseHeldLocked()
 		}
+		if len(c.pending) > 0 {
+			n := copy(p, c.pending)
+			c.pending = c.pending[n:]
+			if len(c.pending) == 0 {
+				c.pending = nil
+			}
+			c.mu.Unlock()
+			return n, nil
+		}
+		err := c.readErr
 		c.mu.Unlock()
-		return n, nil
+		if err != nil {
+			c.writeQueued()
+			c.refuse(err)
+			return 0, err
+		}
+		if c.replies == nil || !c.replies.queued() || c.readable() {
+			break
+		}
+		// The client may be waiting for the queued replies before it
+		// sends more: write them, then look again.
+		c.replies.writeQueued()
 	}
-	if err := c.readErr; err != nil {
-		c.mu.Unlock()
-		c.refuse(err)
-		return 0, err
-	}
-	c.mu.Unlock()
 	n, err := c.Conn.Read(p)
 	c.stats.Add(stats.NetBytesIn, int64(n))
 	ok, serr := c.scanner.scan(p[:n])
@@ -121,10 +135,21 @@ func (c *netConn) Read(p []byte) (int, error) {
 			c.mu.Unlock()
 			return ok, nil
 		}
+		c.writeQueued()
 		c.refuse(serr)
 		return 0, serr
 	}
+	if err != nil {
+		c.writeQueued() // the connection ends with this error
+	}
 	return n, err
+}
+
+// writeQueued writes the replies the connection queued, if any.
+func (c *netConn) writeQueued() {
+	if c.replies != nil && c.replies.queued() {
+		c.replies.writeQueued()
+	}
 }
 
 // releaseHeldLocked decides on the bytes held back at an unauthenticated

@@ -246,6 +246,9 @@ func (s *Server) accept(conn redcon.Conn) bool {
 		lastActive: time.Now(),
 	}
 	c.log = s.log.With().Int64("conn", c.id).Str("addr", c.addr).Logger()
+	if nc != nil {
+		nc.replies = c
+	}
 	if nc != nil && s.authRequired() {
 		// The reading goroutine starts after accept returns.
 		nc.scanner.authed = &c.authed

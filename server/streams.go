@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"strconv"
 	"strings"
@@ -48,36 +47,39 @@ func (c *client) xaddTopic(key []byte) (*string, error) {
 
 // XADD key [NOMKSTREAM] [MAXLEN|MINID [~] threshold [LIMIT count]] * field value [field value ...]
 // produces the entry durably and replies with its ID once Kafka has it.
-// The XADDs pipelined right after it are produced with it and their
-// deliveries awaited together (one wait, not one per entry), then the
-// rest of the pipeline runs.
+// The XADDs pipelined with it (what redcon read with it) are produced
+// with it and their deliveries awaited together, one wait per run of
+// XADDs, not one per entry; the other commands among them run in order.
 func cmdXAdd(s *Server, c *client, args [][]byte) error {
 	b := &c.xadd
-	next := c.conn.PeekPipeline()
-	if len(next) == 0 || !isXAdd(next[0].Args) || holdsMonitor(next) {
-		rec, null, err := s.prepareXAdd(c, args)
-		if err != nil || null {
-			if null {
-				c.writeNullBulk()
-			}
-			return err
-		}
-		b.items = append(b.items, xaddItem{rec: rec})
-		s.xaddBatch(c)
+	b.items = append(b.items, s.xaddItem(c, args))
+	if next := c.conn.PeekPipeline(); len(next) > 0 && holdsMonitor(next) {
+		s.xaddBatch(c, false) // answered before the commands after it run
 		return nil
 	}
 	cmds := c.conn.ReadPipeline()
-	b.items = append(b.items, s.xaddItem(c, args))
-	i := 0
-	for ; i < len(cmds) && isXAdd(cmds[i].Args); i++ {
-		s.noteCommand(c, cmds[i].Args)
-		b.items = append(b.items, s.xaddItem(c, cmds[i].Args))
+	for {
+		i := 0
+		for ; i < len(cmds) && s.continuesXAdds(c, cmds[i].Args); i++ {
+			s.noteCommand(c, cmds[i].Args)
+			b.items = append(b.items, s.xaddItem(c, cmds[i].Args))
+		}
+		s.xaddBatch(c, i == len(cmds))
+		cmds = cmds[i:]
+		// The commands up to the next XADD run as the dispatcher runs
+		// them (an XADD it would refuse among them); that XADD starts the
+		// next run.
+		for len(cmds) > 0 && !s.continuesXAdds(c, cmds[0].Args) {
+			s.handle(c.conn, cmds[0])
+			cmds = cmds[1:]
+		}
+		if len(cmds) == 0 {
+			return nil
+		}
+		s.noteCommand(c, cmds[0].Args)
+		b.items = append(b.items, s.xaddItem(c, cmds[0].Args))
+		cmds = cmds[1:]
 	}
-	s.xaddBatch(c)
-	for _, cmd := range cmds[i:] {
-		s.handle(c.conn, cmd)
-	}
-	return nil
 }
 
 // xaddItem is one XADD of a batch: its record (an index into the batch's
@@ -148,9 +150,7 @@ func holdsMonitor(cmds []redcon.Command) bool {
 	return false
 }
 
-func isXAdd(args [][]byte) bool { return len(args) > 0 && strings.EqualFold(string(args[0]), "xadd") }
-
-// noteCommand does for a command the batch takes from the pipeline what
+// noteCommand does for an XADD a batch takes from the pipeline what
 // dispatch does for every command: the counters, MONITOR, CLIENT LIST's
 // last command.
 func (s *Server) noteCommand(c *client, args [][]byte) {
@@ -158,70 +158,50 @@ func (s *Server) noteCommand(c *client, args [][]byte) {
 	if s.monitors.active() {
 		s.monitors.publish(c, args)
 	}
-	if cmd := s.lookup(args[0]); cmd != nil {
-		cmd.calls.Add(1)
-	}
+	cmd := s.lookup(args[0])
+	cmd.calls.Add(1)
 	c.mu.Lock()
+	c.lastCmd = cmd.name
 	c.lastActive = time.Now()
 	c.mu.Unlock()
 }
 
-// xaddBatch produces the records of the connection's batch (c.xadd),
-// waits for all their deliveries at once, and writes each item's reply in
-// order: its ID, its error, or null.
-func (s *Server) xaddBatch(c *client) {
+// xaddBatch produces the records of the connection's batch (c.xadd) and
+// writes each item's reply in order once all its deliveries came: its ID,
+// its error, or null. mayQueue says no other command follows the batch in
+// what redcon read: then, if the client's next bytes are already in the
+// socket, the replies are queued instead (xaddreplies.go) and the next
+// batch is read while this one is on its way.
+func (s *Server) xaddBatch(c *client, mayQueue bool) {
 	b := &c.xadd
 	for i := range b.recs {
 		b.msgs = append(b.msgs, &b.recs[i])
 	}
-	b.placed = slices.Grow(b.placed[:0], len(b.msgs))[:len(b.msgs)]
-	clear(b.placed)
-	var sendErr error
-	delivered := false // every report came: placed may be read
-	if len(b.msgs) > 0 {
-		// Only shutdown ends the waits, not the client going: a client
-		// that closed its side, or broke a limit after these commands,
-		// still reads their replies, and an error for a stored entry
-		// would have it written again. Deliveries end within Kafka's
-		// delivery timeout, and the outstanding limits end a throttled
-		// Send the same way.
+	queue := mayQueue && c.nc != nil && c.nc.readable()
+	q := queuedXAdd{items: b.items}
+	if queue {
+		q.items = slices.Clone(b.items)
+		q.placed = make([]kafka.TopicPartition, len(b.msgs))
+	} else {
+		b.placed = slices.Grow(b.placed[:0], len(b.msgs))[:len(b.msgs)]
+		clear(b.placed)
+		q.placed = b.placed
 		c.flush() // the replies before these go out first
-		sent := s.accountOf(c, true).Send(s.ctx, b.msgs, b.placed)
-		_, sendErr = sent.Wait(s.ctx)
-		if !sent.Finished() && s.ctx.Err() != nil {
-			// Shutdown ended the wait. The records are on their way (the
-			// producer keeps sending, its last flush waits for them): a
-			// moment more turns errors for stored entries into their IDs,
-			// so that a client does not write them again.
-			grace, cancel := context.WithTimeout(context.Background(), xaddShutdownGrace)
-			_, sendErr = sent.Wait(grace)
-			cancel()
-		}
-		delivered = sent.Finished()
 	}
-	var idBuf [41]byte // two uint64s and a dash
-	for _, it := range b.items {
-		switch {
-		case it.err != nil:
-			c.writeError(it.err)
-		case it.null:
-			c.writeNullBulk()
-		default:
-			var tp kafka.TopicPartition
-			if delivered {
-				tp = b.placed[it.rec]
-			}
-			if tp.Topic == nil { // not delivered
-				err := sendErr
-				if err == nil {
-					err = errors.New("not delivered")
-				}
-				c.writeError(errProduce(err))
-				continue
-			}
-			c.conn.WriteBulk(streams.IDOf(tp.Partition, int64(tp.Offset)).Append(idBuf[:0]))
-		}
+	if len(b.msgs) > 0 {
+		// As xaddWait's waits, a throttled Send ends only with shutdown
+		// (or as deliveries come), not with the client going.
+		q.sent = s.accountOf(c, true).Send(s.ctx, b.msgs, q.placed)
 	}
+	if queue {
+		b.reset(true) // b.placed was not given out
+		s.queueXAdd(c, &q)
+		return
+	}
+	w := xaddWait{s: s}
+	s.drainXAdds(c, &w)
+	delivered := s.writeXAddReplies(c, &q, &w)
+	w.end()
 	b.reset(delivered || len(b.msgs) == 0)
 }
 

@@ -107,3 +107,71 @@ func TestXAddRepliesInOrder(t *testing.T) {
 		})
 	}
 }
+
+// TestXAddRepliesAtAReadBoundary: XADDs that fill exactly the server's
+// first socket read (redcon reads 4 KiB at first), so that their replies
+// are queued while the next command waits in the socket, and that command
+// starts the next read: it reaches the dispatcher, or breaks a limit, with
+// the XADDs' replies still queued. They come first.
+func TestXAddRepliesAtAReadBoundary(t *testing.T) {
+	ts := startServer(t, func(c *server.Config) { c.Settings.MaxBulkBytes = 1 << 16 })
+	topic := newTopic(t, 2)
+	// xadds is XADDs of exactly size bytes; it returns how many.
+	xadds := func(size int) (string, int) {
+		var b strings.Builder
+		n := 0
+		for b.Len() < size {
+			cmd := bulkCommand("XADD", topic, "*", "payload", "e")
+			if left := size - b.Len(); left < 2*len(cmd) {
+				// The last one takes what is left: its payload grows by
+				// what the command lacks (the length's digits change too).
+				for pad := left - len(cmd); ; pad-- {
+					cmd = bulkCommand("XADD", topic, "*", "payload", strings.Repeat("e", 1+pad))
+					if len(cmd) <= left {
+						break
+					}
+				}
+				if len(cmd) != left {
+					t.Fatalf("cannot fill %d bytes exactly", size)
+				}
+			}
+			b.WriteString(cmd)
+			n++
+		}
+		return b.String(), n
+	}
+	cases := []struct {
+		name, next string
+		tail       []string
+	}{
+		{"another command", bulkCommand("PING"), []string{"PONG"}},
+		{"an XADD the dispatcher refuses", bulkCommand("XADD", topic), []string{"(error) ERR wrong number of arguments for 'xadd' command"}},
+		{"MULTI and an XADD in it", bulkCommand("MULTI") + bulkCommand("XADD", topic, "*", "f", "v"),
+			[]string{"OK", "(error) ERR Command not allowed inside a transaction"}},
+		{"a bulk over the limit", bulkCommand("ECHO", strings.Repeat("x", 1<<17)),
+			[]string{"(error) ERR Protocol error: invalid bulk length", "EOF"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			conn := ts.dial(t)
+			pipeline, n := xadds(4096)
+			conn.sendRaw(pipeline + tc.next)
+			for i := range n + len(tc.tail) {
+				r, err := conn.tryRead(30 * time.Second)
+				got := r.String()
+				if errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) {
+					got = "EOF"
+				} else if err != nil {
+					t.Fatalf("reply %d: %v", i, err)
+				}
+				if i < n {
+					if r.Kind != '$' || !strings.Contains(r.Str, "-") {
+						t.Fatalf("reply %d: %s, want an entry ID", i, got)
+					}
+				} else if want := tc.tail[i-n]; got != want {
+					t.Fatalf("reply %d: %s, want %s", i, got, want)
+				}
+			}
+		})
+	}
+}
