@@ -30,7 +30,7 @@ func TestXAddRepliesInOrder(t *testing.T) {
 	cases := []struct {
 		name string
 		// among replaces the XADD at a position with other commands.
-		among map[int]string
+		among  map[int]string
 		wantAt want
 		// after is sent after the XADDs; tail is what the replies end
 		// with after theirs ("EOF": the connection closes).
