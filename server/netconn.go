@@ -84,6 +84,10 @@ type netConn struct {
 	// queue (reading goroutine only): Read writes them before it waits
 	// for the client, and before it returns an error or refuses a request.
 	replies queuedReplies
+	// idle is the idle timeout redcon sets as the read deadline before
+	// each read; Read sets it again after writing queued replies, as
+	// their wait for Kafka is not the client's idleness.
+	idle time.Duration
 }
 
 func (c *netConn) Read(p []byte) (int, error) {
@@ -114,6 +118,9 @@ func (c *netConn) Read(p []byte) (int, error) {
 		// The client may be waiting for the queued replies before it
 		// sends more: write them, then look again.
 		c.replies.writeQueued()
+		if c.idle > 0 {
+			_ = c.Conn.SetReadDeadline(time.Now().Add(c.idle))
+		}
 	}
 	n, err := c.Conn.Read(p)
 	c.stats.Add(stats.NetBytesIn, int64(n))

@@ -89,11 +89,11 @@ func rpushTopics(s *Server, c *client, args [][]byte) error {
 	if err != nil {
 		return err
 	}
-	// Until the client goes or the server closes the connection: shutdown
-	// first lets the messages in flight be delivered.
-	ctx, done := c.block(context.Background())
-	defer done()
-	n, err := a.ProduceAndWait(ctx, topic, key, args[2:])
+	// Only shutdown ends the wait (after deliveryGrace), not the client
+	// going: a client that closed its side still reads the counts, and an
+	// error for stored messages would have it send them again.
+	c.flush() // the replies before it go out first
+	n, err := a.ProduceAndWait(s.deliveries, topic, key, args[2:])
 	if err != nil {
 		return errProduce(err)
 	}

@@ -122,6 +122,10 @@ type Server struct {
 	ctx          context.Context
 	cancel       context.CancelFunc
 	shuttingDown atomic.Bool
+	// deliveries ends deliveryGrace after ctx: the waits of commands
+	// whose replies say what Kafka stored (XADD, durable RPUSH) end with
+	// it, not with the client going.
+	deliveries context.Context
 
 	conns      sync.WaitGroup // one per accepted connection, until torn down
 	background sync.WaitGroup // consumer and producer closes
@@ -155,6 +159,9 @@ func New(cfg Config) *Server {
 		ctx:    ctx,
 		cancel: cancel,
 	}
+	deliveries, endDeliveries := context.WithCancel(context.WithoutCancel(ctx))
+	context.AfterFunc(ctx, func() { time.AfterFunc(deliveryGrace, endDeliveries) })
+	s.deliveries = deliveries
 	s.commands = commandTable()
 	if cfg.Metrics != nil {
 		for _, c := range s.commands {
@@ -247,7 +254,7 @@ func (s *Server) accept(conn redcon.Conn) bool {
 	}
 	c.log = s.log.With().Int64("conn", c.id).Str("addr", c.addr).Logger()
 	if nc != nil {
-		nc.replies = c
+		nc.replies, nc.idle = c, time.Duration(s.cfg.Settings.IdleTimeout)
 	}
 	if nc != nil && s.authRequired() {
 		// The reading goroutine starts after accept returns.

@@ -26,9 +26,12 @@ func streamTopic(key []byte) (string, error) {
 	return string(key), nil
 }
 
-// xaddShutdownGrace is how long an XADD whose wait shutdown ended waits
-// more for its delivery reports before it replies.
-const xaddShutdownGrace = 2 * time.Second
+// deliveryGrace is how long after shutdown begins the commands that
+// reply with what Kafka stored still wait for their delivery reports: the
+// records are on their way (the producer's last flush waits for them), and
+// a moment more turns errors for stored entries into their IDs, so that a
+// client does not write them again.
+const deliveryGrace = 2 * time.Second
 
 // xaddTopic is the topic of a stream key, checked once for the XADDs of a
 // connection that name the same one in a row: the same string, so that a
@@ -53,7 +56,7 @@ func (c *client) xaddTopic(key []byte) (*string, error) {
 func cmdXAdd(s *Server, c *client, args [][]byte) error {
 	b := &c.xadd
 	b.items = append(b.items, s.xaddItem(c, args))
-	if next := c.conn.PeekPipeline(); len(next) > 0 && holdsMonitor(next) {
+	if next := c.conn.PeekPipeline(); len(next) > 0 && (!s.continuesXAdds(c, next[0].Args) || holdsMonitor(next)) {
 		s.xaddBatch(c, false) // answered before the commands after it run
 		return nil
 	}
@@ -189,19 +192,17 @@ func (s *Server) xaddBatch(c *client, mayQueue bool) {
 		c.flush() // the replies before these go out first
 	}
 	if len(b.msgs) > 0 {
-		// As xaddWait's waits, a throttled Send ends only with shutdown
-		// (or as deliveries come), not with the client going.
-		q.sent = s.accountOf(c, true).Send(s.ctx, b.msgs, q.placed)
+		// As the waits for its deliveries, a throttled Send ends as
+		// deliveries come or with shutdown, not with the client going.
+		q.sent = s.accountOf(c, true).Send(s.deliveries, b.msgs, q.placed)
 	}
 	if queue {
 		b.reset(true) // b.placed was not given out
 		s.queueXAdd(c, &q)
 		return
 	}
-	w := xaddWait{s: s}
-	s.drainXAdds(c, &w)
-	delivered := s.writeXAddReplies(c, &q, &w)
-	w.end()
+	s.writeQueuedXAdds(c)
+	delivered := s.writeXAddReplies(c, &q)
 	b.reset(delivered || len(b.msgs) == 0)
 }
 

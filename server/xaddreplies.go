@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"errors"
 	"strings"
 	"syscall"
@@ -81,35 +80,32 @@ func (s *Server) queueXAdd(c *client, q *queuedXAdd) {
 // writeQueuedXAdds waits for the queued batches' deliveries and writes
 // their replies, oldest first.
 func (s *Server) writeQueuedXAdds(c *client) {
-	if len(c.xaddQueue) == 0 {
-		return
+	// The queue is emptied first: a panic part-way (recoverPanic closes
+	// the connection) must not leave batches to write again.
+	queue := c.xaddQueue
+	c.xaddQueue, c.xaddQueued = nil, 0
+	for i, q := range queue {
+		s.writeXAddReplies(c, q)
+		queue[i] = nil
 	}
-	w := xaddWait{s: s}
-	s.drainXAdds(c, &w)
-	w.end()
-}
-
-// drainXAdds is writeQueuedXAdds with the waits' shutdown grace shared
-// with the caller's.
-func (s *Server) drainXAdds(c *client, w *xaddWait) {
-	for i, q := range c.xaddQueue {
-		s.writeXAddReplies(c, q, w)
-		c.xaddQueue[i] = nil
-	}
-	c.xaddQueue, c.xaddQueued = c.xaddQueue[:0], 0
-	if cap(c.xaddQueue) > maxKeptItems {
-		c.xaddQueue = nil
+	if cap(queue) <= maxKeptItems {
+		c.xaddQueue = queue[:0]
 	}
 }
 
 // writeXAddReplies waits for q's deliveries and writes each item's reply
 // in order: its ID, its error, or null. It reports whether every report
 // came (so that q.placed may be reused).
-func (s *Server) writeXAddReplies(c *client, q *queuedXAdd, w *xaddWait) bool {
+func (s *Server) writeXAddReplies(c *client, q *queuedXAdd) bool {
 	var sendErr error
 	delivered := q.sent == nil
 	if q.sent != nil {
-		sendErr = w.wait(q.sent)
+		// Only shutdown ends the wait (after deliveryGrace), not the
+		// client going: a client that closed its side, or broke a limit
+		// after its XADDs, still reads their replies, and an error for a
+		// stored entry would have it written again. Deliveries end
+		// within Kafka's delivery timeout.
+		_, sendErr = q.sent.Wait(s.deliveries)
 		delivered = q.sent.Finished()
 	}
 	var idBuf [41]byte // two uint64s and a dash
@@ -144,37 +140,6 @@ func (s *Server) writeXAddReplies(c *client, q *queuedXAdd, w *xaddWait) bool {
 		}
 	}
 	return delivered
-}
-
-// xaddWait waits for XADD deliveries. Only shutdown ends a wait, not the
-// client going: a client that closed its side, or broke a limit after its
-// XADDs, still reads their replies, and an error for a stored entry would
-// have it written again. Deliveries end within Kafka's delivery timeout.
-// After shutdown, the batches a drain waits for share one grace period:
-// the records are on their way (the producer's last flush waits for them),
-// and a moment more turns errors for stored entries into their IDs.
-type xaddWait struct {
-	s      *Server
-	grace  context.Context
-	cancel context.CancelFunc
-}
-
-func (w *xaddWait) wait(sent *producer.Sent) error {
-	_, err := sent.Wait(w.s.ctx)
-	if sent.Finished() || w.s.ctx.Err() == nil {
-		return err
-	}
-	if w.grace == nil {
-		w.grace, w.cancel = context.WithTimeout(context.Background(), xaddShutdownGrace)
-	}
-	_, err = sent.Wait(w.grace)
-	return err
-}
-
-func (w *xaddWait) end() {
-	if w.cancel != nil {
-		w.cancel()
-	}
 }
 
 // readable reports whether the client's next bytes are already here: read

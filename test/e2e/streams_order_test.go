@@ -175,3 +175,29 @@ func TestXAddRepliesAtAReadBoundary(t *testing.T) {
 		})
 	}
 }
+
+// TestDurableRepliesAfterTheClientClosesItsSide: a client that sends
+// durable RPUSHes and shuts its side still gets their counts, not an
+// error for messages Kafka stored (it would send them again).
+func TestDurableRepliesAfterTheClientClosesItsSide(t *testing.T) {
+	ts := startServer(t)
+	topic := newTopic(t, 1)
+	conn := ts.dial(t)
+	const n = 300
+	var b strings.Builder
+	for i := range n {
+		b.WriteString(bulkCommand("RPUSH", "topics:"+topic, fmt.Sprint("m", i)))
+	}
+	conn.sendRaw(b.String())
+	if err := conn.conn.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if r := conn.read(30 * time.Second); r.String() != "(integer) 1" {
+			t.Fatalf("reply %d: %s, want (integer) 1", i, r)
+		}
+	}
+	if got := len(readAll(t, topic, n)); got != n {
+		t.Fatalf("Kafka holds %d messages, want %d", got, n)
+	}
+}
