@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"rafka/config"
 	"rafka/server"
 )
 
@@ -116,30 +117,6 @@ func TestXAddRepliesInOrder(t *testing.T) {
 func TestXAddRepliesAtAReadBoundary(t *testing.T) {
 	ts := startServer(t, func(c *server.Config) { c.Settings.MaxBulkBytes = 1 << 16 })
 	topic := newTopic(t, 2)
-	// xadds is XADDs of exactly size bytes; it returns how many.
-	xadds := func(size int) (string, int) {
-		var b strings.Builder
-		n := 0
-		for b.Len() < size {
-			cmd := bulkCommand("XADD", topic, "*", "payload", "e")
-			if left := size - b.Len(); left < 2*len(cmd) {
-				// The last one takes what is left: its payload grows by
-				// what the command lacks (the length's digits change too).
-				for pad := left - len(cmd); ; pad-- {
-					cmd = bulkCommand("XADD", topic, "*", "payload", strings.Repeat("e", 1+pad))
-					if len(cmd) <= left {
-						break
-					}
-				}
-				if len(cmd) != left {
-					t.Fatalf("cannot fill %d bytes exactly", size)
-				}
-			}
-			b.WriteString(cmd)
-			n++
-		}
-		return b.String(), n
-	}
 	cases := []struct {
 		name, next string
 		tail       []string
@@ -154,7 +131,7 @@ func TestXAddRepliesAtAReadBoundary(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			conn := ts.dial(t)
-			pipeline, n := xadds(4096)
+			pipeline, n := xaddsOfSize(t, topic, 4096)
 			conn.sendRaw(pipeline + tc.next)
 			for i := range n + len(tc.tail) {
 				r, err := conn.tryRead(30 * time.Second)
@@ -200,4 +177,56 @@ func TestDurableRepliesAfterTheClientClosesItsSide(t *testing.T) {
 	if got := len(readAll(t, topic, n)); got != n {
 		t.Fatalf("Kafka holds %d messages, want %d", got, n)
 	}
+}
+
+// TestXAddRepliesWithinTheIdleTimeout: replies queued while the client's
+// next command was half sent wait for Kafka in the connection's read
+// (here a 1.5 s linger, past the 1 s idle timeout); that wait is not the
+// client's idleness, and the connection stays open for the rest of it.
+func TestXAddRepliesWithinTheIdleTimeout(t *testing.T) {
+	ts := startServer(t, func(c *server.Config) {
+		c.Settings.IdleTimeout = config.Duration(time.Second)
+		file := &config.File{Producer: config.Properties{"linger.ms": "1500"}}
+		c.Producer = testProducer(*c, file.ProducerProperties(env.brokers))
+	})
+	topic := newTopic(t, 1)
+	conn := ts.dial(t)
+	pipeline, n := xaddsOfSize(t, topic, 4096)
+	next := bulkCommand("XADD", topic, "*", "payload", "last")
+	conn.sendRaw(pipeline + next[:len(next)/2])
+	for i := range n {
+		if r := conn.read(30 * time.Second); r.Kind != '$' {
+			t.Fatalf("reply %d: %s, want an entry ID", i, r)
+		}
+	}
+	conn.sendRaw(next[len(next)/2:])
+	if r, err := conn.tryRead(30 * time.Second); err != nil || r.Kind != '$' {
+		t.Fatalf("the XADD completed after the replies: %v, %v (the connection was closed as idle)", r, err)
+	}
+}
+
+// xaddsOfSize is XADDs to topic of exactly size bytes, and how many.
+func xaddsOfSize(t *testing.T, topic string, size int) (string, int) {
+	t.Helper()
+	var b strings.Builder
+	n := 0
+	for b.Len() < size {
+		cmd := bulkCommand("XADD", topic, "*", "payload", "e")
+		if left := size - b.Len(); left < 2*len(cmd) {
+			// The last one takes what is left: its payload grows by what
+			// the command lacks (the length's digits change too).
+			for pad := left - len(cmd); ; pad-- {
+				cmd = bulkCommand("XADD", topic, "*", "payload", strings.Repeat("e", 1+pad))
+				if len(cmd) <= left {
+					break
+				}
+			}
+			if len(cmd) != left {
+				t.Fatalf("cannot fill %d bytes exactly", size)
+			}
+		}
+		b.WriteString(cmd)
+		n++
+	}
+	return b.String(), n
 }
