@@ -188,6 +188,9 @@ func claimHead(c *client, args [][]byte) (topic, group, consumerName string, min
 		return
 	}
 	group, consumerName = string(args[2]), string(args[3])
+	if err = checkGroupName(group); err != nil {
+		return
+	}
 	if err = checkConsumerName(consumerName); err != nil {
 		return
 	}
@@ -243,18 +246,25 @@ func cmdXInfo(s *Server, c *client, args [][]byte) error {
 	}
 	ctx, done := c.block(s.ctx)
 	defer done()
+	ctx, cancel := context.WithTimeout(ctx, keyspaceTimeout)
+	defer cancel()
 	switch sub {
 	case "stream":
 		return s.xinfoStream(ctx, c, topic)
 	case "groups":
-		var names []string
-		for _, g := range s.groups.Names(topic) {
-			if c.user == nil || c.user.CanJoin(g) {
-				names = append(names, g)
+		names := s.visibleGroups(c, topic)
+		// Every group's lag first: an error after the reply began would
+		// leave the client half a reply.
+		lags := make([]int64, len(names))
+		for i, g := range names {
+			lag, err := s.meta.backlog(ctx, topic, g)
+			if err != nil {
+				return errf("%s", err)
 			}
+			lags[i] = lag
 		}
 		c.conn.WriteArray(len(names))
-		for _, g := range names {
+		for i, g := range names {
 			var consumers, pending int
 			last := streams.Min
 			for _, m := range s.groups.Of(g, topic) {
@@ -265,10 +275,6 @@ func cmdXInfo(s *Server, c *client, args [][]byte) error {
 				if l := m.LastDelivered(topic); last.Less(l) {
 					last = l
 				}
-			}
-			lag, err := s.meta.backlog(ctx, topic, g)
-			if err != nil {
-				return errf("%s", err)
 			}
 			c.writeMapHeader(6)
 			c.conn.WriteBulkString("name")
@@ -282,7 +288,7 @@ func cmdXInfo(s *Server, c *client, args [][]byte) error {
 			c.conn.WriteBulkString("entries-read")
 			c.writeNullBulk()
 			c.conn.WriteBulkString("lag")
-			c.conn.WriteInt64(lag)
+			c.conn.WriteInt64(lags[i])
 		}
 		return nil
 	case "consumers":
@@ -290,6 +296,9 @@ func cmdXInfo(s *Server, c *client, args [][]byte) error {
 			return errWrongArgs("xinfo|consumers")
 		}
 		group := string(args[3])
+		if err := checkGroupName(group); err != nil {
+			return err
+		}
 		if err := c.canConsume(group, []string{topic}); err != nil {
 			return err
 		}
@@ -359,7 +368,7 @@ func (s *Server) xinfoStream(ctx context.Context, c *client, topic string) error
 		c.conn.WriteBulkString("0-0")
 	}
 	c.conn.WriteBulkString("groups")
-	c.conn.WriteInt(len(s.groups.Names(topic)))
+	c.conn.WriteInt(len(s.visibleGroups(c, topic)))
 	for _, e := range []struct {
 		name    string
 		entries []streamEntry
@@ -372,4 +381,16 @@ func (s *Server) xinfoStream(ctx context.Context, c *client, topic string) error
 		s.writeEntry(c, e.entries[0])
 	}
 	return nil
+}
+
+// visibleGroups is the topic's groups here that c may join: XINFO shows
+// an ACL user no other tenant's group, nor how many there are.
+func (s *Server) visibleGroups(c *client, topic string) []string {
+	var names []string
+	for _, g := range s.groups.Names(topic) {
+		if c.user == nil || c.user.CanJoin(g) {
+			names = append(names, g)
+		}
+	}
+	return names
 }

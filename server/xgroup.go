@@ -11,6 +11,7 @@ import (
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
+	"rafka/clientname"
 	"rafka/consumer"
 	"rafka/streams"
 )
@@ -91,6 +92,11 @@ func cmdXGroup(s *Server, c *client, args [][]byte) error {
 		if len(args) != 5 {
 			return errWrongArgs("xgroup|" + sub)
 		}
+		if sub == "createconsumer" {
+			if err := checkConsumerName(string(args[4])); err != nil {
+				return err
+			}
+		}
 		return s.xgroupConsumer(ctx, c, sub, topic, group, string(args[4]))
 	}
 	if len(args) < 5 {
@@ -152,8 +158,12 @@ func (s *Server) setGroupStart(ctx context.Context, group, topic, idArg string) 
 			return errf("%s", err)
 		}
 		start = map[int32]int64{}
+		after, ok := id.Next()
 		for p := range high {
-			start[p] = min(max(low[p], streams.FirstOffset(p, successor(id))), high[p])
+			start[p] = high[p] // after the largest ID: nothing yet
+			if ok {
+				start[p] = min(max(low[p], streams.FirstOffset(p, after)), high[p])
+			}
 		}
 	}
 	if err := s.meta.setGroupOffsets(ctx, group, topic, start); err != nil {
@@ -178,14 +188,6 @@ func (s *Server) xgroupSetID(ctx context.Context, c *client, topic, group, idArg
 	s.groups.Remember(group, topic)
 	c.conn.WriteString("OK")
 	return nil
-}
-
-// successor is the smallest ID after id.
-func successor(id streams.ID) streams.ID {
-	if id.Seq == ^uint64(0) {
-		return streams.ID{MS: id.MS + 1}
-	}
-	return streams.ID{MS: id.MS, Seq: id.Seq + 1}
 }
 
 func (s *Server) xgroupDestroy(ctx context.Context, c *client, topic, group string) error {
@@ -241,7 +243,8 @@ func (s *Server) xgroupConsumer(ctx context.Context, c *client, sub, topic, grou
 }
 
 // maxReadStreams bounds the streams of one XREADGROUP (each distinct set
-// of them is a Kafka member).
+// of them is a Kafka member) and of one XREAD (each is read whole, up to
+// COUNT entries from each partition, before the reply is written).
 const maxReadStreams = 16
 
 // checkConsumerName checks a Redis consumer name: it is kept per group and
@@ -255,10 +258,16 @@ func checkConsumerName(name string) error {
 
 // checkGroupName checks a group name as a connection name's group part is.
 func checkGroupName(group string) error {
-	if group == "" || strings.ContainsAny(group, ":") {
-		return errf("invalid consumer group name '%s'", clip(group, 256))
+	if group == "" || strings.ContainsAny(group, ":") || checkID(group+":x") != nil {
+		shown := strings.Map(func(r rune) rune {
+			if r < ' ' || r > '~' {
+				return '?'
+			}
+			return r
+		}, clip(group, 64))
+		return errf("invalid consumer group name '%s': printable ASCII without spaces or ':', at most %d bytes", shown, clientname.MaxGroup)
 	}
-	return checkID(group + ":x")
+	return nil
 }
 
 // XREADGROUP GROUP group consumer [COUNT n] [BLOCK ms] [NOACK] STREAMS key [key ...] id [id ...]
@@ -375,8 +384,10 @@ func cmdXReadGroup(s *Server, c *client, args [][]byte) error {
 			if err != nil {
 				return errf("%s", err)
 			}
-			if reads[j].entries, err = s.pendingEntries(ctx, group, t, consumerName, successor(after), count); err != nil {
-				return errf("%s", err)
+			if from, ok := after.Next(); ok { // none after the largest ID
+				if reads[j].entries, err = s.pendingEntries(ctx, group, t, consumerName, from, count); err != nil {
+					return errf("%s", err)
+				}
 			}
 		}
 		// A history read answers even when empty: [key, []] per stream.
@@ -514,6 +525,9 @@ func groupKey(c *client, args [][]byte) (topic, group string, err error) {
 		return "", "", err
 	}
 	group = string(args[2])
+	if err = checkGroupName(group); err != nil {
+		return "", "", err
+	}
 	if err = c.canConsume(group, []string{topic}); err != nil {
 		return "", "", err
 	}

@@ -71,6 +71,9 @@ func cmdXRead(s *Server, c *client, args [][]byte) error {
 		return errf("Unbalanced 'xread' list of streams: for each stream key an ID or '$' must be specified.")
 	}
 	keys, ids := rest[:len(rest)/2], rest[len(rest)/2:]
+	if len(keys) > maxReadStreams {
+		return errf("XREAD reads at most %d streams at once here", maxReadStreams)
+	}
 	ctx, done := c.block(s.ctx)
 	defer done()
 	reads := make([]*xreadStream, 0, len(keys))
@@ -145,9 +148,9 @@ func (s *Server) xreadStart(ctx context.Context, c *client, topic, idArg string)
 		}
 		return next, nil
 	}
-	after := streams.ID{MS: id.MS, Seq: id.Seq + 1}
-	if id.Seq == math.MaxUint64 {
-		after = streams.ID{MS: id.MS + 1}
+	after, ok := id.Next()
+	if !ok {
+		return map[int32]int64{}, nil // nothing comes after the largest ID
 	}
 	next := make(map[int32]int64, len(high))
 	for p := range high {

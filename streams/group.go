@@ -385,6 +385,14 @@ func (m *Member) take(consumerName string, count int, noAck bool) ([]*kafka.Mess
 	m.pruneLocked()
 	var out []*kafka.Message
 	for len(out) < count {
+		if !noAck && len(m.pel) >= m.maxPending {
+			// Also checked here, not only before: one read, or reads
+			// together, must not take the list past its bound.
+			if len(out) == 0 {
+				return nil, ErrPELFull
+			}
+			return out, nil
+		}
 		msg, err := m.cons.TryPop()
 		if err != nil || msg == nil {
 			return out, err

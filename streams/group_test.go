@@ -330,3 +330,35 @@ func TestResetHoldsMembersBack(t *testing.T) {
 		t.Fatalf("the member the Reset closed reads: %v", err)
 	}
 }
+
+// TestPendingBoundHoldsWithinARead: a read asks for more entries than the
+// pending entries list has room for; it takes no more than the room, and
+// the next read is refused until entries are acked.
+func TestPendingBoundHoldsWithinARead(t *testing.T) {
+	brokers := kafkatest.Brokers(t)
+	g := NewGroups(GroupsConfig{Properties: (&config.File{}).ConsumerProperties(brokers), MaxPending: 10,
+		MaxMembers: 8, Stats: stats.New(), Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.ErrorLevel)})
+	t.Cleanup(g.Close)
+	topic := kafkatest.CreateTopic(t, brokers, "pelbound", 1)
+	kafkatest.Produce(t, brokers, topic, 100)
+	m, err := g.Member(context.Background(), topic, []string{topic})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	var got int
+	for got < 10 {
+		msgs, err := m.Next(ctx, "a", 100, 5*time.Second, false)
+		if err != nil {
+			t.Fatalf("after %d entries: %v", got, err)
+		}
+		got += len(msgs)
+	}
+	if got != 10 {
+		t.Fatalf("reads of COUNT 100 took %d entries with room for 10", got)
+	}
+	if _, err := m.Next(ctx, "a", 100, -1, false); !errors.Is(err, ErrPELFull) {
+		t.Fatalf("a read with the list full: %v, want ErrPELFull", err)
+	}
+}

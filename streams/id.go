@@ -45,6 +45,17 @@ func (id ID) Append(b []byte) []byte {
 	return strconv.AppendUint(b, id.Seq, 10)
 }
 
+// Next is the smallest ID after id; false for Max, which has none.
+func (id ID) Next() (ID, bool) {
+	switch {
+	case id == Max:
+		return Max, false
+	case id.Seq == math.MaxUint64:
+		return ID{MS: id.MS + 1}, true
+	}
+	return ID{MS: id.MS, Seq: id.Seq + 1}, true
+}
+
 // Less orders IDs as Redis does.
 func (id ID) Less(o ID) bool { return id.MS < o.MS || id.MS == o.MS && id.Seq < o.Seq }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
+	"rafka/acl"
 	"rafka/config"
 	"rafka/server"
 	"rafka/stats"
@@ -592,6 +593,35 @@ func TestStreamHostileInput(t *testing.T) {
 	if r := c.do(args...); !r.IsErr("ERR XREADGROUP reads at most 16 streams") {
 		t.Errorf("17 streams: %s", r)
 	}
+	xread := []string{"XREAD", "STREAMS"}
+	for range 17 {
+		xread = append(xread, topic)
+	}
+	for range 17 {
+		xread = append(xread, "0")
+	}
+	if r := c.do(xread...); !r.IsErr("ERR XREAD reads at most 16 streams") {
+		t.Errorf("XREAD of 17 streams: %s", r)
+	}
+	for _, name := range []string{strings.Repeat("n", 256), "has space", "nul\x00"} {
+		if r := c.do("XGROUP", "CREATECONSUMER", topic, group, name); !r.IsErr("ERR invalid consumer name") {
+			t.Errorf("CREATECONSUMER of %q: %s", clipName(name), r)
+		}
+	}
+	// A group name is checked by every command naming one: librdkafka
+	// would cut it at a NUL byte, and ask Kafka about another group than
+	// the one the ACL patterns allowed.
+	for _, cmd := range [][]string{
+		{"XACK", topic, "g\x00x", "1-0"},
+		{"XPENDING", topic, "g\x00x"},
+		{"XCLAIM", topic, "g\x00x", "c", "0", "1-0"},
+		{"XAUTOCLAIM", topic, "g\x00x", "c", "0", "0-0"},
+		{"XINFO", "CONSUMERS", topic, "g\x00x"},
+	} {
+		if r := c.do(cmd...); !r.IsErr("ERR invalid consumer group name") {
+			t.Errorf("%s with a NUL in the group: %s", cmd[0], r)
+		}
+	}
 	c.expect("[]", "XRANGE", topic, "-", "+", "COUNT", "9223372036854775807")
 	c.expect("(error) ERR value is not an integer or out of range", "XRANGE", topic, "-", "+", "COUNT", "99999999999999999999")
 	if r := c.do("XAUTOCLAIM", topic, group, "c", "0", "0-0", "COUNT", "100000"); !r.IsErr("ERR COUNT must be > 0") {
@@ -612,6 +642,14 @@ func TestStreamHostileInput(t *testing.T) {
 		t.Errorf("XCLAIM min-idle-time 9300000000000000: %s", r)
 	}
 	c.expect(fmt.Sprintf(`["0-0", ["%s"], []]`, id), "XAUTOCLAIM", topic, group, "d", "0", "0-0", "JUSTID")
+	// Nothing comes after the largest ID (it must not wrap to 0-0 and read
+	// the stream from its start).
+	const maxID = "18446744073709551615-18446744073709551615"
+	c.expect("(nil)", "XREAD", "STREAMS", topic, maxID)
+	c.expect(fmt.Sprintf(`[["%s", []]]`, topic), "XREADGROUP", "GROUP", group, "d", "STREAMS", topic, maxID)
+	late := uniqueName(t, "late")
+	c.expect("OK", "XGROUP", "CREATE", topic, late, maxID)
+	c.expect("(nil)", "XREADGROUP", "GROUP", late, "c", "BLOCK", "200", "STREAMS", topic, ">")
 }
 
 func clipName(s string) string { return s[:min(len(s), 16)] }
@@ -746,5 +784,38 @@ func TestXReadGroupAcrossReset(t *testing.T) {
 	admin.expect("(integer) 1", "XGROUP", "DESTROY", topic, group)
 	if r := reader.read(30 * time.Second); !r.IsErr("NOGROUP") {
 		t.Fatalf("blocked XREADGROUP across DESTROY: %s, want a NOGROUP error", r)
+	}
+}
+
+// TestXInfoShowsOnlyTheUsersGroups: an ACL user's XINFO GROUPS and XINFO
+// STREAM's group count leave out the groups it may not join (another
+// tenant's, read on the same rafka).
+func TestXInfoShowsOnlyTheUsersGroups(t *testing.T) {
+	topic := newTopic(t, 1)
+	prefix := uniqueName(t, "xinfo")
+	mine, theirs := prefix+"-mine", prefix+"-theirs"
+	user := func(name, group string) string {
+		return `"` + name + `": {"password": "` + acl.HashPassword("pw") + `", "consume": ["` + topic + `"], "groups": ["` + group + `"]}`
+	}
+	list, err := acl.Parse([]byte(`{"users": {` + user("alice", mine) + `, ` + user("bob", theirs) + `}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := startServer(t, func(c *server.Config) { c.ACL = list })
+	for _, u := range []struct{ name, group string }{{"bob", theirs}, {"alice", mine}} {
+		c := ts.dial(t)
+		c.expect("OK", "AUTH", u.name, "pw")
+		c.expect("OK", "XGROUP", "CREATE", topic, u.group, "$")
+		c.expect("(nil)", "XREADGROUP", "GROUP", u.group, "c", "BLOCK", "10", "STREAMS", topic, ">")
+	}
+	alice := ts.dial(t)
+	alice.expect("OK", "AUTH", "alice", "pw")
+	groups := alice.do("XINFO", "GROUPS", topic)
+	if len(groups.Elems) != 1 || !strings.Contains(groups.String(), mine) {
+		t.Errorf("alice's XINFO GROUPS: %s, want only %s", groups, mine)
+	}
+	info := alice.do("XINFO", "STREAM", topic).String()
+	if !strings.Contains(info, `"groups", (integer) 1,`) {
+		t.Errorf("alice's XINFO STREAM: %s, want groups 1 (hers)", info)
 	}
 }
