@@ -87,6 +87,11 @@ func cmdXGroup(s *Server, c *client, args [][]byte) error {
 	defer cancel()
 	switch sub {
 	case "destroy":
+		// It deletes the Kafka group, its offsets on every topic, while
+		// an ACL user's permission is checked for this one topic only.
+		if err := c.adminOnly("XGROUP DESTROY"); err != nil {
+			return err
+		}
 		return s.xgroupDestroy(ctx, c, topic, group)
 	case "createconsumer", "delconsumer":
 		if len(args) != 5 {

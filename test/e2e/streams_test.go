@@ -818,4 +818,7 @@ func TestXInfoShowsOnlyTheUsersGroups(t *testing.T) {
 	if !strings.Contains(info, `"groups", (integer) 1,`) {
 		t.Errorf("alice's XINFO STREAM: %s, want groups 1 (hers)", info)
 	}
+	// DESTROY deletes the Kafka group's offsets on every topic, while
+	// alice's permission is checked for this one: it is refused to her.
+	alice.expect("(error) NOPERM User alice has no permissions to run 'XGROUP DESTROY'", "XGROUP", "DESTROY", topic, mine)
 }
