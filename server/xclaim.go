@@ -1,11 +1,15 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
 	"rafka/streams"
 )
@@ -206,23 +210,50 @@ func claimHead(c *client, args [][]byte) (topic, group, consumerName string, min
 }
 
 // claimedEntries reads pending entries' data again from Kafka (XCLAIM,
-// XAUTOCLAIM, a history XREADGROUP); an entry whose record is gone has none.
+// XAUTOCLAIM, a history XREADGROUP), in their order; an entry whose record
+// is gone has none. The offsets of one partition that lie close together are read at once (one
+// request to the shared readers, not one per entry), reading at most
+// claimReadGap records between two of them and claimReadSpan in one read.
 func (s *Server) claimedEntries(ctx context.Context, topic string, claimed []streams.Pending) ([]streamEntry, error) {
-	out := make([]streamEntry, 0, len(claimed))
-	for _, p := range claimed {
-		part, off, _ := p.ID.Record()
-		msgs, err := s.reader.Read(ctx, topic, part, off, off, 1)
-		if err != nil {
-			return nil, err
+	out := make([]streamEntry, len(claimed))
+	byPartition := make(map[int32][]int) // indexes into claimed
+	for i, p := range claimed {
+		out[i].id = p.ID
+		part, _, _ := p.ID.Record()
+		byPartition[part] = append(byPartition[part], i)
+	}
+	offset := func(i int) int64 { _, off, _ := claimed[i].ID.Record(); return off }
+	for part, idx := range byPartition {
+		slices.SortFunc(idx, func(a, b int) int { return cmp.Compare(offset(a), offset(b)) })
+		for j := 0; j < len(idx); {
+			first, k := offset(idx[j]), j
+			for k+1 < len(idx) && offset(idx[k+1])-offset(idx[k]) <= claimReadGap && offset(idx[k+1])-first < claimReadSpan {
+				k++
+			}
+			last := offset(idx[k])
+			msgs, err := s.reader.Read(ctx, topic, part, first, last, int(last-first+1))
+			if err != nil {
+				return nil, err
+			}
+			at := make(map[int64]*kafka.Message, len(msgs))
+			for _, m := range msgs {
+				at[int64(m.TopicPartition.Offset)] = m
+			}
+			for _, i := range idx[j : k+1] {
+				out[i].msg = at[offset(i)] // nil: the record is gone
+			}
+			j = k + 1
 		}
-		e := streamEntry{id: p.ID}
-		if len(msgs) == 1 {
-			e.msg = msgs[0]
-		}
-		out = append(out, e)
 	}
 	return out, nil
 }
+
+// claimReadGap and claimReadSpan bound what claimedEntries reads beyond
+// the claimed records: the offsets between two of them, and one read.
+const (
+	claimReadGap  = 4
+	claimReadSpan = 1000
+)
 
 // XINFO STREAM key | GROUPS key | CONSUMERS key group
 func cmdXInfo(s *Server, c *client, args [][]byte) error {
