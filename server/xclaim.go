@@ -236,6 +236,18 @@ func (s *Server) claimedEntries(ctx context.Context, topic string, claimed []str
 				return nil, err
 			}
 			at := make(map[int64]*kafka.Message, len(msgs))
+			if len(msgs) == 0 && k > j {
+				// A read starting below the partition's first record (gone
+				// with retention) finds nothing at all: then each entry is
+				// read alone, as the later ones may still be there.
+				for _, i := range idx[j : k+1] {
+					one, err := s.reader.Read(ctx, topic, part, offset(i), offset(i), 1)
+					if err != nil {
+						return nil, err
+					}
+					msgs = append(msgs, one...)
+				}
+			}
 			for _, m := range msgs {
 				at[int64(m.TopicPartition.Offset)] = m
 			}

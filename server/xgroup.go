@@ -256,7 +256,7 @@ const maxReadStreams = 16
 // shown by XPENDING and XINFO, so it is bounded and printable.
 func checkConsumerName(name string) error {
 	if name == "" || len(name) > 255 || strings.ContainsFunc(name, func(r rune) bool { return r <= ' ' || r > '~' }) {
-		return errf("invalid consumer name '%s': 1 to 255 printable ASCII characters without spaces", clip(name, 64))
+		return errf("invalid consumer name '%s': 1 to 255 printable ASCII characters without spaces", shownName(name))
 	}
 	return nil
 }
@@ -264,15 +264,20 @@ func checkConsumerName(name string) error {
 // checkGroupName checks a group name as a connection name's group part is.
 func checkGroupName(group string) error {
 	if group == "" || strings.ContainsAny(group, ":") || checkID(group+":x") != nil {
-		shown := strings.Map(func(r rune) rune {
-			if r < ' ' || r > '~' {
-				return '?'
-			}
-			return r
-		}, clip(group, 64))
-		return errf("invalid consumer group name '%s': printable ASCII without spaces or ':', at most %d bytes", shown, clientname.MaxGroup)
+		return errf("invalid consumer group name '%s': printable ASCII without spaces or ':', at most %d bytes", shownName(group), clientname.MaxGroup)
 	}
 	return nil
+}
+
+// shownName is a refused name as an error shows it: clipped, and every
+// byte outside printable ASCII as '?'.
+func shownName(name string) string {
+	return strings.Map(func(r rune) rune {
+		if r < ' ' || r > '~' {
+			return '?'
+		}
+		return r
+	}, clip(name, 64))
 }
 
 // XREADGROUP GROUP group consumer [COUNT n] [BLOCK ms] [NOACK] STREAMS key [key ...] id [id ...]

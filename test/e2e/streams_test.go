@@ -866,3 +866,35 @@ func TestClaimsReadRecordsBack(t *testing.T) {
 		}
 	}
 }
+
+// TestClaimsAfterRetention: pending entries whose first records retention
+// (here XTRIM's DeleteRecords) removed read back as gone, and the later
+// ones, read with them, still with their fields.
+func TestClaimsAfterRetention(t *testing.T) {
+	// The readers start at a partition's end when an offset is gone, by
+	// the server's default (the other tests read from the start).
+	ts := startServer(t, func(c *server.Config) { c.Consumer["auto.offset.reset"] = "latest" })
+	topic, group := newTopic(t, 1), uniqueName(t, "retained")
+	c := ts.dial(t)
+	c.expect("OK", "XGROUP", "CREATE", topic, group, "0")
+	var ids []string
+	for i := range 10 {
+		ids = append(ids, c.do("XADD", topic, "*", "payload", fmt.Sprint("p", i)).Str)
+	}
+	readGroup(t, c, topic, group, "c", 10)
+	c.expect("(integer) 5", "XTRIM", topic, "MINID", ids[5])
+	r := c.do("XREADGROUP", "GROUP", group, "c", "STREAMS", topic, "0")
+	entries := r.Elems[0].Elems[1].Elems
+	if len(entries) != 10 {
+		t.Fatalf("history XREADGROUP: %s", r)
+	}
+	for i, e := range entries {
+		gone := e.Elems[1].Null
+		if i < 5 && !gone {
+			t.Errorf("entry %d (trimmed): %s, want no fields", i, e)
+		}
+		if i >= 5 && (gone || len(e.Elems[1].Elems) != 2 || e.Elems[1].Elems[1].Str != fmt.Sprint("p", i)) {
+			t.Errorf("entry %d: %s, want its payload", i, e)
+		}
+	}
+}
