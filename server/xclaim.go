@@ -289,10 +289,10 @@ func cmdXInfo(s *Server, c *client, args [][]byte) error {
 	}
 	ctx, done := c.block(s.ctx)
 	defer done()
-	ctx, cancel := context.WithTimeout(ctx, keyspaceTimeout)
-	defer cancel()
 	switch sub {
 	case "stream":
+		ctx, cancel := context.WithTimeout(ctx, keyspaceTimeout)
+		defer cancel()
 		return s.xinfoStream(ctx, c, topic)
 	case "groups":
 		names := s.visibleGroups(c, topic)
@@ -300,7 +300,7 @@ func cmdXInfo(s *Server, c *client, args [][]byte) error {
 		// leave the client half a reply.
 		lags := make([]int64, len(names))
 		for i, g := range names {
-			lag, err := s.meta.backlog(ctx, topic, g)
+			lag, err := s.groupLag(ctx, topic, g)
 			if err != nil {
 				return errf("%s", err)
 			}
@@ -345,6 +345,8 @@ func cmdXInfo(s *Server, c *client, args [][]byte) error {
 		if err := c.canConsume(group, []string{topic}); err != nil {
 			return err
 		}
+		ctx, cancel := context.WithTimeout(ctx, keyspaceTimeout)
+		defer cancel()
 		if ok, err := s.groupExists(ctx, group, topic); err != nil {
 			return errf("%s", err)
 		} else if !ok {
@@ -436,4 +438,12 @@ func (s *Server) visibleGroups(c *client, topic string) []string {
 		}
 	}
 	return names
+}
+
+// groupLag is a group's lag on topic for XINFO GROUPS, each group's asked
+// within the keyspace commands' bound.
+func (s *Server) groupLag(ctx context.Context, topic, group string) (int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, keyspaceTimeout)
+	defer cancel()
+	return s.meta.backlog(ctx, topic, group)
 }
