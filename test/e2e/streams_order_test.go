@@ -26,13 +26,12 @@ func TestXAddRepliesInOrder(t *testing.T) {
 	topic := newTopic(t, 2)
 	missing := uniqueName(t, "missing")
 	xadd := func(i int) string { return bulkCommand("XADD", topic, "*", "payload", fmt.Sprint("e", i)) }
-	// want: what reply i must be; "ID" is any entry ID.
-	type want = map[int]string
 	cases := []struct {
 		name string
 		// among replaces the XADD at a position with other commands.
-		among  map[int]string
-		wantAt want
+		among map[int]string
+		// wantAt is what the replies at those positions must be.
+		wantAt map[int]string
 		// after is sent after the XADDs; tail is what the replies end
 		// with after theirs ("EOF": the connection closes).
 		after string
@@ -53,7 +52,7 @@ func TestXAddRepliesInOrder(t *testing.T) {
 			150: bulkCommand("NOSUCH"),
 			200: bulkCommand("XADD", topic, "1-1", "f", "v"),
 			260: bulkCommand("PING"),
-		}, wantAt: want{
+		}, wantAt: map[int]string{
 			40:  "(error) ERR wrong number of arguments for 'xadd' command",
 			120: "(nil)",
 			150: "(error) ERR unknown command 'NOSUCH', with args beginning with: ",
@@ -79,32 +78,14 @@ func TestXAddRepliesInOrder(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			for i := range n + len(tc.tail) {
-				r, err := conn.tryRead(30 * time.Second)
-				got := r.String()
-				if errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) {
-					// A close with the client's bytes unread is a reset.
-					got = "EOF"
-				} else if err != nil {
-					t.Fatalf("reply %d: %v", i, err)
-				}
-				want, ok := tc.wantAt[i]
-				switch {
-				case i >= n:
-					want = tc.tail[i-n]
-				case !ok:
-					want = "ID"
-				}
-				if want == "ID" {
-					if r.Kind != '$' || !strings.Contains(r.Str, "-") {
-						t.Fatalf("reply %d: %s, want an entry ID", i, got)
-					}
-					continue
-				}
-				if got != want {
-					t.Fatalf("reply %d: %s, want %s", i, got, want)
+			want := make([]string, n, n+len(tc.tail))
+			for i := range want {
+				want[i] = "ID"
+				if w, ok := tc.wantAt[i]; ok {
+					want[i] = w
 				}
 			}
+			expectReplies(t, conn, append(want, tc.tail...))
 		})
 	}
 }
@@ -133,22 +114,11 @@ func TestXAddRepliesAtAReadBoundary(t *testing.T) {
 			conn := ts.dial(t)
 			pipeline, n := xaddsOfSize(t, topic, 4096)
 			conn.sendRaw(pipeline + tc.next)
-			for i := range n + len(tc.tail) {
-				r, err := conn.tryRead(30 * time.Second)
-				got := r.String()
-				if errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) {
-					got = "EOF"
-				} else if err != nil {
-					t.Fatalf("reply %d: %v", i, err)
-				}
-				if i < n {
-					if r.Kind != '$' || !strings.Contains(r.Str, "-") {
-						t.Fatalf("reply %d: %s, want an entry ID", i, got)
-					}
-				} else if want := tc.tail[i-n]; got != want {
-					t.Fatalf("reply %d: %s, want %s", i, got, want)
-				}
+			want := make([]string, n, n+len(tc.tail))
+			for i := range want {
+				want[i] = "ID"
 			}
+			expectReplies(t, conn, append(want, tc.tail...))
 		})
 	}
 }
@@ -229,4 +199,27 @@ func xaddsOfSize(t *testing.T, topic string, size int) (string, int) {
 		n++
 	}
 	return b.String(), n
+}
+
+// expectReplies reads len(want) replies and checks each against want: the
+// rendered reply, "ID" for any entry ID, or "EOF" for the connection
+// closed by the server.
+func expectReplies(t *testing.T, conn *respConn, want []string) {
+	t.Helper()
+	for i, w := range want {
+		r, err := conn.tryRead(30 * time.Second)
+		got := r.String()
+		if errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) {
+			got = "EOF" // a close with the client's bytes unread is a reset
+		} else if err != nil {
+			t.Fatalf("reply %d: %v", i, err)
+		}
+		if w == "ID" {
+			if r.Kind != '$' || !strings.Contains(r.Str, "-") {
+				t.Fatalf("reply %d: %s, want an entry ID", i, got)
+			}
+		} else if got != w {
+			t.Fatalf("reply %d: %s, want %s", i, got, w)
+		}
+	}
 }

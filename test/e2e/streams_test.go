@@ -583,24 +583,14 @@ func TestStreamHostileInput(t *testing.T) {
 			t.Errorf("XCLAIM consumer name %q: %s", clipName(name), r)
 		}
 	}
-	args := []string{"XREADGROUP", "GROUP", group, "c", "STREAMS"}
-	for range 17 {
-		args = append(args, topic)
+	// streams17 is a command's head with 17 streams, each with id.
+	streams17 := func(id string, head ...string) []string {
+		return append(append(head, slices.Repeat([]string{topic}, 17)...), slices.Repeat([]string{id}, 17)...)
 	}
-	for range 17 {
-		args = append(args, ">")
-	}
-	if r := c.do(args...); !r.IsErr("ERR XREADGROUP reads at most 16 streams") {
+	if r := c.do(streams17(">", "XREADGROUP", "GROUP", group, "c", "STREAMS")...); !r.IsErr("ERR XREADGROUP reads at most 16 streams") {
 		t.Errorf("17 streams: %s", r)
 	}
-	xread := []string{"XREAD", "STREAMS"}
-	for range 17 {
-		xread = append(xread, topic)
-	}
-	for range 17 {
-		xread = append(xread, "0")
-	}
-	if r := c.do(xread...); !r.IsErr("ERR XREAD reads at most 16 streams") {
+	if r := c.do(streams17("0", "XREAD", "STREAMS")...); !r.IsErr("ERR XREAD reads at most 16 streams") {
 		t.Errorf("XREAD of 17 streams: %s", r)
 	}
 	for _, name := range []string{strings.Repeat("n", 256), "has space", "nul\x00"} {
