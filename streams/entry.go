@@ -37,7 +37,8 @@ func NewMapping(payloadFields []string) *Mapping {
 // Record fills msg's value and headers from the entry's pairs (at least
 // one). With a payload field, its value is the record's value, so a plain
 // Kafka consumer sees the payload; without one the value is empty and
-// every pair is a header. The headers and the marker are made in buf (nil:
+// every pair is a header. An entry that reads back the same as a plain
+// record (its first field is the payload field "value") gets no marker. The headers and the marker are made in buf (nil:
 // fresh memory); msg refers to the pairs' bytes.
 func (m *Mapping) Record(msg *kafka.Message, pairs []Pair, buf *RecordBuffer) {
 	if buf == nil {
@@ -49,6 +50,21 @@ func (m *Mapping) Record(msg *kafka.Message, pairs []Pair, buf *RecordBuffer) {
 			payload = i
 			break
 		}
+	}
+	if payload == 0 && string(pairs[0].Field) == "value" && (len(pairs) == 1 || string(pairs[1].Field) != MarkerHeader) {
+		// The entry reads back the same as a plain record: its value, then
+		// one pair per header. No marker is needed (and a plain consumer
+		// sees no header it did not write).
+		msg.Value = pairs[0].Value
+		first := len(buf.headers)
+		for _, p := range pairs[1:] {
+			buf.headers = append(buf.headers, kafka.Header{Key: string(p.Field), Value: p.Value})
+		}
+		msg.Headers = buf.headers[first:len(buf.headers):len(buf.headers)]
+		if len(pairs) == 1 {
+			msg.Headers = nil
+		}
+		return
 	}
 	mark := len(buf.markers)
 	msg.Value = []byte{}

@@ -30,9 +30,19 @@ func render(ps []Pair) string {
 // duplicate fields, binary values), and its payload is the record value.
 func TestRoundTrip(t *testing.T) {
 	m := NewMapping(testPayloadFields)
+	// headers counts the record's headers; a negative count means the
+	// record is a plain one (no marker), of -headers-1 headers.
 	check := func(name string, msg *kafka.Message, entry []Pair, value string, headers int) {
 		t.Helper()
-		if string(msg.Value) != value || len(msg.Headers) != headers || msg.Headers[0].Key != MarkerHeader {
+		marked := len(msg.Headers) > 0 && msg.Headers[0].Key == MarkerHeader
+		if want := headers; want < 0 {
+			if headers = -want - 1; marked {
+				t.Errorf("%s: a marker on an entry that reads back as a plain record: %v", name, msg.Headers)
+			}
+		} else if !marked {
+			t.Errorf("%s: no marker: %v", name, msg.Headers)
+		}
+		if string(msg.Value) != value || len(msg.Headers) != headers {
 			t.Errorf("%s: value %q, %d headers %v", name, msg.Value, len(msg.Headers), msg.Headers)
 		}
 		if got := m.Entry(msg); render(got) != render(entry) {
@@ -62,6 +72,12 @@ func TestRoundTrip(t *testing.T) {
 		{"no payload field", pairs("a", "1", "b", "2"), "", 3},
 		{"duplicates and binary", []Pair{{[]byte("f"), []byte{0, 255}}, {[]byte("f"), []byte("")}, {[]byte("value"), []byte{1}}}, "\x01", 3},
 		{"only the payload", pairs("message", "m"), "m", 1},
+		// An entry whose first field is the payload field "value" reads
+		// back the same as a plain record: no marker.
+		{"only value: a plain record", pairs("value", "v"), "v", -1},
+		{"value first: a plain record", pairs("value", "v", "a", "1", "a", "2"), "v", -3},
+		{"value first, then a pair named as the marker", pairs("value", "v", "rafka.stream", "0:x"), "v", 2},
+		{"value not first", pairs("a", "1", "value", "v"), "v", 2},
 	} {
 		var msg kafka.Message
 		m.Record(&msg, tc.entry, nil)

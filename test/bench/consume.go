@@ -40,7 +40,7 @@ func (b *bench) benchConsume(ctx context.Context) error {
 		return err
 	}
 	fillCtx, cancel := context.WithTimeout(ctx, 120*time.Second)
-	fill, err := produceRaw(fillCtx, b.kafka.brokers, "", topic, n, payload(valueSize))
+	fill, err := produceRaw(fillCtx, b.kafka.brokers, "", topic, n, payload(valueSize), nil)
 	cancel()
 	if err != nil {
 		return fmt.Errorf("pre-fill: %w", err)

@@ -137,7 +137,7 @@ func rafkaConsumerConfig(brokers, group, reset string) *kafka.ConfigMap {
 // from the first produce to the last report. With warmTopic, the producer
 // first delivers one message there (connection, producer ID, metadata)
 // before the clock starts.
-func produceRaw(ctx context.Context, brokers, warmTopic, topic string, n int, value []byte) (time.Duration, error) {
+func produceRaw(ctx context.Context, brokers, warmTopic, topic string, n int, value []byte, headers []kafka.Header) (time.Duration, error) {
 	p, err := kafka.NewProducer(producerConfig(brokers))
 	if err != nil {
 		return 0, fmt.Errorf("create producer: %w", err)
@@ -157,7 +157,7 @@ func produceRaw(ctx context.Context, brokers, warmTopic, topic string, n int, va
 	start := time.Now()
 	tp := kafka.TopicPartition{Topic: &topic, Partition: kafka.PartitionAny}
 	for i := 0; i < n; {
-		err := p.Produce(&kafka.Message{TopicPartition: tp, Value: value}, nil)
+		err := p.Produce(&kafka.Message{TopicPartition: tp, Value: value, Headers: headers}, nil)
 		if err == nil {
 			i++
 			continue

@@ -28,7 +28,7 @@ func (b *bench) benchProduce(ctx context.Context) error {
 		return err
 	}
 	rawCtx, cancel := context.WithTimeout(ctx, 90*time.Second)
-	elapsed, err := produceRaw(rawCtx, b.kafka.brokers, "", topic, n, value)
+	elapsed, err := produceRaw(rawCtx, b.kafka.brokers, "", topic, n, value, nil)
 	cancel()
 	if err != nil {
 		return fmt.Errorf("raw producer: %w", err)

@@ -211,7 +211,9 @@ const method = `- **P1 produce.** Baseline: one confluent-kafka-go producer with
   (go_memstats_heap_inuse_bytes from /metrics) and threads, the same way.
 - **P6 streams.** On a fresh rafka. Producing, both sides timed warm: the raw producer (one
   confluent-kafka-go producer with rafka's settings, as in P1) first delivers one message
-  to a warm-up topic, then produces N keyless messages and waits for every report; rafka's
+  to a warm-up topic, then produces N keyless messages and waits for every report (then,
+  for comparison only, the same with the records XADD writes: the payload as the value and
+  the mapping's marker header); rafka's
   50 connections first each get the reply of one XADD to the warm-up topic, then send N
   XADD <t> * payload <100 bytes> in rounds of 100 pipelined per connection, each reply an
   entry ID (Kafka acknowledged the entry). Time is from the first produce or command to

@@ -888,3 +888,18 @@ func TestClaimsAfterRetention(t *testing.T) {
 		}
 	}
 }
+
+// TestXAddValueFirstIsAPlainRecord: an entry whose first field is
+// "value" is written as a plain record (its value, its other pairs as
+// headers, no marker), and reads back the same.
+func TestXAddValueFirstIsAPlainRecord(t *testing.T) {
+	ts := startServer(t)
+	topic := newTopic(t, 1)
+	c := ts.dial(t)
+	id := c.do("XADD", topic, "*", "value", "v", "trace", "t-1").Str
+	c.expect(fmt.Sprintf(`[["%s", ["value", "v", "trace", "t-1"]]]`, id), "XRANGE", topic, "-", "+")
+	m := readAll(t, topic, 1)[0]
+	if string(m.Value) != "v" || len(m.Headers) != 1 || m.Headers[0].Key != "trace" || string(m.Headers[0].Value) != "t-1" {
+		t.Errorf("the record: value %q, headers %v; want v and trace=t-1 alone", m.Value, m.Headers)
+	}
+}
