@@ -255,6 +255,14 @@ func (s *Server) recoverPanic(c *client, cmd redcon.Command) {
 	s.stats.Inc(stats.ErrorsPanic)
 	c.log.Error().Str("panic", fmt.Sprint(r)).Str("command", string(cmd.Args[0])).
 		Bytes("stack", debug.Stack()).Msg("command handler panicked; closing the connection")
+	s.writeQueuedAfterPanic(c) // the XADDs before it are answered first
 	c.writeError(errInternal)
 	_ = c.conn.Close()
+}
+
+// writeQueuedAfterPanic writes the connection's queued XADD replies after
+// a handler panicked; if writing them panics too, they are given up.
+func (s *Server) writeQueuedAfterPanic(c *client) {
+	defer func() { _ = recover() }()
+	s.writeQueuedXAdds(c)
 }

@@ -79,9 +79,10 @@ var (
 	errNoTransactions      = prodErr("Transactions are not available on this server")
 
 	// Streams.
-	errXAddID      = errf("XADD takes only * as the ID here: Kafka assigns the offset the ID is made of")
-	errExactTrim   = errf("exact trimming is not supported: Kafka's retention trims the topic, so only MAXLEN ~ and MINID ~ (accepted, no effect) are")
-	errMonitorMode = errf("only PING and QUIT are allowed in MONITOR mode")
+	errXAddID       = errf("XADD takes only * as the ID here: Kafka assigns the offset the ID is made of")
+	errXAddNULField = errf("XADD field names cannot hold a NUL byte here: they become Kafka header keys, which librdkafka cuts at a NUL")
+	errExactTrim    = errf("exact trimming is not supported: Kafka's retention trims the topic, so only MAXLEN ~ and MINID ~ (accepted, no effect) are")
+	errMonitorMode  = errf("only PING and QUIT are allowed in MONITOR mode")
 )
 
 // clip shortens client input echoed in an error reply to n bytes, as Redis

@@ -122,10 +122,11 @@ type Server struct {
 	ctx          context.Context
 	cancel       context.CancelFunc
 	shuttingDown atomic.Bool
-	// deliveries ends deliveryGrace after ctx: the waits of commands
-	// whose replies say what Kafka stored (XADD, durable RPUSH) end with
-	// it, not with the client going.
-	deliveries context.Context
+	// deliveries ends deliveryGrace after shutdown closes the connections
+	// (endDeliveries): the waits of commands whose replies say what Kafka
+	// stored (XADD, durable RPUSH) end with it, not with the client going.
+	deliveries    context.Context
+	endDeliveries context.CancelFunc
 
 	conns      sync.WaitGroup // one per accepted connection, until torn down
 	background sync.WaitGroup // consumer and producer closes
@@ -159,9 +160,7 @@ func New(cfg Config) *Server {
 		ctx:    ctx,
 		cancel: cancel,
 	}
-	deliveries, endDeliveries := context.WithCancel(context.WithoutCancel(ctx))
-	context.AfterFunc(ctx, func() { time.AfterFunc(deliveryGrace, endDeliveries) })
-	s.deliveries = deliveries
+	s.deliveries, s.endDeliveries = context.WithCancel(context.Background())
 	s.commands = commandTable()
 	if cfg.Metrics != nil {
 		for _, c := range s.commands {
@@ -370,9 +369,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}()
 	}
 	if err := waitCtx(ctx, &wg); err != nil {
+		s.endDeliveries()
 		return fmt.Errorf("close consumers: %w", err)
 	}
 	s.log.Info().Msg("shutdown: closing connections and flushing producers")
+	// Connections serve until they are closed now: a produce command's
+	// wait for its deliveries has the grace from here, however long the
+	// consumers took to close.
+	time.AfterFunc(deliveryGrace, s.endDeliveries)
 	s.serving.Lock()
 	rc, ln := s.rc, s.ln
 	s.serving.Unlock()

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"slices"
 	"strconv"
@@ -26,8 +27,9 @@ func streamTopic(key []byte) (string, error) {
 	return string(key), nil
 }
 
-// deliveryGrace is how long after shutdown begins the commands that
-// reply with what Kafka stored still wait for their delivery reports: the
+// deliveryGrace is how long after shutdown closes the connections the
+// commands that reply with what Kafka stored still wait for their delivery
+// reports: the
 // records are on their way (the producer's last flush waits for them), and
 // a moment more turns errors for stored entries into their IDs, so that a
 // client does not write them again.
@@ -249,6 +251,14 @@ options:
 	fields := args[i+1:]
 	if len(fields) == 0 || len(fields)%2 != 0 {
 		return -1, false, errWrongArgs("xadd")
+	}
+	for j := 0; j < len(fields); j += 2 {
+		if bytes.IndexByte(fields[j], 0) >= 0 {
+			// A field name is a Kafka header key, which librdkafka takes
+			// as a C string: it would be cut at the NUL (and could then
+			// read as the mapping's marker).
+			return -1, false, errXAddNULField
+		}
 	}
 	if err := c.canProduce(args[1]); err != nil {
 		return -1, false, err

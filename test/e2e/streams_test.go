@@ -598,6 +598,13 @@ func TestStreamHostileInput(t *testing.T) {
 			t.Errorf("CREATECONSUMER of %q: %s", clipName(name), r)
 		}
 	}
+	// A field name becomes a Kafka header key, a C string to librdkafka:
+	// a NUL would cut it (and 'rafka.stream\x00' would read as the marker).
+	for _, fields := range [][]string{{"a\x00b", "v"}, {"value", "hello", "rafka.stream\x00", "0:x"}} {
+		if r := c.do(append([]string{"XADD", topic, "*"}, fields...)...); !r.IsErr("ERR XADD field names cannot hold a NUL byte") {
+			t.Errorf("XADD with the fields %q: %s", fields, r)
+		}
+	}
 	// A group name is checked by every command naming one: librdkafka
 	// would cut it at a NUL byte, and ask Kafka about another group than
 	// the one the ACL patterns allowed.
