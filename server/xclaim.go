@@ -79,12 +79,22 @@ func cmdXClaim(s *Server, c *client, args [][]byte) error {
 		return err
 	}
 	var claimed []streams.Pending
-	for _, m := range s.groups.Of(group, topic) {
+	members := s.groups.Of(group, topic)
+	for _, m := range members {
 		got, err := m.Claim(topic, consumerName, ids, o)
 		if err != nil {
 			return errf("%s", err)
 		}
 		claimed = append(claimed, got...)
+	}
+	if len(members) > 1 {
+		// Each member's claims are in the order of the IDs given, as
+		// Redis replies; so are all of them together.
+		at := make(map[streams.ID]int, len(ids))
+		for i, id := range slices.Backward(ids) {
+			at[id] = i // the first place an ID is given
+		}
+		slices.SortStableFunc(claimed, func(a, b streams.Pending) int { return cmp.Compare(at[a.ID], at[b.ID]) })
 	}
 	if o.JustID {
 		c.conn.WriteArray(len(claimed))

@@ -590,9 +590,9 @@ type ClaimOptions struct {
 }
 
 // Claim gives the pending entries among ids idle at least o.MinIdle to
-// consumerName and returns them in ID order (entries not pending are left
-// out, as in Redis; FORCE has no effect: only an entry this member
-// delivered can be pending).
+// consumerName and returns them in the order of ids, as Redis does
+// (entries not pending are left out, as in Redis; FORCE has no effect: only
+// an entry this member delivered can be pending).
 func (m *Member) Claim(topic, consumerName string, ids []ID, o ClaimOptions) ([]Pending, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -609,7 +609,6 @@ func (m *Member) Claim(topic, consumerName string, ids []ID, o ClaimOptions) ([]
 		m.claimLocked(p, consumerName, o)
 		out = append(out, *p)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID.Less(out[j].ID) })
 	return out, nil
 }
 

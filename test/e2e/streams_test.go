@@ -821,8 +821,9 @@ func TestXInfoShowsOnlyTheUsersGroups(t *testing.T) {
 }
 
 // TestClaimsReadRecordsBack: entries claimed across partitions, with acked
-// ones between them, come back each with its own record's fields (claimed
-// records near each other are read together).
+// ones between them, come back in the order of the IDs given (as in Redis),
+// each with its own record's fields (claimed records near each other are
+// read together).
 func TestClaimsReadRecordsBack(t *testing.T) {
 	ts := startServer(t)
 	topic, group := newTopic(t, 3), uniqueName(t, "claimback")
@@ -844,14 +845,21 @@ func TestClaimsReadRecordsBack(t *testing.T) {
 		}
 		i++
 	}
+	slices.Reverse(pending) // an order that is not the records' order
 	r := c.do(append([]string{"XCLAIM", topic, group, "alive", "0"}, pending...)...)
 	if len(r.Elems) != len(pending) {
 		t.Fatalf("XCLAIM of %d entries returned %d: %s", len(pending), len(r.Elems), r)
 	}
-	for _, e := range r.Elems {
-		if fields := e.Elems[1].Elems; len(fields) != 4 || fields[1].Str != payload[e.Elems[0].Str] {
-			t.Fatalf("XCLAIM entry %s: fields %s, want payload %s", e.Elems[0].Str, e.Elems[1], payload[e.Elems[0].Str])
+	for j, e := range r.Elems {
+		if e.Elems[0].Str != pending[j] {
+			t.Fatalf("XCLAIM entry %d: ID %s, want %s (the order of the IDs given, as in Redis)", j, e.Elems[0].Str, pending[j])
 		}
+		if fields := e.Elems[1].Elems; len(fields) != 4 || fields[1].Str != payload[pending[j]] {
+			t.Fatalf("XCLAIM entry %s: fields %s, want payload %s", pending[j], e.Elems[1], payload[pending[j]])
+		}
+	}
+	if r := c.do(append(append([]string{"XCLAIM", topic, group, "alive", "0"}, pending...), "JUSTID")...); len(r.Elems) != len(pending) || r.Elems[0].Str != pending[0] {
+		t.Fatalf("XCLAIM JUSTID: %s", r)
 	}
 	auto := c.do("XAUTOCLAIM", topic, group, "other", "0", "0-0", "COUNT", "100")
 	if got := len(auto.Elems[1].Elems); got != len(pending) {
