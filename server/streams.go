@@ -59,17 +59,23 @@ func cmdXAdd(s *Server, c *client, args [][]byte) error {
 	b := &c.xadd
 	b.items = append(b.items, s.xaddItem(c, args))
 	if next := c.conn.PeekPipeline(); len(next) > 0 && (!s.continuesXAdds(c, next[0].Args) || holdsMonitor(next)) {
-		s.xaddBatch(c, false) // answered before the commands after it run
+		s.xaddBatch(c, false, false) // answered before the commands after it run
 		return nil
 	}
 	cmds := c.conn.ReadPipeline()
 	for {
 		i := 0
 		for ; i < len(cmds) && s.continuesXAdds(c, cmds[i].Args); i++ {
+			if len(b.items) == maxXAddBatch {
+				// One read can hold a great many XADDs (redcon's buffer
+				// grows to a large command's size): produce them in
+				// bounded batches, the replies of each queued.
+				s.xaddBatch(c, false, true)
+			}
 			s.noteCommand(c, cmds[i].Args)
 			b.items = append(b.items, s.xaddItem(c, cmds[i].Args))
 		}
-		s.xaddBatch(c, i == len(cmds))
+		s.xaddBatch(c, i == len(cmds), false)
 		cmds = cmds[i:]
 		// The commands up to the next XADD run as the dispatcher runs
 		// them (an XADD it would refuse among them); that XADD starts the
@@ -107,6 +113,10 @@ type xaddScratch struct {
 	headers streams.RecordBuffer
 	pairs   []streams.Pair // the entry being made
 }
+
+// maxXAddBatch bounds the XADDs of one batch, the memory of their records
+// and replies.
+const maxXAddBatch = 1024
 
 // maxKeptItems bounds the batch memory a connection keeps between
 // batches (a batch is what one socket read holds, some 30 XADDs of 100
@@ -176,13 +186,15 @@ func (s *Server) noteCommand(c *client, args [][]byte) {
 // its error, or null. mayQueue says no other command follows the batch in
 // what redcon read: then, if the client's next bytes are already in the
 // socket, the replies are queued instead (xaddreplies.go) and the next
-// batch is read while this one is on its way.
-func (s *Server) xaddBatch(c *client, mayQueue bool) {
+// batch is read while this one is on its way. more says more XADDs of
+// what redcon read follow it: its replies are queued, and the handler
+// goes on with them.
+func (s *Server) xaddBatch(c *client, mayQueue, more bool) {
 	b := &c.xadd
 	for i := range b.recs {
 		b.msgs = append(b.msgs, &b.recs[i])
 	}
-	queue := mayQueue && c.nc != nil && c.nc.readable()
+	queue := more || mayQueue && c.nc != nil && c.nc.readable()
 	q := queuedXAdd{items: b.items}
 	if queue {
 		q.items = slices.Clone(b.items)

@@ -223,3 +223,30 @@ func expectReplies(t *testing.T, conn *respConn, want []string) {
 		}
 	}
 }
+
+// TestXAddManyInOneRead: a large XADD grows the server's read buffer, so
+// that the thousands of small XADDs sent right after it arrive in a few
+// reads; they are produced in bounded batches, and every one gets its ID
+// in order.
+func TestXAddManyInOneRead(t *testing.T) {
+	ts := startServer(t)
+	topic := newTopic(t, 2)
+	conn := ts.dial(t)
+	const n = 20000
+	var b strings.Builder
+	b.WriteString(bulkCommand("XADD", topic, "*", "payload", strings.Repeat("x", 900<<10)))
+	for i := range n {
+		b.WriteString(bulkCommand("XADD", topic, "*", "payload", fmt.Sprint(i)))
+	}
+	b.WriteString(bulkCommand("PING"))
+	conn.sendRaw(b.String())
+	want := make([]string, n+2)
+	for i := range n + 1 {
+		want[i] = "ID"
+	}
+	want[n+1] = "PONG"
+	expectReplies(t, conn, want)
+	if got := len(readAll(t, topic, n+1)); got != n+1 {
+		t.Fatalf("Kafka holds %d entries, want %d", got, n+1)
+	}
+}
