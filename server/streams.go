@@ -29,10 +29,9 @@ func streamTopic(key []byte) (string, error) {
 
 // deliveryGrace is how long after shutdown closes the connections the
 // commands that reply with what Kafka stored still wait for their delivery
-// reports: the
-// records are on their way (the producer's last flush waits for them), and
-// a moment more turns errors for stored entries into their IDs, so that a
-// client does not write them again.
+// reports: the records are on their way (the producer's last flush waits
+// for them), and a moment more turns errors for stored entries into their
+// IDs, so that a client does not write them again.
 const deliveryGrace = 2 * time.Second
 
 // xaddTopic is the topic of a stream key, checked once for the XADDs of a
@@ -87,9 +86,6 @@ func cmdXAdd(s *Server, c *client, args [][]byte) error {
 		if len(cmds) == 0 {
 			return nil
 		}
-		s.noteCommand(c, cmds[0].Args)
-		b.items = append(b.items, s.xaddItem(c, cmds[0].Args))
-		cmds = cmds[1:]
 	}
 }
 
@@ -147,9 +143,6 @@ func (b *xaddScratch) reset(placedFree bool) {
 }
 
 func (s *Server) xaddItem(c *client, args [][]byte) xaddItem {
-	if len(args) < 5 {
-		return xaddItem{rec: -1, err: errWrongArgs("xadd")}
-	}
 	rec, null, err := s.prepareXAdd(c, args)
 	return xaddItem{rec: rec, null: null, err: err}
 }

@@ -221,9 +221,10 @@ func claimHead(c *client, args [][]byte) (topic, group, consumerName string, min
 
 // claimedEntries reads pending entries' data again from Kafka (XCLAIM,
 // XAUTOCLAIM, a history XREADGROUP), in their order; an entry whose record
-// is gone has none. The offsets of one partition that lie close together are read at once (one
-// request to the shared readers, not one per entry), reading at most
-// claimReadGap records between two of them and claimReadSpan in one read.
+// is gone has none. The offsets of one partition that lie close together
+// are read at once (one request to the shared readers, not one per entry),
+// reading at most claimReadGap records between two of them and
+// claimReadSpan in one read.
 func (s *Server) claimedEntries(ctx context.Context, topic string, claimed []streams.Pending) ([]streamEntry, error) {
 	out := make([]streamEntry, len(claimed))
 	byPartition := make(map[int32][]int) // indexes into claimed
@@ -235,39 +236,52 @@ func (s *Server) claimedEntries(ctx context.Context, topic string, claimed []str
 	offset := func(i int) int64 { _, off, _ := claimed[i].ID.Record(); return off }
 	for part, idx := range byPartition {
 		slices.SortFunc(idx, func(a, b int) int { return cmp.Compare(offset(a), offset(b)) })
-		for j := 0; j < len(idx); {
-			first, k := offset(idx[j]), j
-			for k+1 < len(idx) && offset(idx[k+1])-offset(idx[k]) <= claimReadGap && offset(idx[k+1])-first < claimReadSpan {
-				k++
+		for len(idx) > 0 {
+			run := []int64{offset(idx[0])}
+			for len(run) < len(idx) {
+				next := offset(idx[len(run)])
+				if next-run[len(run)-1] > claimReadGap || next-run[0] >= claimReadSpan {
+					break
+				}
+				run = append(run, next)
 			}
-			last := offset(idx[k])
-			msgs, err := s.reader.Read(ctx, topic, part, first, last, int(last-first+1))
+			at, err := s.readClaimRun(ctx, topic, part, run)
 			if err != nil {
 				return nil, err
 			}
-			at := make(map[int64]*kafka.Message, len(msgs))
-			if len(msgs) == 0 && k > j {
-				// A read starting below the partition's first record (gone
-				// with retention) finds nothing at all: then each entry is
-				// read alone, as the later ones may still be there.
-				for _, i := range idx[j : k+1] {
-					one, err := s.reader.Read(ctx, topic, part, offset(i), offset(i), 1)
-					if err != nil {
-						return nil, err
-					}
-					msgs = append(msgs, one...)
-				}
-			}
-			for _, m := range msgs {
-				at[int64(m.TopicPartition.Offset)] = m
-			}
-			for _, i := range idx[j : k+1] {
+			for _, i := range idx[:len(run)] {
 				out[i].msg = at[offset(i)] // nil: the record is gone
 			}
-			j = k + 1
+			idx = idx[len(run):]
 		}
 	}
 	return out, nil
+}
+
+// readClaimRun reads the records at offsets (ascending, close together)
+// of a partition in one read. A read starting below the partition's first
+// record (gone with retention) finds nothing at all: then each is read
+// alone, as the later ones may still be there.
+func (s *Server) readClaimRun(ctx context.Context, topic string, part int32, offsets []int64) (map[int64]*kafka.Message, error) {
+	first, last := offsets[0], offsets[len(offsets)-1]
+	msgs, err := s.reader.Read(ctx, topic, part, first, last, int(last-first+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(msgs) == 0 && len(offsets) > 1 {
+		for _, off := range offsets {
+			one, err := s.reader.Read(ctx, topic, part, off, off, 1)
+			if err != nil {
+				return nil, err
+			}
+			msgs = append(msgs, one...)
+		}
+	}
+	at := make(map[int64]*kafka.Message, len(msgs))
+	for _, m := range msgs {
+		at[int64(m.TopicPartition.Offset)] = m
+	}
+	return at, nil
 }
 
 // claimReadGap and claimReadSpan bound what claimedEntries reads beyond

@@ -44,6 +44,15 @@ func bulkCommand(args ...string) string {
 	return b.String()
 }
 
+// bulkCommands renders n commands, command i of the arguments cmd gives.
+func bulkCommands(n int, cmd func(i int) []string) string {
+	var b strings.Builder
+	for i := range n {
+		b.WriteString(bulkCommand(cmd(i)...))
+	}
+	return b.String()
+}
+
 // TestHostileConsumerJSON: the BLPOP JSON is an allow-list matched by exact
 // spelling. Before, a NUL after a refused name passed (librdkafka cuts keys
 // at NUL): the consumer connected to the client's own listener with the

@@ -131,11 +131,7 @@ func TestDurableRepliesAfterTheClientClosesItsSide(t *testing.T) {
 	topic := newTopic(t, 1)
 	conn := ts.dial(t)
 	const n = 300
-	var b strings.Builder
-	for i := range n {
-		b.WriteString(bulkCommand("RPUSH", "topics:"+topic, fmt.Sprint("m", i)))
-	}
-	conn.sendRaw(b.String())
+	conn.sendRaw(bulkCommands(n, func(i int) []string { return []string{"RPUSH", "topics:" + topic, fmt.Sprint("m", i)} }))
 	if err := conn.conn.(*net.TCPConn).CloseWrite(); err != nil {
 		t.Fatal(err)
 	}
@@ -233,13 +229,9 @@ func TestXAddManyInOneRead(t *testing.T) {
 	topic := newTopic(t, 2)
 	conn := ts.dial(t)
 	const n = 20000
-	var b strings.Builder
-	b.WriteString(bulkCommand("XADD", topic, "*", "payload", strings.Repeat("x", 900<<10)))
-	for i := range n {
-		b.WriteString(bulkCommand("XADD", topic, "*", "payload", fmt.Sprint(i)))
-	}
-	b.WriteString(bulkCommand("PING"))
-	conn.sendRaw(b.String())
+	conn.sendRaw(bulkCommand("XADD", topic, "*", "payload", strings.Repeat("x", 900<<10)) +
+		bulkCommands(n, func(i int) []string { return []string{"XADD", topic, "*", "payload", fmt.Sprint(i)} }) +
+		bulkCommand("PING"))
 	want := make([]string, n+2)
 	for i := range n + 1 {
 		want[i] = "ID"
