@@ -55,8 +55,12 @@ func FuzzRequestScanner(f *testing.F) {
 		parts := requestScanner{maxBulk: 64, maxArgs: 8, maxInline: 32}
 		step := int(piece)%7 + 1
 		var gotErr error
+		ended := 0 // the last command end the pieces' scans gave
 		for i := 0; i < len(stream) && gotErr == nil; i += step {
 			_, gotErr = parts.scan(stream[i:min(i+step, len(stream))])
+			if parts.ended > 0 {
+				ended = i + parts.ended
+			}
 		}
 		if !sameLimit(gotErr, wantErr) {
 			t.Fatalf("whole: %v, in pieces of %d: %v", wantErr, step, gotErr)
@@ -65,17 +69,43 @@ func FuzzRequestScanner(f *testing.F) {
 			// What the scanner passes, redcon parses: a protocol error is
 			// the scanner's to answer (redcon's drops the commands before
 			// it). Only the end of the stream may stop redcon.
-			rd := redcon.NewReader(bytes.NewReader(stream))
-			for {
-				if _, err := rd.ReadCommands(); err != nil {
-					if err != io.EOF {
-						t.Fatalf("the scanner passed %q, redcon refused it: %v", stream, err)
-					}
-					break
-				}
+			all, err := redconCommands(stream)
+			if err != nil {
+				t.Fatalf("the scanner passed %q, redcon refused it: %v", stream, err)
+			}
+			// Read hands redcon the stream up to the last command end
+			// and holds the rest back: that must hold every command
+			// redcon would finish, and end where one ends (a command
+			// after it parses alone).
+			if ended != whole.ended {
+				t.Fatalf("%q: the last command ends at %d, in pieces of %d at %d", stream, whole.ended, step, ended)
+			}
+			if n, _ := redconCommands(stream[:ended]); n != all {
+				t.Fatalf("%q: %d commands, %d before the last end the scanner saw (%d)", stream, all, n, ended)
+			}
+			ping := "*1\r\n$4\r\nPING\r\n"
+			if n, err := redconCommands(append(stream[:ended:ended], ping...)); err != nil || n != all+1 {
+				t.Fatalf("%q: a command after the end at %d did not parse alone: %d commands (%v)", stream, ended, n, err)
 			}
 		}
 	})
+}
+
+// redconCommands is how many commands redcon's reader parses in stream;
+// the error is the one that stopped it before the stream's end.
+func redconCommands(stream []byte) (int, error) {
+	rd := redcon.NewReader(bytes.NewReader(stream))
+	n := 0
+	for {
+		cmds, err := rd.ReadCommands()
+		n += len(cmds)
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
 }
 
 // FuzzClientInput drives what a client chooses for its consumer (issue 9):

@@ -80,6 +80,10 @@ type requestScanner struct {
 	args     int64 // bulk arguments left in the current command
 	skip     int64 // bytes left of the current bulk (with its CRLF)
 	quotes   inlineQuotes
+	// ended is the offset in the bytes last scanned just past the last
+	// command that ended in them (a line's end, or a command's last bulk),
+	// or 0 when none did.
+	ended int
 }
 
 // inlineQuotes follows the quoting of an inline command line as redcon
@@ -131,6 +135,7 @@ func (q *inlineQuotes) take(b byte) bool {
 // scan advances over p and reports the first limit it breaks, with the
 // offset in p of the byte that broke it.
 func (s *requestScanner) scan(p []byte) (int, error) {
+	s.ended = 0
 	for i := 0; i < len(p); i++ {
 		b := p[i]
 		switch s.state {
@@ -140,6 +145,7 @@ func (s *requestScanner) scan(p []byte) (int, error) {
 				s.startHeader(scanArrayLen)
 				s.cmdBytes = 0
 			case '\n':
+				s.ended = i + 1 // an empty line, which redcon skips
 			default: // an inline command, as redcon reads any other byte
 				s.state, s.num, s.quotes = scanInline, 0, inlineQuotes{argStart: true}
 				i-- // the line's first byte
@@ -160,7 +166,7 @@ func (s *requestScanner) scan(p []byte) (int, error) {
 				if s.quotes.open != 0 {
 					return i, errUnbalancedQuotes
 				}
-				s.state = scanStart
+				s.state, s.ended = scanStart, i+1
 				continue
 			case '\r':
 				s.quotes.cr = true
@@ -191,6 +197,9 @@ func (s *requestScanner) scan(p []byte) (int, error) {
 			s.skip--
 			if s.skip == 0 {
 				s.nextArg()
+				if s.state == scanStart {
+					s.ended = i + 1
+				}
 			}
 		}
 	}

@@ -75,10 +75,15 @@ type netConn struct {
 	refused bool           // a limit error was answered
 
 	mu      sync.Mutex
-	pending []byte // read by a watch, not yet returned by Read
-	readErr error  // a read error seen by a watch, returned after pending
-	held    []byte // read past an unauthenticated limit, waiting for AUTH
-	heldErr error  // the unauthenticated limit that held them
+	pending []byte // read from the socket, not yet returned by Read
+	// pendingEnd is where the last command ending in pending ends (0: no
+	// command ends in it). Read hands over what ends there, and puts the
+	// unfinished command after it in front of its next socket read.
+	pendingEnd int
+	tail       []byte // memory for an unfinished command, reused (see holdPartial)
+	readErr    error  // a read error seen by a watch, returned after pending
+	held       []byte // read past an unauthenticated limit, waiting for AUTH
+	heldErr    error  // the unauthenticated limit that held them
 
 	// replies, once the connection is accepted, are the replies it may
 	// queue (reading goroutine only): Read writes them before it waits
@@ -96,9 +101,9 @@ func (c *netConn) Read(p []byte) (int, error) {
 		if c.held != nil {
 			c.releaseHeldLocked()
 		}
-		if len(c.pending) > 0 {
-			n := copy(p, c.pending)
-			c.pending = c.pending[n:]
+		if c.pendingEnd > 0 {
+			n := copy(p, c.pending[:c.pendingEnd])
+			c.pending, c.pendingEnd = c.pending[n:], c.pendingEnd-n
 			if len(c.pending) == 0 {
 				c.pending = nil
 			}
@@ -122,17 +127,27 @@ func (c *netConn) Read(p []byte) (int, error) {
 			_ = c.Conn.SetReadDeadline(time.Now().Add(c.idle))
 		}
 	}
-	n, err := c.Conn.Read(p)
+	// The unfinished command held back (or read by a watch) comes first.
+	c.mu.Lock()
+	k := copy(p, c.pending)
+	c.pending = c.pending[k:]
+	if len(c.pending) > 0 { // p is shorter than it
+		c.mu.Unlock()
+		return k, nil
+	}
+	c.pending = nil
+	c.mu.Unlock()
+	n, err := c.Conn.Read(p[k:])
 	c.stats.Add(stats.NetBytesIn, int64(n))
-	ok, serr := c.scanner.scan(p[:n])
+	ok, serr := c.scanner.scan(p[k : k+n])
 	if serr != nil {
-		if ok > 0 {
+		if ok += k; ok > 0 {
 			// Hand over the commands before the violation first. An
 			// unauthenticated limit is decided again once they ran: one
 			// of them may be AUTH.
 			c.mu.Lock()
 			if isUntilAuth(serr) {
-				c.held, c.heldErr = append([]byte(nil), p[ok:n]...), serr
+				c.held, c.heldErr = append([]byte(nil), p[ok:k+n]...), serr
 			} else {
 				c.readErr = serr
 			}
@@ -148,8 +163,35 @@ func (c *netConn) Read(p []byte) (int, error) {
 	}
 	if err != nil {
 		c.writeQueued() // the connection ends with this error
+		return k + n, err
 	}
-	return n, err
+	if end := k + c.scanner.ended; c.scanner.ended > 0 && end < k+n {
+		c.holdPartial(p[end : k+n])
+		return end, nil
+	}
+	return k + n, nil
+}
+
+// maxKeptTail bounds the tail memory a connection keeps between reads.
+const maxKeptTail = 4096
+
+// holdPartial keeps the unfinished command at the end of a read for the
+// next Read, so that what Read hands redcon ends where a command ends.
+// redcon's reader doubles its buffer whenever the buffer is full with a
+// command unfinished, and shrinks it only when it holds nothing: a client
+// whose every write ends inside a command grew it without bound.
+func (c *netConn) holdPartial(tail []byte) {
+	kept := c.tail[:0]
+	if len(tail) > maxKeptTail {
+		kept = nil
+	}
+	kept = append(kept, tail...)
+	if cap(kept) <= maxKeptTail {
+		c.tail = kept
+	}
+	c.mu.Lock()
+	c.pending, c.pendingEnd = kept, 0
+	c.mu.Unlock()
 }
 
 // writeQueued writes the replies the connection queued, if any.
@@ -171,7 +213,11 @@ func (c *netConn) releaseHeldLocked() {
 		return
 	}
 	ok, serr := c.scanner.scan(held)
-	c.pending = append(held[:ok:ok], c.pending...)
+	end := c.scanner.ended
+	if c.pendingEnd > 0 {
+		end = ok + c.pendingEnd
+	}
+	c.pending, c.pendingEnd = append(held[:ok:ok], c.pending...), end
 	if serr != nil {
 		c.readErr = serr
 	}
@@ -243,6 +289,9 @@ func (c *netConn) watch(gone func()) (stop func()) {
 			c.stats.Add(stats.NetBytesIn, int64(n))
 			ok, serr := c.scanner.scan(buf[:n])
 			c.mu.Lock()
+			if c.scanner.ended > 0 {
+				c.pendingEnd = len(c.pending) + c.scanner.ended
+			}
 			c.pending = append(c.pending, buf[:ok]...)
 			if serr != nil {
 				// The client broke a limit: end the wait; the error is

@@ -142,13 +142,14 @@ func (s *Server) writeXAddReplies(c *client, q *queuedXAdd) bool {
 	return delivered
 }
 
-// readable reports whether the client's next bytes are already here: read
-// by a watch, or waiting in the socket.
+// readable reports whether the client's next command is already here: read
+// by a watch, or in the socket. Only the start of an unfinished command
+// was read: its rest has to be in the socket.
 func (c *netConn) readable() bool {
 	c.mu.Lock()
-	n := len(c.pending)
+	whole := c.pendingEnd > 0
 	c.mu.Unlock()
-	if n > 0 {
+	if whole {
 		return true
 	}
 	sc, ok := c.Conn.(syscall.Conn)

@@ -482,3 +482,67 @@ func TestHostileTLSRefusal(t *testing.T) {
 		return err == nil && r.String() == "PONG"
 	})
 }
+
+// TestHostileSplitPipeline: a client streaming commands with every write
+// ending inside a command does not grow the server's memory. redcon's
+// reader doubles its buffer whenever it is full with a command unfinished
+// and shrinks it only when a read ended on a command's end, so before, one
+// connection sending 300 MB of PINGs this way took 2.3 GB of RSS.
+func TestHostileSplitPipeline(t *testing.T) {
+	p := startBinary(t, "--flight-addr", "off")
+	conn, err := net.DialTimeout("tcp", p.resp, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(2 * time.Minute))
+	ping := "*1\r\n$4\r\nPING\r\n"
+	const perWrite, rounds = 1000, 4800 // 64 MiB of PINGs
+	const total = perWrite * rounds
+	replies := make(chan int, 1)
+	go func() {
+		// Count the replies; all of them must be PONGs.
+		buf := make([]byte, 64<<10)
+		n, rest := 0, ""
+		for n < total {
+			k, err := conn.Read(buf)
+			if err != nil {
+				break
+			}
+			s := rest + string(buf[:k])
+			n += strings.Count(s, "+PONG\r\n")
+			if i := strings.LastIndex(s, "\r\n"); i >= 0 {
+				rest = s[i+2:]
+			} else {
+				rest = s
+			}
+		}
+		replies <- n
+	}()
+	base := rssKiB(t, p.pid)
+	// Each write completes the command the last one began, holds whole
+	// commands, and ends in the middle of the next.
+	body := strings.Repeat(ping, perWrite-1)
+	if _, err := conn.Write([]byte(ping[:7])); err != nil {
+		t.Fatal(err)
+	}
+	peak := 0
+	for round := range rounds - 1 {
+		if _, err := conn.Write([]byte(ping[7:] + body + ping[:7])); err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		if round%100 == 0 {
+			peak = max(peak, rssKiB(t, p.pid)-base)
+		}
+	}
+	if _, err := conn.Write([]byte(ping[7:] + body)); err != nil {
+		t.Fatal(err)
+	}
+	if n := <-replies; n != total {
+		t.Fatalf("%d PONGs for %d PINGs", n, total)
+	}
+	peak = max(peak, rssKiB(t, p.pid)-base)
+	if peak > 32<<10 {
+		t.Errorf("RSS grew by %d KiB while one connection sent %d MiB", peak, total*len(ping)>>20)
+	}
+}
