@@ -71,9 +71,12 @@ func cmdXAdd(s *Server, c *client, args [][]byte) error {
 				// bounded batches, the replies of each queued.
 				s.xaddBatch(c, false, true)
 			}
-			s.noteCommand(c, cmds[i].Args)
+			if s.monitors.active() {
+				s.monitors.publish(c, cmds[i].Args)
+			}
 			b.items = append(b.items, s.xaddItem(c, cmds[i].Args))
 		}
+		s.noteXAdds(c, i)
 		s.xaddBatch(c, i == len(cmds), false)
 		cmds = cmds[i:]
 		// The commands up to the next XADD run as the dispatcher runs
@@ -108,6 +111,9 @@ type xaddScratch struct {
 	placed  []kafka.TopicPartition
 	headers streams.RecordBuffer
 	pairs   []streams.Pair // the entry being made
+	// existing is the topic the batch's last record went to: it was seen
+	// to exist (or was created) for this batch.
+	existing *string
 }
 
 // maxXAddBatch bounds the XADDs of one batch, the memory of their records
@@ -140,6 +146,7 @@ func (b *xaddScratch) reset(placedFree bool) {
 		b.placed = nil
 	}
 	b.headers.Reset() // pairs: prepareXAdd leaves them cleared
+	b.existing = nil
 }
 
 func (s *Server) xaddItem(c *client, args [][]byte) xaddItem {
@@ -158,16 +165,16 @@ func holdsMonitor(cmds []redcon.Command) bool {
 	return false
 }
 
-// noteCommand does for an XADD a batch takes from the pipeline what
-// dispatch does for every command: the counters, MONITOR, CLIENT LIST's
-// last command.
-func (s *Server) noteCommand(c *client, args [][]byte) {
-	s.stats.Inc(stats.Commands)
-	if s.monitors.active() {
-		s.monitors.publish(c, args)
+// noteXAdds does for the n XADDs a batch took from the pipeline what
+// dispatch does for every command (MONITOR aside, which sees each as it is
+// taken): the counters, and CLIENT LIST's last command and its time.
+func (s *Server) noteXAdds(c *client, n int) {
+	if n == 0 {
+		return
 	}
-	cmd := s.lookup(args[0])
-	cmd.calls.Add(1)
+	s.stats.Add(stats.Commands, int64(n))
+	cmd := s.commands["xadd"]
+	cmd.calls.Add(int64(n))
 	c.mu.Lock()
 	c.lastCmd = cmd.name
 	c.lastActive = time.Now()
@@ -268,9 +275,12 @@ options:
 	if err := c.canProduce(args[1]); err != nil {
 		return -1, false, err
 	}
-	exists, err := s.topicExists(topic)
-	if err != nil {
-		return -1, false, errf("%s", err)
+	b := &c.xadd
+	exists := topicRef == b.existing // seen to exist for this batch already
+	if !exists {
+		if exists, err = s.topicExists(topic); err != nil {
+			return -1, false, errf("%s", err)
+		}
 	}
 	if !exists {
 		if noMkStream {
@@ -280,7 +290,7 @@ options:
 			return -1, false, errf("%s", err)
 		}
 	}
-	b := &c.xadd
+	b.existing = topicRef
 	pairs := b.pairs[:0]
 	for j := 0; j+1 < len(fields); j += 2 {
 		pairs = append(pairs, streams.Pair{Field: fields[j], Value: fields[j+1]})

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -240,5 +241,37 @@ func TestXAddManyInOneRead(t *testing.T) {
 	expectReplies(t, conn, want)
 	if got := len(readAll(t, topic, n+1)); got != n+1 {
 		t.Fatalf("Kafka holds %d entries, want %d", got, n+1)
+	}
+}
+
+// TestXAddPipelineCounted: the XADDs a batch takes from the pipeline count
+// as calls of XADD in INFO commandstats, each once.
+func TestXAddPipelineCounted(t *testing.T) {
+	ts := startServer(t)
+	topic := newTopic(t, 2)
+	conn := ts.dial(t)
+	calls := func() int {
+		for _, line := range strings.Split(conn.do("INFO", "commandstats").Str, "\n") {
+			if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_xadd:calls="); ok {
+				n, _ := strconv.Atoi(strings.SplitN(rest, ",", 2)[0])
+				return n
+			}
+		}
+		return 0
+	}
+	before := calls()
+	const n = 500
+	var b strings.Builder
+	for i := range n {
+		b.WriteString(bulkCommand("XADD", topic, "*", "payload", fmt.Sprint("e", i)))
+	}
+	conn.sendRaw(b.String())
+	want := make([]string, n)
+	for i := range want {
+		want[i] = "ID"
+	}
+	expectReplies(t, conn, want)
+	if got := calls() - before; got != n {
+		t.Errorf("cmdstat_xadd calls grew by %d for %d pipelined XADDs", got, n)
 	}
 }
