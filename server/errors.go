@@ -65,6 +65,7 @@ var (
 	errNoAuth         = &replyError{code: codeNoAuth, msg: "Authentication required."}
 	errHelloNoAuth    = &replyError{code: codeNoAuth, msg: "HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"}
 	errInternal       = errf("internal error")
+	errRangeTooBig    = errf("the entries of this range take more than %d MiB: give a smaller COUNT", maxStreamReadBytes>>20)
 	errMixedKeys      = consErr("A blocking pop takes either 'topics:' keys or topic keys, not both")
 
 	// MULTI/EXEC, with Redis's texts where Redis has them.

@@ -327,6 +327,14 @@ func (s *Server) topicExists(topic string) (bool, error) {
 // topicCreateTimeout bounds XADD's creation of a missing topic.
 const topicCreateTimeout = 10 * time.Second
 
+// maxStreamReadBytes bounds the records one command reads from Kafka
+// (streams.ReadBudget): XRANGE and XREVRANGE refuse a range over it,
+// XREAD and a history XREADGROUP return fewer entries than COUNT, XCLAIM
+// and XAUTOCLAIM fewer than they claimed. Entries are read from Kafka into
+// memory before the reply is written: without it, COUNT 10000 over four
+// partitions of 1 MB records read 40 GB.
+const maxStreamReadBytes = 64 << 20
+
 // streamRangeMax bounds an XRANGE or XREVRANGE without COUNT: a range
 // holding more entries is refused (give COUNT) rather than read whole.
 const streamRangeMax = 10000
@@ -385,7 +393,7 @@ func xrange(s *Server, c *client, args [][]byte, reverse bool) error {
 	defer done()
 	entries, err := s.readRange(ctx, topic, start, end, count, reverse)
 	if err != nil {
-		return errf("%s", err)
+		return asReply(err)
 	}
 	if !bounded && len(entries) > streamRangeMax {
 		return errf("the range holds more than %d entries: give COUNT", streamRangeMax)
@@ -402,6 +410,7 @@ func (s *Server) readRange(ctx context.Context, topic string, start, end streams
 		return nil, err
 	}
 	var entries []streamEntry
+	budget := streams.NewReadBudget(maxStreamReadBytes)
 	for p, hi := range high {
 		from := max(low[p], streams.FirstOffset(p, start))
 		to := min(hi-1, streams.LastOffset(p, end))
@@ -412,9 +421,12 @@ func (s *Server) readRange(ctx context.Context, topic string, start, end streams
 		if reverse {
 			read = s.reader.ReadBack
 		}
-		msgs, err := read(ctx, topic, p, from, to, count)
+		msgs, err := read(ctx, topic, p, from, to, count, budget)
 		if err != nil {
 			return nil, err
+		}
+		if budget.Spent() {
+			return nil, errRangeTooBig
 		}
 		for _, m := range msgs {
 			entries = append(entries, streamEntry{id: streams.IDOf(p, int64(m.TopicPartition.Offset)), msg: m})

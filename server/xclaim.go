@@ -26,13 +26,21 @@ func cmdXClaim(s *Server, c *client, args [][]byte) error {
 		return err
 	}
 	var ids []streams.ID
+	given := map[streams.ID]bool{}
 	i := 5
 	for ; i < len(args); i++ {
 		id, err := streams.ParseID(string(args[i]), 0)
 		if err != nil {
 			break // the options begin
 		}
-		ids = append(ids, id)
+		// An ID given again is claimed once: Redis would claim it again
+		// (with min-idle-time 0) and repeat its entry in the reply, so a
+		// command of the same ID many times made a reply of that many
+		// copies of one record.
+		if !given[id] {
+			given[id] = true
+			ids = append(ids, id)
+		}
 	}
 	if len(ids) == 0 {
 		return errf("%s", "Invalid stream ID specified as stream command argument")
@@ -224,64 +232,88 @@ func claimHead(c *client, args [][]byte) (topic, group, consumerName string, min
 // is gone has none. The offsets of one partition that lie close together
 // are read at once (one request to the shared readers, not one per entry),
 // reading at most claimReadGap records between two of them and
-// claimReadSpan in one read.
+// claimReadSpan in one read. Once the records read take
+// maxStreamReadBytes, the entries not read yet are left out: the first
+// ones are returned, at least one.
 func (s *Server) claimedEntries(ctx context.Context, topic string, claimed []streams.Pending) ([]streamEntry, error) {
 	out := make([]streamEntry, len(claimed))
-	byPartition := make(map[int32][]int) // indexes into claimed
+	read := make([]bool, len(claimed))
+	byPartition := make(map[int32][]int) // indexes into claimed, by offset
 	for i, p := range claimed {
 		out[i].id = p.ID
 		part, _, _ := p.ID.Record()
 		byPartition[part] = append(byPartition[part], i)
 	}
 	offset := func(i int) int64 { _, off, _ := claimed[i].ID.Record(); return off }
-	for part, idx := range byPartition {
-		slices.SortFunc(idx, func(a, b int) int { return cmp.Compare(offset(a), offset(b)) })
-		for len(idx) > 0 {
-			run := []int64{offset(idx[0])}
-			for len(run) < len(idx) {
-				next := offset(idx[len(run)])
-				if next-run[len(run)-1] > claimReadGap || next-run[0] >= claimReadSpan {
-					break
-				}
-				run = append(run, next)
+	for _, idx := range byPartition {
+		slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(offset(a), offset(b)) })
+	}
+	budget := streams.NewReadBudget(maxStreamReadBytes)
+	for i := range claimed {
+		if read[i] {
+			continue
+		}
+		if budget.Spent() {
+			return out[:i], nil
+		}
+		part, _, _ := claimed[i].ID.Record()
+		idx := byPartition[part]
+		k := slices.Index(idx, i)
+		// The run: this entry, and the partition's unread ones close after it.
+		run := []int{i}
+		for j := k + 1; j < len(idx) && !read[idx[j]]; j++ {
+			next := offset(idx[j])
+			if next-offset(run[len(run)-1]) > claimReadGap || next-offset(i) >= claimReadSpan {
+				break
 			}
-			at, err := s.readClaimRun(ctx, topic, part, run)
-			if err != nil {
-				return nil, err
+			run = append(run, idx[j])
+		}
+		offsets := make([]int64, len(run))
+		for j, r := range run {
+			offsets[j] = offset(r)
+		}
+		at, reached, err := s.readClaimRun(ctx, topic, part, offsets, budget)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range run {
+			if offset(r) <= reached {
+				out[r].msg, read[r] = at[offset(r)], true // nil: the record is gone
 			}
-			for _, i := range idx[:len(run)] {
-				out[i].msg = at[offset(i)] // nil: the record is gone
-			}
-			idx = idx[len(run):]
 		}
 	}
 	return out, nil
 }
 
 // readClaimRun reads the records at offsets (ascending, close together)
-// of a partition in one read. A read starting below the partition's first
-// record (gone with retention) finds nothing at all: then each is read
-// alone, as the later ones may still be there.
-func (s *Server) readClaimRun(ctx context.Context, topic string, part int32, offsets []int64) (map[int64]*kafka.Message, error) {
+// of a partition in one read, and says up to which offset it read (the
+// last, unless budget ran out first). A read starting below the
+// partition's first record (gone with retention) finds nothing at all:
+// then each is read alone, as the later ones may still be there.
+func (s *Server) readClaimRun(ctx context.Context, topic string, part int32, offsets []int64, budget *streams.ReadBudget) (at map[int64]*kafka.Message, reached int64, err error) {
 	first, last := offsets[0], offsets[len(offsets)-1]
-	msgs, err := s.reader.Read(ctx, topic, part, first, last, int(last-first+1))
+	msgs, err := s.reader.Read(ctx, topic, part, first, last, int(last-first+1), budget)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
+	}
+	reached = last
+	if n := len(msgs); n > 0 && budget.Spent() {
+		reached = int64(msgs[n-1].TopicPartition.Offset) // the read stopped there
 	}
 	if len(msgs) == 0 && len(offsets) > 1 {
 		for _, off := range offsets {
-			one, err := s.reader.Read(ctx, topic, part, off, off, 1)
+			one, err := s.reader.Read(ctx, topic, part, off, off, 1, budget)
 			if err != nil {
-				return nil, err
+				return nil, 0, err
 			}
 			msgs = append(msgs, one...)
 		}
 	}
-	at := make(map[int64]*kafka.Message, len(msgs))
+	at = make(map[int64]*kafka.Message, len(msgs))
 	for _, m := range msgs {
 		at[int64(m.TopicPartition.Offset)] = m
 	}
-	return at, nil
+	return at, reached, nil
 }
 
 // claimReadGap and claimReadSpan bound what claimedEntries reads beyond

@@ -160,9 +160,14 @@ func (s *Server) xreadStart(ctx context.Context, c *client, topic, idArg string)
 }
 
 // xreadOnce reads what each stream holds past its positions, the first
-// count entries of each in ID order, and reports whether any had one.
+// count entries of each in ID order, and reports whether any had one. The
+// records read are bounded by maxStreamReadBytes: past it each partition
+// gives only its next record, and a stream's entries end before the first
+// one a partition cut short may still hold (so they are the first in ID
+// order, and the next XREAD goes on from them).
 func (s *Server) xreadOnce(ctx context.Context, reads []*xreadStream, count int) (bool, error) {
 	got := false
+	budget := streams.NewReadBudget(maxStreamReadBytes)
 	for _, r := range reads {
 		if len(r.next) == 0 {
 			continue
@@ -172,18 +177,31 @@ func (s *Server) xreadOnce(ctx context.Context, reads []*xreadStream, count int)
 			return false, err
 		}
 		var entries []streamEntry
+		var cutoff streams.ID // the last entry of the partition cut shortest
+		cut := false
 		for p, hi := range high {
 			from, ok := r.next[p]
 			if !ok || from >= hi {
 				continue
 			}
-			msgs, err := s.reader.Read(ctx, r.key, p, from, hi-1, count)
+			msgs, err := s.reader.Read(ctx, r.key, p, from, hi-1, count, budget)
 			if err != nil {
 				return false, err
 			}
 			for _, m := range msgs {
 				entries = append(entries, streamEntry{id: streams.IDOf(p, int64(m.TopicPartition.Offset)), msg: m})
 			}
+			if n := len(msgs); n > 0 && int64(msgs[n-1].TopicPartition.Offset) < hi-1 {
+				// The partition may hold more: no entry after its last may
+				// be returned before those.
+				last := streams.IDOf(p, int64(msgs[n-1].TopicPartition.Offset))
+				if !cut || last.Less(cutoff) {
+					cutoff, cut = last, true
+				}
+			}
+		}
+		if cut {
+			entries = slices.DeleteFunc(entries, func(e streamEntry) bool { return cutoff.Less(e.id) })
 		}
 		slices.SortFunc(entries, func(a, b streamEntry) int {
 			if a.id.Less(b.id) {

@@ -55,10 +55,39 @@ func NewReader(props config.Properties) *Reader {
 // errReaderClosed is the answer to reads after Close.
 var errReaderClosed = errors.New("stream reader closed")
 
+// ReadBudget is the bytes the records one command reads may take: a read
+// stops once it is spent. Each read still returns its first record, so
+// that a command reading several partitions makes progress. Not safe for
+// concurrent use.
+type ReadBudget struct{ left int64 }
+
+// NewReadBudget is a budget of n bytes.
+func NewReadBudget(n int64) *ReadBudget { return &ReadBudget{left: n} }
+
+// Spent reports whether the budget is used up.
+func (b *ReadBudget) Spent() bool { return b.left <= 0 }
+
+// recordOverhead is what a record read costs besides its key, value and
+// headers (the kafka.Message and its TopicPartition), and headerOverhead
+// what each header costs besides its bytes.
+const (
+	recordOverhead = 256
+	headerOverhead = 48
+)
+
+func (b *ReadBudget) take(m *kafka.Message) {
+	n := int64(len(m.Key)+len(m.Value)) + recordOverhead
+	for _, h := range m.Headers {
+		n += int64(len(h.Key)+len(h.Value)) + headerOverhead
+	}
+	b.left -= n
+}
+
 // Read returns the records of partition from offset from to offset to
-// (both included), in offset order, at most limit of them. Offsets without a
-// record (a transaction's marker, a compacted record) are skipped.
-func (r *Reader) Read(ctx context.Context, topic string, partition int32, from, to int64, limit int) ([]*kafka.Message, error) {
+// (both included), in offset order, at most limit of them, and no more
+// once budget is spent (but at least the first). Offsets without a record
+// (a transaction's marker, a compacted record) are skipped.
+func (r *Reader) Read(ctx context.Context, topic string, partition int32, from, to int64, limit int, budget *ReadBudget) ([]*kafka.Message, error) {
 	if from > to || limit <= 0 {
 		return nil, nil
 	}
@@ -84,7 +113,7 @@ func (r *Reader) Read(ctx context.Context, topic string, partition int32, from, 
 	}
 	defer func() { _ = c.Unassign() }()
 	var out []*kafka.Message
-	for len(out) < limit {
+	for len(out) < limit && (len(out) == 0 || !budget.Spent()) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
@@ -101,6 +130,7 @@ func (r *Reader) Read(ctx context.Context, topic string, partition int32, from, 
 				return out, nil
 			}
 			out = append(out, e)
+			budget.take(e)
 			if off == to {
 				return out, nil
 			}
@@ -120,18 +150,19 @@ func (r *Reader) Read(ctx context.Context, topic string, partition int32, from, 
 // ReadBack returns the last records of partition at or before offset to
 // and at or after from, at most limit, in offset order: windows ending at
 // to, each twice as long as the last, until enough records or from is
-// reached.
-func (r *Reader) ReadBack(ctx context.Context, topic string, partition int32, from, to int64, limit int) ([]*kafka.Message, error) {
+// reached. Every window read counts against budget; once it is spent the
+// records are not the last ones, and the caller must not use them.
+func (r *Reader) ReadBack(ctx context.Context, topic string, partition int32, from, to int64, limit int, budget *ReadBudget) ([]*kafka.Message, error) {
 	if from > to || limit <= 0 {
 		return nil, nil
 	}
 	for window := int64(limit); ; window *= 2 {
 		start := max(from, to-window+1)
-		msgs, err := r.Read(ctx, topic, partition, start, to, int(to-start+1))
+		msgs, err := r.Read(ctx, topic, partition, start, to, int(to-start+1), budget)
 		if err != nil {
 			return nil, err
 		}
-		if len(msgs) >= limit || start == from {
+		if len(msgs) >= limit || start == from || budget.Spent() {
 			return msgs[len(msgs)-min(len(msgs), limit):], nil
 		}
 		if window > 1<<40 {

@@ -13,6 +13,8 @@ import (
 	"rafka/config"
 	"rafka/server"
 	"rafka/stats"
+	"rafka/streams"
+	"rafka/test/rafkatest"
 )
 
 // TestXAddXLen: XADD produces an entry durably and replies with its ID,
@@ -256,6 +258,8 @@ func TestStreamClaims(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	c.expect(fmt.Sprintf(`[["%s", ["payload", "a"]]]`, ids[0]), "XCLAIM", topic, group, "alive", "10", ids[0])
 	c.expect(fmt.Sprintf(`["%s"]`, ids[0]), "XCLAIM", topic, group, "alive", "0", ids[0], "JUSTID")
+	// An ID given again is claimed once (before, once per copy).
+	c.expect(fmt.Sprintf(`["%s"]`, ids[0]), "XCLAIM", topic, group, "alive", "0", ids[0], ids[0], ids[0], "JUSTID")
 	if r := c.do("XPENDING", topic, group, "-", "+", "10"); r.String() != fmt.Sprintf("[[%q, \"alive\", %s, (integer) 2], [%q, \"dead\", %s, (integer) 1]]",
 		ids[0], r.Elems[0].Elems[2], ids[1], r.Elems[1].Elems[2]) {
 		t.Errorf("XPENDING after the claims: %s", r)
@@ -917,4 +921,86 @@ func TestXAddValueFirstIsAPlainRecord(t *testing.T) {
 	if string(m.Value) != "v" || len(m.Headers) != 1 || m.Headers[0].Key != "trace" || string(m.Headers[0].Value) != "t-1" {
 		t.Errorf("the record: value %q, headers %v; want v and trace=t-1 alone", m.Value, m.Headers)
 	}
+}
+
+// TestStreamReadsBounded: the records one command reads from Kafka are
+// bounded (64 MiB here): XRANGE refuses a range over it, XREAD and a
+// history XREADGROUP return the first entries in ID order and go on from
+// them. Before, XRANGE - + COUNT 100 over these 90 MB of entries read them
+// all into memory, and COUNT 10000 over 1 MB records read 40 GB.
+func TestStreamReadsBounded(t *testing.T) {
+	ts := startServer(t)
+	topic := newTopic(t, 4)
+	const n, size = 100, 900 << 10
+	for p := range int32(4) {
+		values := make([]string, n/4)
+		for i := range values {
+			values[i] = strings.Repeat(string(rune('a'+p)), size)
+		}
+		produceDirect(t, topic, p, values...)
+	}
+	c := ts.dial(t)
+	c.expect("(error) ERR the entries of this range take more than 64 MiB: give a smaller COUNT", "XRANGE", topic, "-", "+", "COUNT", "100")
+	if r := c.do("XRANGE", topic, "-", "+", "COUNT", "10"); len(r.Elems) != 10 {
+		t.Fatalf("XRANGE COUNT 10: %d entries", len(r.Elems))
+	}
+
+	// readAll loops a read passing back the last ID until it returns no
+	// entry; the IDs must rise across the replies, and the first reply must
+	// be cut short.
+	readAll := func(what string, read func(last string) []rafkatest.Reply) {
+		t.Helper()
+		last, seen, replies := "0", 0, 0
+		var prev streams.ID
+		for {
+			entries := read(last)
+			if len(entries) == 0 {
+				break
+			}
+			if replies++; replies == 1 && len(entries) >= n {
+				t.Fatalf("%s: the first reply holds all %d entries", what, len(entries))
+			}
+			for _, e := range entries {
+				id, err := streams.ParseID(e.Elems[0].Str, 0)
+				if err != nil {
+					t.Fatalf("%s: ID %q: %v", what, e.Elems[0].Str, err)
+				}
+				if seen > 0 && !prev.Less(id) {
+					t.Fatalf("%s: %s after %s", what, e.Elems[0].Str, last)
+				}
+				if len(e.Elems[1].Elems) != 2 || len(e.Elems[1].Elems[1].Str) != size {
+					t.Fatalf("%s: entry %s has fields %d", what, e.Elems[0].Str, len(e.Elems[1].Elems))
+				}
+				prev, last = id, e.Elems[0].Str
+				seen++
+			}
+			if replies > 2*n {
+				t.Fatalf("%s: %d replies", what, replies)
+			}
+		}
+		if seen != n {
+			t.Fatalf("%s: %d entries in %d replies, want %d", what, seen, replies, n)
+		}
+	}
+	readAll("XREAD", func(last string) []rafkatest.Reply {
+		r := c.do("XREAD", "COUNT", "100", "STREAMS", topic, last)
+		if r.Null {
+			return nil
+		}
+		return r.Elems[0].Elems[1].Elems
+	})
+
+	group := uniqueName(t, "g")
+	c.expect("OK", "XGROUP", "CREATE", topic, group, "0")
+	for got := 0; got < n; {
+		r := c.do("XREADGROUP", "GROUP", group, "c", "COUNT", "100", "BLOCK", "5000", "STREAMS", topic, ">")
+		if r.Null {
+			t.Fatalf("XREADGROUP >: nothing after %d entries", got)
+		}
+		got += len(r.Elems[0].Elems[1].Elems)
+	}
+	readAll("history XREADGROUP", func(last string) []rafkatest.Reply {
+		r := c.do("XREADGROUP", "GROUP", group, "c", "COUNT", "100", "STREAMS", topic, last)
+		return r.Elems[0].Elems[1].Elems
+	})
 }
