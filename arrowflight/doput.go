@@ -216,7 +216,7 @@ func (s *Service) DoPut(stream flight.FlightService_DoPutServer) error {
 	if d := first.GetFlightDescriptor(); d != nil && d.Type == flight.DescriptorCMD && isFlightSQL(d.Cmd) {
 		return errFlightSQL
 	}
-	rd, err := flight.NewRecordReader(&replayFirst{first: first, DataStreamReader: stream}, ipc.WithAllocator(s.mem))
+	rd, err := flight.NewRecordReader(&replayFirst{first: first, DataStreamReader: stream}, ipc.WithAllocator(&putAllocator{mem: s.mem}))
 	if err != nil {
 		return status.Errorf(codes.InvalidArgument, "read DoPut stream: %v", err)
 	}
@@ -246,6 +246,9 @@ func (s *Service) DoPut(stream flight.FlightService_DoPutServer) error {
 	var produced int64
 	for rd.Next() {
 		rec := rd.RecordBatch()
+		if rec.NumRows() > maxPutRows {
+			return status.Errorf(codes.InvalidArgument, "a DoPut batch has at most %d rows here, this one %d: send smaller batches (%d messages delivered)", maxPutRows, rec.NumRows(), produced)
+		}
 		s.stats.Inc(stats.FlightPutBatches)
 		s.stats.Add(stats.FlightPutRows, rec.NumRows())
 		s.stats.Add(stats.FlightPutBytes, recordBytes(rec))
