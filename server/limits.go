@@ -30,6 +30,16 @@ var (
 	errUnauthBulk = &limitError{text: "Protocol error: unauthenticated bulk length", untilAuth: true}
 	// redcon's text for an inline command it cannot split.
 	errUnbalancedQuotes = &limitError{text: "Protocol error: unbalanced quotes in request"}
+	// An inline line too long for its number of arguments (inlineWork).
+	errInlineWork       = &limitError{text: "Protocol error: too many arguments in a long inline request: send it as a multibulk command"}
+	errUnauthInlineWork = &limitError{text: "Protocol error: unauthenticated inline request with too many arguments", untilAuth: true}
+)
+
+// maxInlineWork and unauthMaxInlineWork bound what redcon allocates to
+// split one inline line (inlineWork), before and after AUTH.
+const (
+	maxInlineWork       = 8 << 20
+	unauthMaxInlineWork = 1 << 20
 )
 
 // Before AUTH, when authentication is required, a command may have at most
@@ -80,6 +90,10 @@ type requestScanner struct {
 	args     int64 // bulk arguments left in the current command
 	skip     int64 // bytes left of the current bulk (with its CRLF)
 	quotes   inlineQuotes
+	// restarts and restartSum are, for the inline line being read, how
+	// many times redcon's splitting starts a new argument buffer and the
+	// sum of the line lengths where it does (inlineWork).
+	restarts, restartSum int64
 	// ended is the offset in the bytes last scanned just past the last
 	// command that ended in them (a line's end, or a command's last bulk),
 	// or 0 when none did.
@@ -98,12 +112,13 @@ type inlineQuotes struct {
 	cr       bool // a CR whose next byte says whether it ends the line
 }
 
-// take follows one byte of the line (not the CR of its CRLF); false means
-// redcon's "unbalanced quotes".
-func (q *inlineQuotes) take(b byte) bool {
+// take follows one byte of the line (not the CR of its CRLF): restart says
+// redcon starts a new argument after it, and !ok means its "unbalanced
+// quotes".
+func (q *inlineQuotes) take(b byte) (restart, ok bool) {
 	if q.closed {
 		if b != ' ' {
-			return false
+			return false, false
 		}
 		q.closed = false
 	}
@@ -113,23 +128,26 @@ func (q *inlineQuotes) take(b byte) bool {
 			q.escape = false
 		case b == q.open:
 			q.open, q.closed = 0, true
+			return true, true
 		case b == '\\':
 			q.escape = true
 		}
-		return true
+		return false, true
 	}
 	switch b {
 	case ' ':
 		q.argStart = true
+		return true, true
 	case '"', '\'':
 		if !q.argStart {
-			return false
+			return false, false
 		}
 		q.open, q.argStart = b, false
+		return true, true
 	default:
 		q.argStart = false
 	}
-	return true
+	return false, true
 }
 
 // scan advances over p and reports the first limit it breaks, with the
@@ -148,6 +166,7 @@ func (s *requestScanner) scan(p []byte) (int, error) {
 				s.ended = i + 1 // an empty line, which redcon skips
 			default: // an inline command, as redcon reads any other byte
 				s.state, s.num, s.quotes = scanInline, 0, inlineQuotes{argStart: true}
+				s.restarts, s.restartSum = 0, 0
 				i-- // the line's first byte
 			}
 		case scanInline:
@@ -165,6 +184,9 @@ func (s *requestScanner) scan(p []byte) (int, error) {
 			case '\n':
 				if s.quotes.open != 0 {
 					return i, errUnbalancedQuotes
+				}
+				if err := s.checkInlineWork(); err != nil {
+					return i, err
 				}
 				s.state, s.ended = scanStart, i+1
 				continue
@@ -213,8 +235,34 @@ func (s *requestScanner) inlineByte(b byte) error {
 	if s.num > s.maxInline {
 		return errInlineTooLong
 	}
-	if !s.quotes.take(b) {
+	restart, ok := s.quotes.take(b)
+	if !ok {
 		return errUnbalancedQuotes
+	}
+	if restart {
+		s.restarts++
+		s.restartSum += s.num
+	}
+	return nil
+}
+
+// inlineWork is what redcon allocates to split the inline line just read:
+// it starts each argument in a new buffer as long as the rest of the line
+// (at the line's start, after every space outside quotes, at a quote's
+// start and end), so a 64 KiB line of "a a a ..." cost it 1 GB.
+func (s *requestScanner) inlineWork() int64 {
+	return (s.restarts+1)*s.num - s.restartSum
+}
+
+// checkInlineWork refuses, at its end, an inline line whose splitting
+// would cost over the bound.
+func (s *requestScanner) checkInlineWork() error {
+	work := s.inlineWork()
+	switch {
+	case work > unauthMaxInlineWork && s.locked():
+		return errUnauthInlineWork
+	case work > maxInlineWork:
+		return errInlineWork
 	}
 	return nil
 }

@@ -546,3 +546,49 @@ func TestHostileSplitPipeline(t *testing.T) {
 		t.Errorf("RSS grew by %d KiB while one connection sent %d MiB", peak, total*len(ping)>>20)
 	}
 }
+
+// TestHostileInlineArguments: an inline line of many arguments is refused
+// at its end when splitting it would cost redcon too much; the unbounded
+// user's commands are unharmed. redcon starts each argument of an inline
+// line in a buffer as long as the rest of the line, so before (found by
+// an attacker's review), eight connections each sending one 64 KiB line of
+// "a a a ..." before AUTH took 2.7 GB of RSS.
+func TestHostileInlineArguments(t *testing.T) {
+	p := startBinary(t, "--requirepass", "pw", "--flight-addr", "off")
+	base := rssKiB(t, p.pid)
+	line := strings.Repeat("a ", 32700) + "\r\n"
+	for _, tc := range []struct {
+		name string
+		auth bool
+		want string
+	}{
+		{"before AUTH", false, "(error) ERR Protocol error: unauthenticated inline request with too many arguments"},
+		{"after AUTH", true, "(error) ERR Protocol error: too many arguments in a long inline request: send it as a multibulk command"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var conns []*respConn
+			for range 8 {
+				c := dialRESP(t, p.resp)
+				if tc.auth {
+					c.expect("OK", "AUTH", "pw")
+				}
+				c.sendRaw(line)
+				conns = append(conns, c)
+			}
+			for _, c := range conns {
+				if r := c.read(30 * time.Second); r.String() != tc.want {
+					t.Errorf("reply: %s", r)
+				}
+			}
+		})
+	}
+	if grown := rssKiB(t, p.pid) - base; grown > 100<<10 {
+		t.Errorf("RSS grew by %d KiB", grown)
+	}
+	c := dialRESP(t, p.resp)
+	c.expect("OK", "AUTH", "pw")
+	c.sendRaw("ECHO " + strings.Repeat("x", 60000) + "\r\n")
+	if r := c.read(10 * time.Second); len(r.Str) != 60000 {
+		t.Errorf("a long inline ECHO: %.40s", r)
+	}
+}
