@@ -111,7 +111,10 @@ func New(cfg Config) (*Service, error) {
 		cfg: cfg, mem: arrowenc.Allocator(cfg.Allocator), stats: cfg.Stats, log: cfg.Log, cluster: cl,
 		streams: make(chan struct{}, cfg.MaxStreams), ctx: ctx, cancel: cancel,
 	}
-	var opts []grpc.ServerOption
+	// A call's headers are read whole before any interceptor (auth among
+	// them) sees the call: grpc-go's default allows 16 MiB of them on
+	// every stream, and any number of streams on a connection.
+	opts := []grpc.ServerOption{grpc.MaxHeaderListSize(maxHeaderListBytes), grpc.MaxConcurrentStreams(maxStreamsPerConn)}
 	if cfg.TLS != nil {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(cfg.TLS)))
 	}
@@ -127,6 +130,14 @@ func New(cfg Config) (*Service, error) {
 	flight.RegisterFlightServiceServer(s.grpc, s)
 	return s, nil
 }
+
+// maxHeaderListBytes bounds the headers of one Flight call (its metadata,
+// a token among them), and maxStreamsPerConn the calls one connection has
+// open at once.
+const (
+	maxHeaderListBytes = 64 << 10
+	maxStreamsPerConn  = 128
+)
 
 // maxBatchBytes is the ceiling of a read's max_batch_bytes.
 func (s *Service) maxBatchBytes() int {

@@ -286,3 +286,22 @@ func TestFlightHostileAuthThrottle(t *testing.T) {
 		t.Errorf("an issued token while the host is limited: %v", err)
 	}
 }
+
+// TestFlightHostileHeaders: a call's headers are bounded (64 KiB) before
+// authentication, where grpc-go allowed 16 MiB on every stream; a call
+// with ordinary headers still authenticates.
+func TestFlightHostileHeaders(t *testing.T) {
+	tf := startFlight(t, func(c *arrowflight.Config) { c.Tokens = []string{"static-token"} })
+	c := tf.client(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	big := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer static-token", "x-pad", strings.Repeat("p", 100<<10))
+	topic := newTopic(t, 1)
+	if _, err := c.GetFlightInfo(big, pathDesc(topic)); status.Code(err) == codes.OK {
+		t.Fatal("a call with 100 KiB of headers was served")
+	}
+	small := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer static-token", "x-pad", strings.Repeat("p", 1<<10))
+	if _, err := c.GetFlightInfo(small, pathDesc(topic)); err != nil {
+		t.Fatalf("a call with 1 KiB of headers: %v", err)
+	}
+}
