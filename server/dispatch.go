@@ -114,6 +114,15 @@ func (s *Server) authRequired() bool {
 
 func (c *client) userName() string { return c.user.Name }
 
+// owner is the ACL user that stream group members made for c count
+// against, "" for the unrestricted user.
+func (c *client) owner() string {
+	if c.user == nil {
+		return ""
+	}
+	return c.user.Name
+}
+
 // canProduce checks c's ACL user's permission to produce to topic.
 func (c *client) canProduce(topic []byte) error {
 	if c.user != nil && !c.user.CanProduce(string(topic)) {

@@ -220,7 +220,7 @@ func (s *Server) xgroupConsumer(ctx context.Context, c *client, sub, topic, grou
 		return errNoSuchGroup(topic, group)
 	}
 	if sub == "createconsumer" {
-		m, gone, err := s.groupMember(ctx, ctx, group, []string{topic})
+		m, gone, err := s.groupMember(ctx, ctx, c.owner(), group, []string{topic})
 		if gone != "" {
 			return errNoSuchGroup(topic, group)
 		}
@@ -365,7 +365,7 @@ func cmdXReadGroup(s *Server, c *client, args [][]byte) error {
 			s.blocked.Add(1)
 			defer s.blocked.Add(-1)
 		}
-		msgs, err := s.readGroupNew(ctx, group, sorted, consumerName, count, block, noAck)
+		msgs, err := s.readGroupNew(ctx, c.owner(), group, sorted, consumerName, count, block, noAck)
 		switch {
 		case errors.Is(err, streams.ErrPELFull):
 			return errf("%s", err)
@@ -428,7 +428,7 @@ const maxMemberRetries = 3
 // group's next member for the time it has left, or ends with errGroupGone
 // (NOGROUP without BLOCK) when the group was destroyed. Time running out
 // is no entries and no error.
-func (s *Server) readGroupNew(ctx context.Context, group string, topics []string, consumerName string, count int, block time.Duration, noAck bool) ([]*kafka.Message, error) {
+func (s *Server) readGroupNew(ctx context.Context, user, group string, topics []string, consumerName string, count int, block time.Duration, noAck bool) ([]*kafka.Message, error) {
 	var deadline time.Time // none for BLOCK 0
 	if block != 0 {
 		deadline = time.Now().Add(max(block, 0))
@@ -444,7 +444,7 @@ func (s *Server) readGroupNew(ctx context.Context, group string, topics []string
 		if !deadline.IsZero() {
 			wait, cancel = context.WithDeadline(ctx, deadline)
 		}
-		m, gone, err := s.groupMember(ctx, wait, group, topics)
+		m, gone, err := s.groupMember(ctx, wait, user, group, topics)
 		cancel()
 		switch {
 		case gone != "":
@@ -483,9 +483,9 @@ func (s *Server) readGroupNew(ctx context.Context, group string, topics []string
 // wait while a Reset of the group (SETID, DESTROY) runs; after one it asks
 // again once the group is seen to exist still. gone is a topic on which it
 // no longer does.
-func (s *Server) groupMember(ctx, wait context.Context, group string, topics []string) (m *streams.Member, gone string, err error) {
+func (s *Server) groupMember(ctx, wait context.Context, user, group string, topics []string) (m *streams.Member, gone string, err error) {
 	for {
-		m, err := s.groups.Member(wait, group, topics)
+		m, err := s.groups.Member(wait, group, topics, user)
 		if !errors.Is(err, streams.ErrGroupReset) {
 			return m, "", err
 		}

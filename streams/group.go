@@ -49,6 +49,7 @@ type Groups struct {
 
 	mu      sync.Mutex
 	members map[string]*Member // by memberKey
+	owners  map[string]*owner  // by ACL user, of the members
 	known   map[string]bool    // "group|topic" known to exist (created or seen here)
 	// resetting holds the groups a Reset is changing, each with a channel
 	// closed when it is done; no member of them starts meanwhile. At most
@@ -74,7 +75,7 @@ type GroupsConfig struct {
 // NewGroups is the groups of members configured by cfg.
 func NewGroups(cfg GroupsConfig) *Groups {
 	return &Groups{props: cfg.Properties, stats: cfg.Stats, log: cfg.Log.With().Str("role", "stream-groups").Logger(),
-		maxPending: max(cfg.MaxPending, 1), maxMembers: max(cfg.MaxMembers, 1), members: map[string]*Member{},
+		maxPending: max(cfg.MaxPending, 1), maxMembers: max(cfg.MaxMembers, 1), members: map[string]*Member{}, owners: map[string]*owner{},
 		resetting: map[string]chan struct{}{}}
 }
 
@@ -86,9 +87,10 @@ func memberKey(group string, topics []string) string { return group + "|" + stri
 var ErrGroupReset = errors.New("the group was moved or destroyed meanwhile")
 
 // Member returns the member of group for topics (sorted), made on first
-// use. While a Reset of the group runs it waits (until ctx ends), then
-// returns ErrGroupReset.
-func (g *Groups) Member(ctx context.Context, group string, topics []string) (*Member, error) {
+// use by user (the ACL user, "" for the unrestricted one: see ownerShare).
+// While a Reset of the group runs it waits (until ctx ends), then returns
+// ErrGroupReset.
+func (g *Groups) Member(ctx context.Context, group string, topics []string, user string) (*Member, error) {
 	key := memberKey(group, topics)
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -104,6 +106,10 @@ func (g *Groups) Member(ctx context.Context, group string, topics []string) (*Me
 	if len(g.members) >= g.maxMembers {
 		return nil, fmt.Errorf("%w (at most %d groups and topic sets)", ErrTooManyMembers, g.maxMembers)
 	}
+	o := g.ownerLocked(user)
+	if share := max(g.maxMembers/ownerShare, 1); o != nil && o.members >= share {
+		return nil, fmt.Errorf("%w (at most %d groups and topic sets)", ErrTooManyUserMembers, share)
+	}
 	p := g.props.Clone()
 	for k, v := range groupForced {
 		p[k] = v
@@ -115,7 +121,10 @@ func (g *Groups) Member(ctx context.Context, group string, topics []string) (*Me
 	if err != nil {
 		return nil, fmt.Errorf("create the group's member: %w", err)
 	}
-	m := &Member{group: group, topics: topics, cons: cons, maxPending: g.maxPending, names: &g.names,
+	if o != nil {
+		o.members++
+	}
+	m := &Member{group: group, topics: topics, cons: cons, maxPending: g.maxPending, ownerName: user, names: nameBudget{all: &g.names, owner: o},
 		pel: map[entryKey]*Pending{}, parts: map[partKey]*partState{}, consumers: map[string]time.Time{}}
 	m.lastUsed.Store(time.Now().UnixNano())
 	g.members[key] = m
@@ -203,6 +212,7 @@ func (g *Groups) Sweep(idle time.Duration) int {
 		if pending == 0 {
 			idleMembers = append(idleMembers, m)
 			delete(g.members, k)
+			g.releaseLocked(m)
 		}
 	}
 	g.mu.Unlock()
@@ -270,6 +280,7 @@ func (g *Groups) Drop(group string) {
 		if m.group == group {
 			drop = append(drop, m)
 			delete(g.members, k)
+			g.releaseLocked(m)
 		}
 	}
 	g.mu.Unlock()
@@ -283,7 +294,7 @@ func (g *Groups) Close() {
 	g.mu.Lock()
 	g.closed = true
 	members := g.members
-	g.members = map[string]*Member{}
+	g.members, g.owners = map[string]*Member{}, map[string]*owner{}
 	g.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, m := range members {
@@ -328,7 +339,8 @@ type Member struct {
 	topics     []string
 	cons       *consumer.Consumer
 	maxPending int
-	names      *atomic.Int64 // Groups.names
+	ownerName  string     // the ACL user who made it
+	names      nameBudget // what its consumer names count against
 
 	lastUsed atomic.Int64 // unix nanoseconds of the last command that used it
 	busy     atomic.Int32 // XREADGROUPs in Next now
@@ -413,9 +425,10 @@ func (m *Member) seenLocked(consumerName string) error {
 			return consumer.ErrClosed
 		case len(m.consumers) >= MaxConsumers:
 			return ErrTooManyConsumers
-		case m.names.Add(1) > MaxConsumerNames:
-			m.names.Add(-1)
-			return ErrTooManyConsumerNames
+		default:
+			if err := m.names.take(); err != nil {
+				return err
+			}
 		}
 	}
 	m.consumers[consumerName] = time.Now()
@@ -446,7 +459,7 @@ func (m *Member) forgetIdleNames(cutoff time.Time) {
 	for name := range stale {
 		delete(m.consumers, name)
 	}
-	m.names.Add(-int64(len(stale)))
+	m.names.give(len(stale))
 }
 
 // close closes the member's Kafka consumer (its stored offsets are
@@ -454,7 +467,7 @@ func (m *Member) forgetIdleNames(cutoff time.Time) {
 func (m *Member) close() {
 	m.mu.Lock()
 	m.closed = true
-	m.names.Add(-int64(len(m.consumers)))
+	m.names.give(len(m.consumers))
 	m.consumers = map[string]time.Time{}
 	m.mu.Unlock()
 	_ = m.cons.Close()
@@ -746,7 +759,7 @@ func (m *Member) RemoveConsumer(topic, consumerName string) (found bool, pending
 	_, found = m.consumers[consumerName]
 	if found {
 		delete(m.consumers, consumerName)
-		m.names.Add(-1)
+		m.names.give(1)
 	}
 	for k, p := range m.pel {
 		if k.topic == topic && p.Consumer == consumerName {

@@ -62,7 +62,7 @@ func readAckAndCheck(t *testing.T, brokers string, g *Groups) {
 	topic := kafkatest.CreateTopic(t, brokers, "prefix", 1)
 	const n = 4000
 	kafkatest.Produce(t, brokers, topic, n)
-	m, err := g.Member(context.Background(), topic, []string{topic})
+	m, err := g.Member(context.Background(), topic, []string{topic}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +125,7 @@ func TestPartitionBackStartsAfresh(t *testing.T) {
 	brokers := kafkatest.Brokers(t)
 	topic := kafkatest.CreateTopic(t, brokers, "back", 1)
 	kafkatest.Produce(t, brokers, topic, 20)
-	m, err := newTestGroups(t, brokers).Member(context.Background(), topic, []string{topic})
+	m, err := newTestGroups(t, brokers).Member(context.Background(), topic, []string{topic}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +224,7 @@ func TestPartitionBackStartsAfresh(t *testing.T) {
 func TestConsumerNameAccounting(t *testing.T) {
 	g := &Groups{}
 	newMember := func() *Member {
-		return &Member{names: &g.names, consumers: map[string]time.Time{}, pel: map[entryKey]*Pending{}}
+		return &Member{names: nameBudget{all: &g.names}, consumers: map[string]time.Time{}, pel: map[entryKey]*Pending{}}
 	}
 	a, b := newMember(), newMember()
 	for i := range MaxConsumers {
@@ -280,7 +280,7 @@ func TestResetHoldsMembersBack(t *testing.T) {
 	topic := kafkatest.CreateTopic(t, brokers, "reset", 1)
 	g := newTestGroups(t, brokers)
 	ctx := context.Background()
-	old, err := g.Member(ctx, "g", []string{topic})
+	old, err := g.Member(ctx, "g", []string{topic}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,16 +296,16 @@ func TestResetHoldsMembersBack(t *testing.T) {
 	<-inChange
 	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 	defer cancel()
-	if _, err := g.Member(short, "g", []string{topic}); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := g.Member(short, "g", []string{topic}, ""); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Member during the Reset: %v, want it to wait until its context ended", err)
 	}
-	if _, err := g.Member(ctx, "other", []string{topic}); err != nil {
+	if _, err := g.Member(ctx, "other", []string{topic}, ""); err != nil {
 		t.Fatalf("another group's Member during the Reset: %v", err)
 	}
 	g.Remember("g", topic)
 	got := make(chan error, 1)
 	go func() {
-		_, err := g.Member(ctx, "g", []string{topic})
+		_, err := g.Member(ctx, "g", []string{topic}, "")
 		got <- err
 	}()
 	select {
@@ -323,7 +323,7 @@ func TestResetHoldsMembersBack(t *testing.T) {
 	if g.Known("g", topic) {
 		t.Error("what was remembered during the Reset is still known")
 	}
-	if m, err := g.Member(ctx, "g", []string{topic}); err != nil || m == old {
+	if m, err := g.Member(ctx, "g", []string{topic}, ""); err != nil || m == old {
 		t.Fatalf("Member after the Reset: %p, %v; the closed one was %p", m, err, old)
 	}
 	if _, err := old.Next(ctx, "c", 1, -1, false); !errors.Is(err, consumer.ErrClosed) {
@@ -341,7 +341,7 @@ func TestPendingBoundHoldsWithinARead(t *testing.T) {
 	t.Cleanup(g.Close)
 	topic := kafkatest.CreateTopic(t, brokers, "pelbound", 1)
 	kafkatest.Produce(t, brokers, topic, 100)
-	m, err := g.Member(context.Background(), topic, []string{topic})
+	m, err := g.Member(context.Background(), topic, []string{topic}, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1004,3 +1004,43 @@ func TestStreamReadsBounded(t *testing.T) {
 		return r.Elems[0].Elems[1].Elems
 	})
 }
+
+// TestStreamMembersPerUser: one ACL user's groups hold at most a quarter
+// of --stream-max-members (here 8: 2 each), so that another tenant still
+// gets members; before, alice could take them all and bob's first
+// XREADGROUP failed.
+func TestStreamMembersPerUser(t *testing.T) {
+	topic := newTopic(t, 1)
+	prefix := uniqueName(t, "share")
+	user := func(name string) string {
+		return `"` + name + `": {"password": "` + acl.HashPassword("pw") + `", "consume": ["` + topic + `"], "groups": ["` + prefix + `-` + name + `-*"]}`
+	}
+	list, err := acl.Parse([]byte(`{"users": {` + user("alice") + `, ` + user("bob") + `}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := startServer(t, func(c *server.Config) {
+		c.ACL = list
+		c.Settings.StreamMaxMembers = 8
+		c.Settings.StreamMemberIdle = 0 // no sweep
+	})
+	read := func(c *respConn, name string, i int) rafkatest.Reply {
+		group := fmt.Sprint(prefix, "-", name, "-", i)
+		c.expect("OK", "XGROUP", "CREATE", topic, group, "$")
+		return c.do("XREADGROUP", "GROUP", group, "c", "BLOCK", "10", "STREAMS", topic, ">")
+	}
+	alice, bob := ts.dial(t), ts.dial(t)
+	alice.expect("OK", "AUTH", "alice", "pw")
+	bob.expect("OK", "AUTH", "bob", "pw")
+	for i := range 2 {
+		if r := read(alice, "alice", i); !r.Null {
+			t.Fatalf("alice's group %d: %s", i, r)
+		}
+	}
+	if r := read(alice, "alice", 2); !r.IsErr("ERR too many stream group members for this user on this rafka (at most 2 groups and topic sets)") {
+		t.Fatalf("alice's third group: %s", r)
+	}
+	if r := read(bob, "bob", 0); !r.Null {
+		t.Fatalf("bob's group: %s", r)
+	}
+}
