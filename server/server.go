@@ -108,6 +108,7 @@ type Server struct {
 	// records by offset.
 	mapping *streams.Mapping
 	reader  *streams.Reader
+	turns   readTurns       // each ACL user's commands read one at a time
 	groups  *streams.Groups // the stream groups' members here
 	locks   *locks.Table    // the lock keys (SET, GET, the Lock scripts)
 

@@ -391,7 +391,7 @@ func xrange(s *Server, c *client, args [][]byte, reverse bool) error {
 	}
 	ctx, done := c.block(s.ctx)
 	defer done()
-	entries, err := s.readRange(ctx, topic, start, end, count, reverse)
+	entries, err := s.readRange(ctx, c.owner(), topic, start, end, count, reverse)
 	if err != nil {
 		return asReply(err)
 	}
@@ -403,8 +403,14 @@ func xrange(s *Server, c *client, args [][]byte, reverse bool) error {
 }
 
 // readRange reads the entries of topic from start to end (both included),
-// the first count in ID order (the last count, newest first, when reverse).
-func (s *Server) readRange(ctx context.Context, topic string, start, end streams.ID, count int, reverse bool) ([]streamEntry, error) {
+// the first count in ID order (the last count, newest first, when reverse),
+// in user's read turn.
+func (s *Server) readRange(ctx context.Context, user, topic string, start, end streams.ID, count int, reverse bool) ([]streamEntry, error) {
+	release, err := s.turns.take(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	low, high, err := s.meta.watermarks(ctx, topic)
 	if err != nil {
 		return nil, err

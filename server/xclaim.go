@@ -113,7 +113,7 @@ func cmdXClaim(s *Server, c *client, args [][]byte) error {
 	}
 	ctx, done := c.block(s.ctx)
 	defer done()
-	entries, err := s.claimedEntries(ctx, topic, claimed)
+	entries, err := s.claimedEntries(ctx, c.owner(), topic, claimed)
 	if err != nil {
 		return errf("%s", err)
 	}
@@ -169,7 +169,7 @@ func cmdXAutoClaim(s *Server, c *client, args [][]byte) error {
 	var entries []streamEntry
 	if !justID {
 		ctx, done := c.block(s.ctx)
-		entries, err = s.claimedEntries(ctx, topic, claimed)
+		entries, err = s.claimedEntries(ctx, c.owner(), topic, claimed)
 		done()
 		if err != nil {
 			return errf("%s", err)
@@ -234,8 +234,13 @@ func claimHead(c *client, args [][]byte) (topic, group, consumerName string, min
 // reading at most claimReadGap records between two of them and
 // claimReadSpan in one read. Once the records read take
 // maxStreamReadBytes, the entries not read yet are left out: the first
-// ones are returned, at least one.
-func (s *Server) claimedEntries(ctx context.Context, topic string, claimed []streams.Pending) ([]streamEntry, error) {
+// ones are returned, at least one. It reads in user's read turn.
+func (s *Server) claimedEntries(ctx context.Context, user, topic string, claimed []streams.Pending) ([]streamEntry, error) {
+	release, err := s.turns.take(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	out := make([]streamEntry, len(claimed))
 	read := make([]bool, len(claimed))
 	byPartition := make(map[int32][]int) // indexes into claimed, by offset
@@ -437,11 +442,11 @@ func (s *Server) xinfoStream(ctx context.Context, c *client, topic string) error
 	if err != nil {
 		return errf("%s", err)
 	}
-	first, err := s.readRange(ctx, topic, streams.Min, streams.Max, 1, false)
+	first, err := s.readRange(ctx, c.owner(), topic, streams.Min, streams.Max, 1, false)
 	if err != nil {
 		return errf("%s", err)
 	}
-	last, err := s.readRange(ctx, topic, streams.Min, streams.Max, 1, true)
+	last, err := s.readRange(ctx, c.owner(), topic, streams.Min, streams.Max, 1, true)
 	if err != nil {
 		return errf("%s", err)
 	}

@@ -395,7 +395,7 @@ func cmdXReadGroup(s *Server, c *client, args [][]byte) error {
 				return errf("%s", err)
 			}
 			if from, ok := after.Next(); ok { // none after the largest ID
-				if reads[j].entries, err = s.pendingEntries(ctx, group, t, consumerName, from, count); err != nil {
+				if reads[j].entries, err = s.pendingEntries(ctx, c.owner(), group, t, consumerName, from, count); err != nil {
 					return errf("%s", err)
 				}
 			}
@@ -519,13 +519,13 @@ func countEntries(reads []*xreadStream) int {
 }
 
 // pendingEntries are consumerName's pending entries of topic from start,
-// at most count, their data read again from Kafka.
-func (s *Server) pendingEntries(ctx context.Context, group, topic, consumerName string, start streams.ID, count int) ([]streamEntry, error) {
+// at most count, their data read again from Kafka in user's read turn.
+func (s *Server) pendingEntries(ctx context.Context, user, group, topic, consumerName string, start streams.ID, count int) ([]streamEntry, error) {
 	var pending []streams.Pending
 	for _, m := range s.groups.Of(group, topic) {
 		pending = append(pending, m.PendingOf(topic, consumerName, start, streams.Max)...)
 	}
-	return s.claimedEntries(ctx, topic, pending[:min(len(pending), count)])
+	return s.claimedEntries(ctx, user, topic, pending[:min(len(pending), count)])
 }
 
 // groupKey reads a group command's key and group (args[1], args[2]) and

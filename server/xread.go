@@ -94,7 +94,7 @@ func cmdXRead(s *Server, c *client, args [][]byte) error {
 	deadline := time.Now().Add(block)
 	first := true
 	for {
-		got, err := s.xreadOnce(ctx, reads, count)
+		got, err := s.xreadOnce(ctx, c.owner(), reads, count)
 		if err != nil {
 			return errf("%s", err)
 		}
@@ -164,8 +164,14 @@ func (s *Server) xreadStart(ctx context.Context, c *client, topic, idArg string)
 // records read are bounded by maxStreamReadBytes: past it each partition
 // gives only its next record, and a stream's entries end before the first
 // one a partition cut short may still hold (so they are the first in ID
-// order, and the next XREAD goes on from them).
-func (s *Server) xreadOnce(ctx context.Context, reads []*xreadStream, count int) (bool, error) {
+// order, and the next XREAD goes on from them). It reads in user's read
+// turn.
+func (s *Server) xreadOnce(ctx context.Context, user string, reads []*xreadStream, count int) (bool, error) {
+	release, err := s.turns.take(ctx, user)
+	if err != nil {
+		return false, err
+	}
+	defer release()
 	got := false
 	budget := streams.NewReadBudget(maxStreamReadBytes)
 	for _, r := range reads {
