@@ -250,6 +250,16 @@ func (s *Server) claimedEntries(ctx context.Context, user, topic string, claimed
 		byPartition[part] = append(byPartition[part], i)
 	}
 	offset := func(i int) int64 { _, off, _ := claimed[i].ID.Record(); return off }
+	if low, _, err := s.meta.watermarks(ctx, topic); err == nil {
+		// Gone with retention: no read (each would take a fetch, one by
+		// one in readClaimRun's fallback).
+		for i, p := range claimed {
+			part, off, _ := p.ID.Record()
+			if first, ok := low[part]; ok && off < first {
+				read[i] = true
+			}
+		}
+	}
 	for _, idx := range byPartition {
 		slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(offset(a), offset(b)) })
 	}
