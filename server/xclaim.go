@@ -86,11 +86,12 @@ func cmdXClaim(s *Server, c *client, args [][]byte) error {
 	if err := s.requireGroup(c, topic, group); err != nil {
 		return err
 	}
-	var claimed []streams.Pending
+	var claimed []streams.Claimed
 	members := s.groups.Of(group, topic)
 	for _, m := range members {
 		got, err := m.Claim(topic, consumerName, ids, o)
 		if err != nil {
+			streams.Unclaim(claimed)
 			return errf("%s", err)
 		}
 		claimed = append(claimed, got...)
@@ -102,7 +103,7 @@ func cmdXClaim(s *Server, c *client, args [][]byte) error {
 		for i, id := range slices.Backward(ids) {
 			at[id] = i // the first place an ID is given
 		}
-		slices.SortStableFunc(claimed, func(a, b streams.Pending) int { return cmp.Compare(at[a.ID], at[b.ID]) })
+		slices.SortStableFunc(claimed, func(a, b streams.Claimed) int { return cmp.Compare(at[a.ID], at[b.ID]) })
 	}
 	if o.JustID {
 		c.conn.WriteArray(len(claimed))
@@ -113,12 +114,29 @@ func cmdXClaim(s *Server, c *client, args [][]byte) error {
 	}
 	ctx, done := c.block(s.ctx)
 	defer done()
-	entries, err := s.claimedEntries(ctx, c.owner(), topic, claimed)
+	entries, err := s.claimedRead(ctx, c.owner(), topic, claimed)
 	if err != nil {
 		return errf("%s", err)
 	}
 	s.writeEntries(c, entries)
 	return nil
+}
+
+// claimedRead reads the claimed entries' data (claimedEntries); the claims
+// of those the reply cannot hold, or of all of them when the read fails,
+// are undone.
+func (s *Server) claimedRead(ctx context.Context, user, topic string, claimed []streams.Claimed) ([]streamEntry, error) {
+	pending := make([]streams.Pending, len(claimed))
+	for i, c := range claimed {
+		pending[i] = c.Pending
+	}
+	entries, err := s.claimedEntries(ctx, user, topic, pending)
+	if err != nil {
+		streams.Unclaim(claimed)
+		return nil, err
+	}
+	streams.Unclaim(claimed[len(entries):])
+	return entries, nil
 }
 
 // XAUTOCLAIM key group consumer min-idle-time start [COUNT count] [JUSTID]
@@ -153,10 +171,11 @@ func cmdXAutoClaim(s *Server, c *client, args [][]byte) error {
 		return err
 	}
 	next := streams.Min
-	var claimed []streams.Pending
+	var claimed []streams.Claimed
 	for _, m := range s.groups.Of(group, topic) {
 		n, got, err := m.AutoClaim(topic, consumerName, minIdle, start, count-len(claimed), justID)
 		if err != nil {
+			streams.Unclaim(claimed)
 			return errf("%s", err)
 		}
 		claimed = append(claimed, got...)
@@ -164,15 +183,29 @@ func cmdXAutoClaim(s *Server, c *client, args [][]byte) error {
 			next = n
 		}
 	}
+	slices.SortFunc(claimed, func(a, b streams.Claimed) int {
+		switch {
+		case a.ID.Less(b.ID):
+			return -1
+		case b.ID.Less(a.ID):
+			return 1
+		}
+		return 0
+	})
 	// The entries are read before any of the reply is written: a failed
 	// read is the whole reply.
 	var entries []streamEntry
 	if !justID {
 		ctx, done := c.block(s.ctx)
-		entries, err = s.claimedEntries(ctx, c.owner(), topic, claimed)
+		entries, err = s.claimedRead(ctx, c.owner(), topic, claimed)
 		done()
 		if err != nil {
 			return errf("%s", err)
+		}
+		if len(entries) < len(claimed) {
+			// The rest were given back: the next call starts at them.
+			next = claimed[len(entries)].ID
+			claimed = claimed[:len(entries)]
 		}
 	}
 	c.conn.WriteArray(3)
@@ -260,10 +293,20 @@ func (s *Server) claimedEntries(ctx context.Context, user, topic string, claimed
 			}
 		}
 	}
+	pos := make([]int, len(claimed)) // each entry's place in its partition's list
 	for _, idx := range byPartition {
 		slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(offset(a), offset(b)) })
+		for k, i := range idx {
+			pos[i] = k
+		}
 	}
 	budget := streams.NewReadBudget(maxStreamReadBytes)
+	// A run reads ahead in its partition entries that come later in the
+	// reply; past the budget only those before the first unread one are
+	// returned. So a run takes only entries within the next runMax of the
+	// reply, as many as the budget left is likely to hold at the sizes read
+	// so far (claimFirstRun before any is read).
+	runMax, records := claimFirstRun, 0
 	for i := range claimed {
 		if read[i] {
 			continue
@@ -273,10 +316,10 @@ func (s *Server) claimedEntries(ctx context.Context, user, topic string, claimed
 		}
 		part, _, _ := claimed[i].ID.Record()
 		idx := byPartition[part]
-		k := slices.Index(idx, i)
+		k := pos[i]
 		// The run: this entry, and the partition's unread ones close after it.
 		run := []int{i}
-		for j := k + 1; j < len(idx) && !read[idx[j]]; j++ {
+		for j := k + 1; j < len(idx) && !read[idx[j]] && idx[j] < i+runMax; j++ {
 			next := offset(idx[j])
 			if next-offset(run[len(run)-1]) > claimReadGap || next-offset(i) >= claimReadSpan {
 				break
@@ -290,6 +333,10 @@ func (s *Server) claimedEntries(ctx context.Context, user, topic string, claimed
 		at, reached, err := s.readClaimRun(ctx, topic, part, offsets, budget)
 		if err != nil {
 			return nil, err
+		}
+		if records += len(at); records > 0 {
+			size := max((maxStreamReadBytes-budget.Left())/int64(records), 1)
+			runMax = int(max(budget.Left()/size, 1))
 		}
 		for _, r := range run {
 			if offset(r) <= reached {
@@ -321,7 +368,10 @@ func (s *Server) readClaimRun(ctx context.Context, topic string, part int32, off
 			if err != nil {
 				return nil, 0, err
 			}
-			msgs = append(msgs, one...)
+			msgs, reached = append(msgs, one...), off
+			if budget.Spent() {
+				break // each read gives its record, past the budget too
+			}
 		}
 	}
 	at = make(map[int64]*kafka.Message, len(msgs))
@@ -337,6 +387,10 @@ const (
 	claimReadGap  = 4
 	claimReadSpan = 1000
 )
+
+// claimFirstRun bounds how far in the reply the first run claimedEntries
+// reads goes, before it knows the records' sizes.
+const claimFirstRun = 16
 
 // XINFO STREAM key | GROUPS key | CONSUMERS key group
 func cmdXInfo(s *Server, c *client, args [][]byte) error {

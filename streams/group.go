@@ -606,23 +606,45 @@ type ClaimOptions struct {
 // consumerName and returns them in the order of ids, as Redis does
 // (entries not pending are left out, as in Redis; FORCE has no effect: only
 // an entry this member delivered can be pending).
-func (m *Member) Claim(topic, consumerName string, ids []ID, o ClaimOptions) ([]Pending, error) {
+func (m *Member) Claim(topic, consumerName string, ids []ID, o ClaimOptions) (claimed []Claimed, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.pruneLocked()
 	if err := m.seenLocked(consumerName); err != nil {
 		return nil, err
 	}
-	var out []Pending
 	for _, id := range ids {
 		p, ok := m.pel[entryKey{topic, id}]
 		if !ok || time.Since(p.Delivered) < o.MinIdle {
 			continue
 		}
+		before := *p
 		m.claimLocked(p, consumerName, o)
-		out = append(out, *p)
+		claimed = append(claimed, Claimed{Pending: *p, before: before, member: m})
 	}
-	return out, nil
+	return claimed, nil
+}
+
+// Claimed is a pending entry as a claim left it, with what it was before.
+type Claimed struct {
+	Pending
+	before Pending
+	member *Member
+}
+
+// Unclaim gives the entries back to what they were before their claims,
+// those that nothing changed since: the claims whose entries the reply
+// could not hold (a read past its bound) are undone, so that the entries
+// are claimed again, not left with a consumer that never saw them.
+func Unclaim(claims []Claimed) {
+	for _, c := range claims {
+		m := c.member
+		m.mu.Lock()
+		if p, ok := m.pel[entryKey{c.Topic, c.ID}]; ok && *p == c.Pending {
+			*p = c.before
+		}
+		m.mu.Unlock()
+	}
 }
 
 func (m *Member) claimLocked(p *Pending, consumerName string, o ClaimOptions) {
@@ -642,7 +664,7 @@ func (m *Member) claimLocked(p *Pending, consumerName string, o ClaimOptions) {
 // AutoClaim claims, in ID order from start, up to count pending entries of
 // topic idle at least minIdle, and returns them with the ID to continue
 // from (Min when the list was scanned to its end).
-func (m *Member) AutoClaim(topic, consumerName string, minIdle time.Duration, start ID, count int, justID bool) (next ID, claimed []Pending, err error) {
+func (m *Member) AutoClaim(topic, consumerName string, minIdle time.Duration, start ID, count int, justID bool) (next ID, claimed []Claimed, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.pruneLocked()
@@ -665,8 +687,9 @@ func (m *Member) AutoClaim(topic, consumerName string, minIdle time.Duration, st
 		if time.Since(p.Delivered) < minIdle {
 			continue
 		}
+		before := *p
 		m.claimLocked(p, consumerName, ClaimOptions{JustID: justID})
-		claimed = append(claimed, *p)
+		claimed = append(claimed, Claimed{Pending: *p, before: before, member: m})
 	}
 	if scanned < len(candidates) {
 		return candidates[scanned].ID, claimed, nil

@@ -67,6 +67,9 @@ func NewReadBudget(n int64) *ReadBudget { return &ReadBudget{left: n} }
 // Spent reports whether the budget is used up.
 func (b *ReadBudget) Spent() bool { return b.left <= 0 }
 
+// Left is what the budget still allows, in bytes (0 once spent).
+func (b *ReadBudget) Left() int64 { return max(b.left, 0) }
+
 // recordOverhead is what a record read costs besides its key, value and
 // headers (the kafka.Message and its TopicPartition), and headerOverhead
 // what each header costs besides its bytes.

@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -948,7 +949,7 @@ func TestStreamReadsBounded(t *testing.T) {
 	// readAll loops a read passing back the last ID until it returns no
 	// entry; the IDs must rise across the replies, and the first reply must
 	// be cut short.
-	readAll := func(what string, read func(last string) []rafkatest.Reply) {
+	readAll := func(what string, read func(last string) []rafkatest.Reply) (ids []string) {
 		t.Helper()
 		last, seen, replies := "0", 0, 0
 		var prev streams.ID
@@ -972,6 +973,7 @@ func TestStreamReadsBounded(t *testing.T) {
 					t.Fatalf("%s: entry %s has fields %d", what, e.Elems[0].Str, len(e.Elems[1].Elems))
 				}
 				prev, last = id, e.Elems[0].Str
+				ids = append(ids, last)
 				seen++
 			}
 			if replies > 2*n {
@@ -981,6 +983,7 @@ func TestStreamReadsBounded(t *testing.T) {
 		if seen != n {
 			t.Fatalf("%s: %d entries in %d replies, want %d", what, seen, replies, n)
 		}
+		return ids
 	}
 	readAll("XREAD", func(last string) []rafkatest.Reply {
 		r := c.do("XREAD", "COUNT", "100", "STREAMS", topic, last)
@@ -999,10 +1002,51 @@ func TestStreamReadsBounded(t *testing.T) {
 		}
 		got += len(r.Elems[0].Elems[1].Elems)
 	}
-	readAll("history XREADGROUP", func(last string) []rafkatest.Reply {
+	ids := readAll("history XREADGROUP", func(last string) []rafkatest.Reply {
 		r := c.do("XREADGROUP", "GROUP", group, "c", "COUNT", "100", "STREAMS", topic, last)
 		return r.Elems[0].Elems[1].Elems
 	})
+
+	// A claim whose reply cannot hold all its entries claims only those
+	// it returns: the others stay as they were, and XAUTOCLAIM's cursor
+	// starts at them.
+	pendingOf := func(consumer string) int {
+		r := c.do("XPENDING", topic, group)
+		for _, e := range r.Elems[3].Elems {
+			if e.Elems[0].Str == consumer {
+				n, _ := strconv.Atoi(e.Elems[1].Str)
+				return n
+			}
+		}
+		return 0
+	}
+	args := append([]string{"XCLAIM", topic, group, "e", "0"}, ids...)
+	// About 70 of these entries fit the budget; a claim should not read
+	// far ahead of what it can return (before, 3 were returned).
+	if r := c.do(args...); len(r.Elems) >= n || len(r.Elems) < 40 || pendingOf("e") != len(r.Elems) {
+		t.Fatalf("XCLAIM of all %d: %d entries returned, %d pending with e", n, len(r.Elems), pendingOf("e"))
+	}
+	cursor, total := "0-0", 0
+	for round := 0; ; round++ {
+		r := c.do("XAUTOCLAIM", topic, group, "d", "0", cursor, "COUNT", "100")
+		got := len(r.Elems[1].Elems)
+		total += got
+		if round == 0 && got >= n {
+			t.Fatalf("the first XAUTOCLAIM returned all %d", got)
+		}
+		if pendingOf("d") != total {
+			t.Fatalf("XAUTOCLAIM round %d: %d entries returned in all, %d pending with d", round, total, pendingOf("d"))
+		}
+		if cursor = r.Elems[0].Str; cursor == "0-0" {
+			break
+		}
+		if round > n {
+			t.Fatalf("XAUTOCLAIM: %d rounds", round)
+		}
+	}
+	if total != n {
+		t.Fatalf("XAUTOCLAIM returned %d entries in all, want %d", total, n)
+	}
 }
 
 // TestStreamMembersPerUser: one ACL user's groups hold at most a quarter
