@@ -184,17 +184,26 @@ func dataBytes(d arrow.ArrayData) int64 {
 }
 
 // replayFirst is a DoPut stream whose first message was already received.
+// It refuses a zstd batch before the IPC reader sees it (checkPutCodec).
 type replayFirst struct {
 	first *flight.FlightData
 	flight.DataStreamReader
 }
 
 func (r *replayFirst) Recv() (*flight.FlightData, error) {
-	if m := r.first; m != nil {
+	m := r.first
+	if m != nil {
 		r.first = nil
-		return m, nil
+	} else {
+		var err error
+		if m, err = r.DataStreamReader.Recv(); err != nil {
+			return nil, err
+		}
 	}
-	return r.DataStreamReader.Recv()
+	if err := checkPutCodec(m.DataHeader); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 // putResult is DoPut's app_metadata.

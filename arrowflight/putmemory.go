@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	flatbuffers "github.com/google/flatbuffers/go"
 )
 
 // maxPutMemory bounds the memory one DoPut's IPC reader may hold, and
@@ -52,4 +53,71 @@ func (a *putAllocator) Reallocate(size int, b []byte) []byte {
 func (a *putAllocator) Free(b []byte) {
 	a.used.Add(-int64(len(b)))
 	a.mem.Free(b)
+}
+
+// The Arrow IPC flatbuffer fields (format/Message.fbs) that say how a
+// batch's body is compressed: vtable offsets, a union's types, a codec.
+const (
+	fbMessageHeaderType  = 6  // Message.header_type
+	fbMessageHeader      = 8  // Message.header
+	fbDictionaryData     = 6  // DictionaryBatch.data
+	fbBatchCompression   = 10 // RecordBatch.compression
+	fbCompressionCodec   = 4  // BodyCompression.codec
+	fbHeaderDictionary   = 2  // MessageHeader.DictionaryBatch
+	fbHeaderRecordBatch  = 3  // MessageHeader.RecordBatch
+	fbCodecZstd          = 1  // CompressionType.ZSTD
+	fbMinimumMessageSize = 12 // a root offset and the smallest table
+)
+
+// errZstdPut refuses a zstd batch: arrow-go decompresses each buffer with
+// a decoder whose window is what the frame declares (up to 512 MiB),
+// allocated outside any allocator it is given, so 17 bytes of frame
+// allocated 512 MiB and eight DoPuts took RSS to 7.2 GB.
+var errZstdPut = errors.New("DoPut takes uncompressed or LZ4 batches, not zstd")
+
+// errPutHeader is the answer to a batch header DoPut cannot read.
+var errPutHeader = errors.New("malformed IPC message header")
+
+// checkPutCodec refuses a batch (or dictionary batch) whose IPC message
+// header declares a zstd body.
+func checkPutCodec(header []byte) (err error) {
+	if len(header) < fbMinimumMessageSize {
+		return nil // nothing a decoder would see; the IPC reader judges it
+	}
+	defer func() {
+		if recover() != nil { // an offset out of the header's bytes
+			err = errPutHeader
+		}
+	}()
+	msg := flatbuffers.Table{Bytes: header, Pos: flatbuffers.GetUOffsetT(header)}
+	var kind byte
+	if o := flatbuffers.UOffsetT(msg.Offset(fbMessageHeaderType)); o != 0 {
+		kind = msg.GetByte(o + msg.Pos)
+	}
+	o := flatbuffers.UOffsetT(msg.Offset(fbMessageHeader))
+	if o == 0 || kind != fbHeaderRecordBatch && kind != fbHeaderDictionary {
+		return nil
+	}
+	var batch flatbuffers.Table
+	msg.Union(&batch, o)
+	if kind == fbHeaderDictionary {
+		o := flatbuffers.UOffsetT(batch.Offset(fbDictionaryData))
+		if o == 0 {
+			return nil
+		}
+		batch.Pos = batch.Indirect(o + batch.Pos)
+	}
+	o = flatbuffers.UOffsetT(batch.Offset(fbBatchCompression))
+	if o == 0 {
+		return nil
+	}
+	comp := flatbuffers.Table{Bytes: header, Pos: batch.Indirect(o + batch.Pos)}
+	codec := byte(0) // LZ4_FRAME, the default
+	if o := flatbuffers.UOffsetT(comp.Offset(fbCompressionCodec)); o != 0 {
+		codec = comp.GetByte(o + comp.Pos)
+	}
+	if codec == fbCodecZstd {
+		return errZstdPut
+	}
+	return nil
 }
