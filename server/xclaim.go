@@ -89,7 +89,7 @@ func cmdXClaim(s *Server, c *client, args [][]byte) error {
 	var claimed []streams.Claimed
 	members := s.groups.Of(group, topic)
 	for _, m := range members {
-		got, err := m.Claim(topic, consumerName, ids, o)
+		got, err := m.Claim(topic, c.owner(), consumerName, ids, o)
 		if err != nil {
 			streams.Unclaim(claimed)
 			return errf("%s", err)
@@ -173,7 +173,7 @@ func cmdXAutoClaim(s *Server, c *client, args [][]byte) error {
 	next := streams.Min
 	var claimed []streams.Claimed
 	for _, m := range s.groups.Of(group, topic) {
-		n, got, err := m.AutoClaim(topic, consumerName, minIdle, start, count-len(claimed), justID)
+		n, got, err := m.AutoClaim(topic, c.owner(), consumerName, minIdle, start, count-len(claimed), justID)
 		if err != nil {
 			streams.Unclaim(claimed)
 			return errf("%s", err)
@@ -203,8 +203,11 @@ func cmdXAutoClaim(s *Server, c *client, args [][]byte) error {
 			return errf("%s", err)
 		}
 		if len(entries) < len(claimed) {
-			// The rest were given back: the next call starts at them.
-			next = claimed[len(entries)].ID
+			// The rest were given back: the next call starts at them (or
+			// before, where another member's scan stopped).
+			if back := claimed[len(entries)].ID; next == streams.Min || back.Less(next) {
+				next = back
+			}
 			claimed = claimed[:len(entries)]
 		}
 	}

@@ -227,7 +227,7 @@ func (s *Server) xgroupConsumer(ctx context.Context, c *client, sub, topic, grou
 		if err != nil {
 			return errf("%s", err)
 		}
-		added, err := m.AddConsumer(consumerName)
+		added, err := m.AddConsumer(c.owner(), consumerName)
 		if err != nil {
 			return errf("%s", err)
 		}
@@ -462,7 +462,7 @@ func (s *Server) readGroupNew(ctx context.Context, user, group string, topics []
 				return nil, nil
 			}
 		}
-		msgs, err := m.Next(ctx, consumerName, count, block, noAck)
+		msgs, err := m.Next(ctx, user, consumerName, count, block, noAck)
 		if len(msgs) > 0 {
 			return msgs, nil // what was taken before a close is delivered
 		}

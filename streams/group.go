@@ -49,7 +49,7 @@ type Groups struct {
 
 	mu      sync.Mutex
 	members map[string]*Member // by memberKey
-	owners  map[string]*owner  // by ACL user, of the members
+	owners  *owners            // the ACL users' members and names
 	known   map[string]bool    // "group|topic" known to exist (created or seen here)
 	// resetting holds the groups a Reset is changing, each with a channel
 	// closed when it is done; no member of them starts meanwhile. At most
@@ -75,7 +75,7 @@ type GroupsConfig struct {
 // NewGroups is the groups of members configured by cfg.
 func NewGroups(cfg GroupsConfig) *Groups {
 	return &Groups{props: cfg.Properties, stats: cfg.Stats, log: cfg.Log.With().Str("role", "stream-groups").Logger(),
-		maxPending: max(cfg.MaxPending, 1), maxMembers: max(cfg.MaxMembers, 1), members: map[string]*Member{}, owners: map[string]*owner{},
+		maxPending: max(cfg.MaxPending, 1), maxMembers: max(cfg.MaxMembers, 1), members: map[string]*Member{}, owners: &owners{},
 		resetting: map[string]chan struct{}{}}
 }
 
@@ -106,7 +106,7 @@ func (g *Groups) Member(ctx context.Context, group string, topics []string, user
 	if len(g.members) >= g.maxMembers {
 		return nil, fmt.Errorf("%w (at most %d groups and topic sets)", ErrTooManyMembers, g.maxMembers)
 	}
-	o := g.ownerLocked(user)
+	o := g.owners.get(user)
 	if share := max(g.maxMembers/ownerShare, 1); o != nil && o.members >= share {
 		return nil, fmt.Errorf("%w (at most %d groups and topic sets)", ErrTooManyUserMembers, share)
 	}
@@ -124,8 +124,9 @@ func (g *Groups) Member(ctx context.Context, group string, topics []string, user
 	if o != nil {
 		o.members++
 	}
-	m := &Member{group: group, topics: topics, cons: cons, maxPending: g.maxPending, ownerName: user, names: nameBudget{all: &g.names, owner: o},
-		pel: map[entryKey]*Pending{}, parts: map[partKey]*partState{}, consumers: map[string]time.Time{}}
+	m := &Member{group: group, topics: topics, cons: cons, maxPending: g.maxPending, owner: o, owners: g.owners, names: &g.names,
+		nameOwners: map[string]*owner{},
+		pel:        map[entryKey]*Pending{}, parts: map[partKey]*partState{}, consumers: map[string]time.Time{}}
 	m.lastUsed.Store(time.Now().UnixNano())
 	g.members[key] = m
 	return m, nil
@@ -294,7 +295,7 @@ func (g *Groups) Close() {
 	g.mu.Lock()
 	g.closed = true
 	members := g.members
-	g.members, g.owners = map[string]*Member{}, map[string]*owner{}
+	g.members = map[string]*Member{}
 	g.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, m := range members {
@@ -321,6 +322,7 @@ type Pending struct {
 	Consumer   string
 	Delivered  time.Time
 	Deliveries int64
+	claim      uint64 // the member's count of claims at its last claim (0: none)
 }
 
 // partState is one partition's delivered entries not yet acked, for one
@@ -339,8 +341,9 @@ type Member struct {
 	topics     []string
 	cons       *consumer.Consumer
 	maxPending int
-	ownerName  string     // the ACL user who made it
-	names      nameBudget // what its consumer names count against
+	owner      *owner        // the ACL user whose command made it (nil: the unrestricted one)
+	owners     *owners       // Groups.owners
+	names      *atomic.Int64 // Groups.names: the consumer names of all members
 
 	lastUsed atomic.Int64 // unix nanoseconds of the last command that used it
 	busy     atomic.Int32 // XREADGROUPs in Next now
@@ -350,17 +353,22 @@ type Member struct {
 	pel       map[entryKey]*Pending
 	parts     map[partKey]*partState
 	consumers map[string]time.Time // Redis consumer -> last seen
+	// nameOwners are the ACL users its names count for (absent: the
+	// unrestricted user's).
+	nameOwners map[string]*owner
+	claims     uint64 // claims made and undone, numbering Pending.claim
 }
 
 // Next hands consumer up to count new entries (XREADGROUP >), waiting up
 // to block for the first when there is none (block < 0: no wait; 0: until
 // one comes or ctx ends). Without noAck each is recorded in the pending
 // entries list under consumer.
-func (m *Member) Next(ctx context.Context, consumerName string, count int, block time.Duration, noAck bool) ([]*kafka.Message, error) {
+func (m *Member) Next(ctx context.Context, user, consumerName string, count int, block time.Duration, noAck bool) ([]*kafka.Message, error) {
 	m.busy.Add(1)
 	defer m.busy.Add(-1)
+	o := m.owners.get(user)
 	m.mu.Lock()
-	if err := m.seenLocked(consumerName); err != nil {
+	if err := m.seenLocked(consumerName, o); err != nil {
 		m.mu.Unlock()
 		return nil, err
 	}
@@ -415,9 +423,10 @@ func (m *Member) take(consumerName string, count int, noAck bool) ([]*kafka.Mess
 	return out, nil
 }
 
-// seenLocked records that consumerName asked now, refusing a new name past
-// MaxConsumers.
-func (m *Member) seenLocked(consumerName string) error {
+// seenLocked records that consumerName asked now, for o's command (o: the
+// ACL user's count, nil for the unrestricted user's), refusing a new name
+// past MaxConsumers or the bounds on names.
+func (m *Member) seenLocked(consumerName string, o *owner) error {
 	m.lastUsed.Store(time.Now().UnixNano())
 	if _, ok := m.consumers[consumerName]; !ok {
 		switch {
@@ -425,14 +434,23 @@ func (m *Member) seenLocked(consumerName string) error {
 			return consumer.ErrClosed
 		case len(m.consumers) >= MaxConsumers:
 			return ErrTooManyConsumers
-		default:
-			if err := m.names.take(); err != nil {
-				return err
-			}
+		}
+		if err := takeName(m.names, o); err != nil {
+			return err
+		}
+		if o != nil {
+			m.nameOwners[consumerName] = o
 		}
 	}
 	m.consumers[consumerName] = time.Now()
 	return nil
+}
+
+// forgetNameLocked drops a consumer name, giving it back to the bounds.
+func (m *Member) forgetNameLocked(name string) {
+	delete(m.consumers, name)
+	giveName(m.names, m.nameOwners[name])
+	delete(m.nameOwners, name)
 }
 
 // forgetIdleNames drops the consumer names not seen since cutoff that
@@ -457,9 +475,8 @@ func (m *Member) forgetIdleNames(cutoff time.Time) {
 		delete(stale, p.Consumer)
 	}
 	for name := range stale {
-		delete(m.consumers, name)
+		m.forgetNameLocked(name)
 	}
-	m.names.give(len(stale))
 }
 
 // close closes the member's Kafka consumer (its stored offsets are
@@ -467,8 +484,9 @@ func (m *Member) forgetIdleNames(cutoff time.Time) {
 func (m *Member) close() {
 	m.mu.Lock()
 	m.closed = true
-	m.names.give(len(m.consumers))
-	m.consumers = map[string]time.Time{}
+	for name := range m.consumers {
+		m.forgetNameLocked(name)
+	}
 	m.mu.Unlock()
 	_ = m.cons.Close()
 }
@@ -606,11 +624,12 @@ type ClaimOptions struct {
 // consumerName and returns them in the order of ids, as Redis does
 // (entries not pending are left out, as in Redis; FORCE has no effect: only
 // an entry this member delivered can be pending).
-func (m *Member) Claim(topic, consumerName string, ids []ID, o ClaimOptions) (claimed []Claimed, err error) {
+func (m *Member) Claim(topic, user, consumerName string, ids []ID, o ClaimOptions) (claimed []Claimed, err error) {
+	own := m.owners.get(user)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.pruneLocked()
-	if err := m.seenLocked(consumerName); err != nil {
+	if err := m.seenLocked(consumerName, own); err != nil {
 		return nil, err
 	}
 	for _, id := range ids {
@@ -636,18 +655,31 @@ type Claimed struct {
 // those that nothing changed since: the claims whose entries the reply
 // could not hold (a read past its bound) are undone, so that the entries
 // are claimed again, not left with a consumer that never saw them.
+//
+// An entry claimed again since is left to that claim. A consumer the
+// entry is given back to must still be known: one deleted meanwhile
+// (DELCONSUMER, the sweep of idle names) does not get it back; the entry
+// stays with the claimer, as idle as it was before.
 func Unclaim(claims []Claimed) {
 	for _, c := range claims {
 		m := c.member
 		m.mu.Lock()
-		if p, ok := m.pel[entryKey{c.Topic, c.ID}]; ok && *p == c.Pending {
-			*p = c.before
+		if p, ok := m.pel[entryKey{c.Topic, c.ID}]; ok && p.claim == c.claim {
+			before := c.before
+			if _, known := m.consumers[before.Consumer]; !known {
+				before.Consumer = p.Consumer
+			}
+			m.claims++
+			before.claim = m.claims // a claim undone is a change too
+			*p = before
 		}
 		m.mu.Unlock()
 	}
 }
 
 func (m *Member) claimLocked(p *Pending, consumerName string, o ClaimOptions) {
+	m.claims++
+	p.claim = m.claims
 	p.Consumer = consumerName
 	p.Delivered = time.Now()
 	if o.Idle != nil {
@@ -664,11 +696,12 @@ func (m *Member) claimLocked(p *Pending, consumerName string, o ClaimOptions) {
 // AutoClaim claims, in ID order from start, up to count pending entries of
 // topic idle at least minIdle, and returns them with the ID to continue
 // from (Min when the list was scanned to its end).
-func (m *Member) AutoClaim(topic, consumerName string, minIdle time.Duration, start ID, count int, justID bool) (next ID, claimed []Claimed, err error) {
+func (m *Member) AutoClaim(topic, user, consumerName string, minIdle time.Duration, start ID, count int, justID bool) (next ID, claimed []Claimed, err error) {
+	o := m.owners.get(user)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.pruneLocked()
-	if err := m.seenLocked(consumerName); err != nil {
+	if err := m.seenLocked(consumerName, o); err != nil {
 		return Min, nil, err
 	}
 	var candidates []*Pending
@@ -760,13 +793,14 @@ func (g *Groups) Names(topic string) []string {
 
 // AddConsumer registers consumerName (XGROUP CREATECONSUMER) and reports
 // whether it is new; past the bounds on names it is refused.
-func (m *Member) AddConsumer(consumerName string) (bool, error) {
+func (m *Member) AddConsumer(user, consumerName string) (bool, error) {
+	o := m.owners.get(user)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.consumers[consumerName]; ok {
 		return false, nil
 	}
-	if err := m.seenLocked(consumerName); err != nil {
+	if err := m.seenLocked(consumerName, o); err != nil {
 		return false, err
 	}
 	return true, nil
@@ -781,8 +815,7 @@ func (m *Member) RemoveConsumer(topic, consumerName string) (found bool, pending
 	defer m.mu.Unlock()
 	_, found = m.consumers[consumerName]
 	if found {
-		delete(m.consumers, consumerName)
-		m.names.give(1)
+		m.forgetNameLocked(consumerName)
 	}
 	for k, p := range m.pel {
 		if k.topic == topic && p.Consumer == consumerName {

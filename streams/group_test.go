@@ -77,7 +77,7 @@ func readAckAndCheck(t *testing.T, brokers string, g *Groups) {
 		wg.Go(func() {
 			name := string(rune('a' + r))
 			for delivered.Load() < n && ctx.Err() == nil {
-				msgs, err := m.Next(ctx, name, 1+r%3, 200*time.Millisecond, false)
+				msgs, err := m.Next(ctx, "", name, 1+r%3, 200*time.Millisecond, false)
 				if err != nil {
 					return
 				}
@@ -136,7 +136,7 @@ func TestPartitionBackStartsAfresh(t *testing.T) {
 	read := func(from int64, want int, ack bool) []int64 {
 		var got []int64
 		for len(got) < want {
-			msgs, err := m.Next(ctx, "a", want-len(got), time.Second, false)
+			msgs, err := m.Next(ctx, "", "a", want-len(got), time.Second, false)
 			if err != nil {
 				t.Fatalf("Next: %v", err)
 			}
@@ -224,24 +224,24 @@ func TestPartitionBackStartsAfresh(t *testing.T) {
 func TestConsumerNameAccounting(t *testing.T) {
 	g := &Groups{}
 	newMember := func() *Member {
-		return &Member{names: nameBudget{all: &g.names}, consumers: map[string]time.Time{}, pel: map[entryKey]*Pending{}}
+		return &Member{names: &g.names, consumers: map[string]time.Time{}, nameOwners: map[string]*owner{}, pel: map[entryKey]*Pending{}}
 	}
 	a, b := newMember(), newMember()
 	for i := range MaxConsumers {
-		if err := a.seenLocked(fmt.Sprint("a", i)); err != nil {
+		if err := a.seenLocked(fmt.Sprint("a", i), nil); err != nil {
 			t.Fatalf("name %d: %v", i, err)
 		}
 	}
-	if err := a.seenLocked("one more"); err != ErrTooManyConsumers {
+	if err := a.seenLocked("one more", nil); err != ErrTooManyConsumers {
 		t.Fatalf("name %d of a member: %v", MaxConsumers+1, err)
 	}
-	if err := a.seenLocked("a7"); err != nil {
+	if err := a.seenLocked("a7", nil); err != nil {
 		t.Fatalf("a known name: %v", err)
 	}
-	if added, err := b.AddConsumer("b0"); !added || err != nil {
+	if added, err := b.AddConsumer("", "b0"); !added || err != nil {
 		t.Fatalf("AddConsumer: %v %v", added, err)
 	}
-	if added, err := b.AddConsumer("b0"); added || err != nil {
+	if added, err := b.AddConsumer("", "b0"); added || err != nil {
 		t.Fatalf("AddConsumer of a known name: %v %v", added, err)
 	}
 	if got := g.names.Load(); got != MaxConsumers+1 {
@@ -262,7 +262,7 @@ func TestConsumerNameAccounting(t *testing.T) {
 		t.Fatalf("names counted after the sweep: %d, want 2", got)
 	}
 	g.names.Store(MaxConsumerNames)
-	if err := b.seenLocked("past the bound"); err != ErrTooManyConsumerNames {
+	if err := b.seenLocked("past the bound", nil); err != ErrTooManyConsumerNames {
 		t.Fatalf("a name past MaxConsumerNames: %v", err)
 	}
 	if got := g.names.Load(); got != MaxConsumerNames {
@@ -326,7 +326,7 @@ func TestResetHoldsMembersBack(t *testing.T) {
 	if m, err := g.Member(ctx, "g", []string{topic}, ""); err != nil || m == old {
 		t.Fatalf("Member after the Reset: %p, %v; the closed one was %p", m, err, old)
 	}
-	if _, err := old.Next(ctx, "c", 1, -1, false); !errors.Is(err, consumer.ErrClosed) {
+	if _, err := old.Next(ctx, "", "c", 1, -1, false); !errors.Is(err, consumer.ErrClosed) {
 		t.Fatalf("the member the Reset closed reads: %v", err)
 	}
 }
@@ -349,7 +349,7 @@ func TestPendingBoundHoldsWithinARead(t *testing.T) {
 	defer cancel()
 	var got int
 	for got < 10 {
-		msgs, err := m.Next(ctx, "a", 100, 5*time.Second, false)
+		msgs, err := m.Next(ctx, "", "a", 100, 5*time.Second, false)
 		if err != nil {
 			t.Fatalf("after %d entries: %v", got, err)
 		}
@@ -358,7 +358,7 @@ func TestPendingBoundHoldsWithinARead(t *testing.T) {
 	if got != 10 {
 		t.Fatalf("reads of COUNT 100 took %d entries with room for 10", got)
 	}
-	if _, err := m.Next(ctx, "a", 100, -1, false); !errors.Is(err, ErrPELFull) {
+	if _, err := m.Next(ctx, "", "a", 100, -1, false); !errors.Is(err, ErrPELFull) {
 		t.Fatalf("a read with the list full: %v, want ErrPELFull", err)
 	}
 }

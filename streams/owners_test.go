@@ -40,35 +40,42 @@ func TestOwnerShare(t *testing.T) {
 		t.Fatalf("alice's member after one was dropped: %v", err)
 	}
 
-	// Names: a quarter of MaxConsumerNames over all of an owner's members.
-	alice, carol := &owner{}, &owner{}
-	newMember := func(o *owner) *Member {
-		return &Member{names: nameBudget{all: &g.names, owner: o}, consumers: map[string]time.Time{}, pel: map[entryKey]*Pending{}}
+	// Names: a quarter of MaxConsumerNames for each user, counted for the
+	// user whose command used the name first, whoever made the member.
+	alice, carol := g.owners.get("alice"), g.owners.get("carol")
+	newMember := func() *Member {
+		return &Member{names: &g.names, consumers: map[string]time.Time{}, nameOwners: map[string]*owner{}, pel: map[entryKey]*Pending{}}
 	}
-	a1, a2, c := newMember(alice), newMember(alice), newMember(carol)
+	members := []*Member{newMember()}
 	for i := range MaxConsumerNames / ownerShare {
-		m := a1
-		if i >= MaxConsumers {
-			m = a2
-			if i >= 2*MaxConsumers {
-				m = newMember(alice)
-				a2 = m
-			}
+		if i > 0 && i%MaxConsumers == 0 {
+			members = append(members, newMember())
 		}
-		if err := m.seenLocked(fmt.Sprint("n", i)); err != nil {
+		if err := members[len(members)-1].seenLocked(fmt.Sprint("n", i), alice); err != nil {
 			t.Fatalf("alice's name %d: %v", i, err)
 		}
 	}
-	if err := newMember(alice).seenLocked("one more"); !errors.Is(err, ErrTooManyUserNames) {
+	if err := newMember().seenLocked("one more", alice); !errors.Is(err, ErrTooManyUserNames) {
 		t.Fatalf("alice's name past her share: %v", err)
 	}
-	if err := c.seenLocked("c"); err != nil {
-		t.Fatalf("carol's name: %v", err)
+	// The same member takes carol's names, and the unrestricted user's.
+	last := members[len(members)-1]
+	if err := last.seenLocked("c", carol); err != nil {
+		t.Fatalf("carol's name in a member alice filled: %v", err)
 	}
-	if found, _ := a1.RemoveConsumer(topic, "n0"); !found {
+	if err := last.seenLocked("admin", nil); err != nil {
+		t.Fatalf("the unrestricted user's name: %v", err)
+	}
+	if found, _ := members[0].RemoveConsumer(topic, "n0"); !found {
 		t.Fatal("DELCONSUMER of n0 found no name")
 	}
-	if err := newMember(alice).seenLocked("after a DELCONSUMER"); err != nil {
+	if err := newMember().seenLocked("after a DELCONSUMER", alice); err != nil {
 		t.Fatalf("alice's name after a DELCONSUMER: %v", err)
+	}
+	if err := newMember().seenLocked("another", alice); !errors.Is(err, ErrTooManyUserNames) {
+		t.Fatalf("alice's name past her share again: %v", err)
+	}
+	if got := carol.names.Load(); got != 1 {
+		t.Errorf("carol holds %d names, want 1", got)
 	}
 }
