@@ -46,7 +46,9 @@ func (p *Process) serveHTTP(addr, what string, handler http.Handler) (string, er
 	if err != nil {
 		return "", fmt.Errorf("%s listen on %s: %w", what, addr, err)
 	}
-	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	// A scraper sends a few hundred bytes of headers; a client holding a
+	// connection open without a request is let go.
+	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 	p.servers = append(p.servers, hs)
 	go func() {
 		// Metrics and profiles are not worth stopping the service for.
