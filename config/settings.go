@@ -54,6 +54,7 @@ type Settings struct {
 	PprofAddr              string            `json:"pprof_addr" flag:"pprof-addr" usage:"serve Go pprof profiles on this address, e.g. 127.0.0.1:6060 (opt-in; keep it on loopback)"`
 	StreamPayloadFields    []string          `json:"stream_payload_fields" flag:"stream-payload-field" default:"payload,data,message,body,value" usage:"an XADD field whose value becomes the Kafka record's value, the first of an entry's fields in this list winning (repeatable; the command line's replace the default)"`
 	StreamMaxPending       int64             `json:"stream_max_pending" flag:"stream-max-pending" default:"100000" usage:"most pending (delivered, not acked) entries of one stream consumer group on this rafka; past it XREADGROUP > is refused until entries are acked"`
+	MaxConsumers           int               `json:"max_consumers" flag:"max-consumers" default:"4096" usage:"most BLPOP consumers (a librdkafka consumer each, with its threads) on this rafka; an ACL user's at most a quarter; past it a new one is refused"`
 	StreamMaxMembers       int               `json:"stream_max_members" flag:"stream-max-members" default:"256" usage:"most Kafka group members (librdkafka consumers) this rafka runs for stream groups, one per group and topic set; past it XREADGROUP of a new one is refused"`
 	StreamMemberIdle       Duration          `json:"stream_member_idle" flag:"stream-member-idle" default:"5m0s" usage:"close a stream group's Kafka member on this rafka once no command used it this long and it has nothing pending, so the group's members on other rafkas get its partitions (0: never)"`
 	TransactionalIDPrefix  string            `json:"transactional_id_prefix" flag:"transactional-id-prefix" usage:"transactional.id prefix of the producers of MULTI/EXEC transactions, unique to this rafka and the same after a restart (default rafka-<hostname>-<RESP address>)"`
@@ -123,6 +124,8 @@ func (s Settings) Validate() error {
 		return fmt.Errorf("stream max pending must be at least 1")
 	case s.StreamMaxMembers < 1:
 		return fmt.Errorf("stream max members must be at least 1")
+	case s.MaxConsumers < 1:
+		return fmt.Errorf("max consumers must be at least 1")
 	case s.FlightMaxStreams < 1:
 		return fmt.Errorf("flight max streams must be at least 1")
 	case (s.FlightTLSCert == "") != (s.FlightTLSKey == ""):

@@ -67,9 +67,12 @@ type client struct {
 	lastActive time.Time
 	consumer   *consumer.Consumer
 	consumerID string // "<id>|<topics>", as the classic gateway names it
-	monitoring bool   // the connection is detached and serves MONITOR
-	tornDown   bool
-	aclUser    string // name of the ACL user, "" for the default user (user's copy for other goroutines)
+	// consumerOwner is the ACL user its consumer counts for ("": the
+	// unrestricted user), given back when it is closed.
+	consumerOwner string
+	monitoring    bool // the connection is detached and serves MONITOR
+	tornDown      bool
+	aclUser       string // name of the ACL user, "" for the default user (user's copy for other goroutines)
 }
 
 // setUser makes u (nil for the default user) the connection's user; only

@@ -143,15 +143,14 @@ func cmdHello(s *Server, c *client, args [][]byte) error {
 		proto = v
 	}
 	var name []byte
+	var auth [][]byte
 	for i := 2; i < len(args); i++ {
 		switch strings.ToLower(string(args[i])) {
 		case "auth":
 			if i+2 >= len(args) {
 				return errSyntax
 			}
-			if err := s.authenticate(c, args[i+1:i+3]); err != nil {
-				return err
-			}
+			auth = args[i+1 : i+3]
 			i += 2
 		case "setname":
 			if i+1 >= len(args) {
@@ -161,6 +160,18 @@ func cmdHello(s *Server, c *client, args [][]byte) error {
 			i++
 		default:
 			return errSyntax
+		}
+	}
+	// As in Redis, a name that cannot be one fails HELLO before AUTH runs:
+	// the connection is not left authenticated by a HELLO that failed.
+	if len(name) > 0 {
+		if err := checkID(string(name)); err != nil {
+			return err
+		}
+	}
+	if auth != nil {
+		if err := s.authenticate(c, auth); err != nil {
+			return err
 		}
 	}
 	if !s.authorized(c) {

@@ -359,17 +359,23 @@ func (s *Server) consumerFor(c *client, req blockRequest) (*consumer.Consumer, e
 		}
 		return cons, nil
 	}
+	owner := c.owner()
+	if err := s.consumers.take(owner, s.cfg.Settings.MaxConsumers); err != nil {
+		return nil, err
+	}
 	cons, err := s.newConsumer(c, req.name, req.topics, req.json)
 	if err != nil {
+		s.consumers.give(owner)
 		return nil, err
 	}
 	c.mu.Lock()
 	if s.shuttingDown.Load() {
 		c.mu.Unlock()
 		_ = cons.Close()
+		s.consumers.give(owner)
 		return nil, errServerShutdown
 	}
-	c.consumer, c.consumerID = cons, consID
+	c.consumer, c.consumerID, c.consumerOwner = cons, consID, owner
 	c.mu.Unlock()
 	return cons, nil
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -239,14 +240,33 @@ func redactSecrets(args [][]byte) [][]byte {
 		return args
 	}
 	out := append([][]byte(nil), args...)
-	for i := 1; i < len(out); i++ {
-		if name == "auth" {
+	if name == "auth" {
+		for i := 1; i < len(out); i++ {
 			out[i] = redacted
-		} else if strings.EqualFold(string(out[i]), "auth") {
+		}
+		return out
+	}
+	// HELLO: its options read as cmdHello reads them (a SETNAME value is
+	// a name, even "auth"); whatever it could not read may be a secret.
+	if len(out) > 1 {
+		if _, err := strconv.Atoi(string(out[1])); err != nil {
+			for i := 1; i < len(out); i++ {
+				out[i] = redacted
+			}
+			return out
+		}
+	}
+	for i := 2; i < len(out); i++ {
+		switch strings.ToLower(string(out[i])) {
+		case "auth":
 			for j := i + 1; j < len(out) && j <= i+2; j++ {
 				out[j] = redacted
 			}
 			i += 2
+		case "setname":
+			i++
+		default:
+			out[i] = redacted
 		}
 	}
 	return out

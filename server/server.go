@@ -108,9 +108,11 @@ type Server struct {
 	// records by offset.
 	mapping *streams.Mapping
 	reader  *streams.Reader
-	turns   readTurns       // each ACL user's commands read one at a time
-	groups  *streams.Groups // the stream groups' members here
-	locks   *locks.Table    // the lock keys (SET, GET, the Lock scripts)
+	turns   readTurns // each ACL user's commands read one at a time
+	// consumers counts the BLPOP consumers (--max-consumers).
+	consumers consumerCount
+	groups    *streams.Groups // the stream groups' members here
+	locks     *locks.Table    // the lock keys (SET, GET, the Lock scripts)
 
 	// serving guards rc, ln and addr: Serve sets them while Shutdown and
 	// Addr may already run on other goroutines.
@@ -142,6 +144,7 @@ func New(cfg Config) *Server {
 	defaultIfUnset(&cfg.Settings.MaxBatchBytes, d.MaxBatchBytes)
 	defaultIfUnset(&cfg.Settings.StreamMaxPending, d.StreamMaxPending)
 	defaultIfUnset(&cfg.Settings.StreamMaxMembers, d.StreamMaxMembers)
+	defaultIfUnset(&cfg.Settings.MaxConsumers, d.MaxConsumers)
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		cfg:      cfg,
@@ -323,6 +326,7 @@ func (s *Server) teardown(c *client) {
 			if err := cons.Close(); err != nil {
 				c.log.Warn().Err(err).Msg("close consumer")
 			}
+			s.consumers.give(c.consumerOwner) // its threads are gone
 		}()
 	}
 	if acct != nil {

@@ -592,3 +592,64 @@ func TestHostileInlineArguments(t *testing.T) {
 		t.Errorf("a long inline ECHO: %.40s", r)
 	}
 }
+
+// TestMaxConsumers: the BLPOP consumers are bounded (--max-consumers, here
+// 8), an ACL user's to a quarter; a consumer's place comes back once its
+// connection ended and it closed. Before, one user's connections made
+// librdkafka consumers (some five threads each, and a Go thread held in
+// each poll) until the Go runtime's 10000-thread limit ended the process.
+func TestMaxConsumers(t *testing.T) {
+	topic := newTopic(t, 1)
+	users := writeUsers(t, `{"users": {
+		"alice": {"password": "`+acl.HashPassword("a-pw")+`", "consume": ["`+topic+`"], "groups": ["alice-*"]},
+		"bob": {"password": "`+acl.HashPassword("b-pw")+`", "consume": ["`+topic+`"], "groups": ["bob-*"]}}}`)
+	p := startBinary(t, "--requirepass", "admin-pw", "--acl-file", users, "--flight-addr", "off", "--max-consumers", "8")
+	consume := func(user, pw string, i int) (*respConn, rafkatest.Reply) {
+		c := dialRESP(t, p.resp)
+		c.expect("OK", "AUTH", user, pw)
+		c.expect("OK", "CLIENT", "SETNAME", fmt.Sprintf("%s-g%d:w", user, i))
+		return c, c.do("BLPOP", "topics:"+topic, "0.1")
+	}
+	var alices []*respConn
+	for i := range 2 {
+		c, r := consume("alice", "a-pw", i)
+		if !r.Null {
+			t.Fatalf("alice's consumer %d: %s", i, r)
+		}
+		alices = append(alices, c)
+	}
+	if _, r := consume("alice", "a-pw", 2); !r.IsErr("CONS too many consumers for this user on this rafka (at most 2)") {
+		t.Fatalf("alice's third consumer: %s", r)
+	}
+	if _, r := consume("bob", "b-pw", 0); !r.Null {
+		t.Fatalf("bob's consumer: %s", r)
+	}
+	for i := range 5 { // the unrestricted user: up to the server's 8
+		c := dialRESP(t, p.resp)
+		c.expect("OK", "AUTH", "admin-pw")
+		c.expect("OK", "CLIENT", "SETNAME", fmt.Sprintf("admin-g%d:w", i))
+		if r := c.do("BLPOP", "topics:"+topic, "0.1"); !r.Null {
+			t.Fatalf("the unrestricted user's consumer %d: %s", i, r)
+		}
+	}
+	admin := dialRESP(t, p.resp)
+	admin.expect("OK", "AUTH", "admin-pw")
+	admin.expect("OK", "CLIENT", "SETNAME", "admin-g9:w")
+	if r := admin.do("BLPOP", "topics:"+topic, "0.1"); !r.IsErr("CONS too many consumers on this rafka (at most 8): end some consumers' connections") {
+		t.Fatalf("consumer 9: %s", r)
+	}
+	// alice's first connection ends: once its consumer closed, a new one
+	// may be made.
+	_ = alices[0].conn.Close()
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		c, r := consume("alice", "a-pw", 3)
+		if r.Null {
+			break
+		}
+		_ = c.conn.Close()
+		if time.Now().After(deadline) {
+			t.Fatalf("alice's consumer after one of hers ended: %s", r)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

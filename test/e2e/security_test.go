@@ -43,9 +43,18 @@ func TestRequirePass(t *testing.T) {
 		t.Fatalf("HELLO 3 AUTH: %s", r)
 	}
 	h.expect(`"g:b"`, "CLIENT", "GETNAME")
+	// A SETNAME value "auth" is a name, not the AUTH keyword: the password
+	// after the real one is redacted. The name is no id, so HELLO fails,
+	// before AUTH runs (before, the password showed in MONITOR, and the
+	// failed HELLO left the connection authenticated).
+	h2 := ts.dial(t)
+	if r := h2.do("HELLO", "3", "SETNAME", "auth", "AUTH", "default", "s3cret"); r.Kind != '-' {
+		t.Fatalf("HELLO with the name auth: %s", r)
+	}
+	h2.expect("(error) NOAUTH Authentication required.", "HGETALL", "stats")
 
 	var lines []string
-	for len(lines) < 4 {
+	for len(lines) < 5 {
 		l := mon.read(5 * time.Second)
 		lines = append(lines, l.Str)
 	}
