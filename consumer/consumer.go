@@ -307,6 +307,10 @@ func (c *Consumer) assignedListLocked() []kafka.TopicPartition {
 // messageSize is what a buffered message counts against bufferBytes.
 func messageSize(m *kafka.Message) int { return len(m.Value) + len(m.Key) + messageOverhead }
 
+// HeldBytes is what a message popped from a consumer costs while it is
+// held: its key and value, and the Go message with its fields.
+func HeldBytes(m *kafka.Message) int { return messageSize(m) }
+
 func keyOf(m *kafka.Message) partitionKey {
 	return partitionKey{topic: *m.TopicPartition.Topic, partition: m.TopicPartition.Partition}
 }
