@@ -76,6 +76,9 @@ func Parse(data []byte) (*List, error) {
 		if name == DefaultUser {
 			return nil, fmt.Errorf("user %q is reserved: its password is --requirepass", name)
 		}
+		if name == "" {
+			return nil, fmt.Errorf("a user needs a name") // "" stands for the unrestricted user in the per-user bounds
+		}
 		hexHash, ok := strings.CutPrefix(u.Password, "sha256:")
 		h, err := hex.DecodeString(hexHash)
 		if !ok || err != nil || len(h) != sha256.Size {

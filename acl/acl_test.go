@@ -46,6 +46,7 @@ func TestParseErrors(t *testing.T) {
 		`{"nope": 1}`: "unknown field",
 		`{"users": {"a": {"password": "` + HashPassword("x") + `", "produce": ["[a"]}}}`: "bad pattern",
 		`{"users": {"default": {"password": "` + HashPassword("x") + `"}}}`:              "reserved",
+		`{"users": {"": {"password": "` + HashPassword("x") + `"}}}`:                     "needs a name",
 	} {
 		if _, err := Parse([]byte(in)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v, want %q", in, err, want)

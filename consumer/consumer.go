@@ -304,11 +304,21 @@ func (c *Consumer) assignedListLocked() []kafka.TopicPartition {
 	return parts
 }
 
+// headerOverhead is what each header of a message costs beyond its key
+// and value.
+const headerOverhead = 48
+
 // messageSize is what a buffered message counts against bufferBytes.
-func messageSize(m *kafka.Message) int { return len(m.Value) + len(m.Key) + messageOverhead }
+func messageSize(m *kafka.Message) int {
+	n := len(m.Value) + len(m.Key) + messageOverhead
+	for _, h := range m.Headers {
+		n += len(h.Key) + len(h.Value) + headerOverhead
+	}
+	return n
+}
 
 // HeldBytes is what a message popped from a consumer costs while it is
-// held: its key and value, and the Go message with its fields.
+// held: its key, value and headers, and the Go message with its fields.
 func HeldBytes(m *kafka.Message) int { return messageSize(m) }
 
 func keyOf(m *kafka.Message) partitionKey {

@@ -169,6 +169,7 @@ func cmdHello(s *Server, c *client, args [][]byte) error {
 			return err
 		}
 	}
+	user, authed := c.user, c.authed.Load()
 	if auth != nil {
 		if err := s.authenticate(c, auth); err != nil {
 			return err
@@ -179,6 +180,9 @@ func cmdHello(s *Server, c *client, args [][]byte) error {
 	}
 	if name != nil {
 		if err := s.setName(c, string(name)); err != nil {
+			// HELLO failed: the connection is who it was before it.
+			c.setUser(user)
+			c.authed.Store(authed)
 			return err
 		}
 	}

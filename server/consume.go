@@ -363,19 +363,24 @@ func (s *Server) consumerFor(c *client, req blockRequest) (*consumer.Consumer, e
 	if err := s.consumers.take(owner, s.cfg.Settings.MaxConsumers); err != nil {
 		return nil, err
 	}
+	kept := false
+	defer func() {
+		if !kept { // failed, or panicked: teardown will not give it back
+			s.consumers.give(owner)
+		}
+	}()
 	cons, err := s.newConsumer(c, req.name, req.topics, req.json)
 	if err != nil {
-		s.consumers.give(owner)
 		return nil, err
 	}
 	c.mu.Lock()
 	if s.shuttingDown.Load() {
 		c.mu.Unlock()
 		_ = cons.Close()
-		s.consumers.give(owner)
 		return nil, errServerShutdown
 	}
 	c.consumer, c.consumerID, c.consumerOwner = cons, consID, owner
+	kept = true
 	c.mu.Unlock()
 	return cons, nil
 }

@@ -326,7 +326,7 @@ func (s *Server) teardown(c *client) {
 			if err := cons.Close(); err != nil {
 				c.log.Warn().Err(err).Msg("close consumer")
 			}
-			s.consumers.give(c.consumerOwner) // its threads are gone
+			s.consumers.give(c.consumerOwner) // closed: its place comes back
 		}()
 	}
 	if acct != nil {

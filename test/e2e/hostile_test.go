@@ -638,6 +638,14 @@ func TestMaxConsumers(t *testing.T) {
 	if r := admin.do("BLPOP", "topics:"+topic, "0.1"); !r.IsErr("CONS too many consumers on this rafka (at most 8): end some consumers' connections") {
 		t.Fatalf("consumer 9: %s", r)
 	}
+	// A HELLO that fails on its name leaves the connection as it was: here
+	// not authenticated (before, authenticated as alice).
+	h := dialRESP(t, p.resp)
+	if r := h.do("HELLO", "3", "AUTH", "alice", "a-pw", "SETNAME", "bob-g:x"); !r.IsErr("NOPERM") {
+		t.Fatalf("HELLO with a name alice may not take: %s", r)
+	}
+	h.expect("(error) NOAUTH Authentication required.", "HGETALL", "stats")
+
 	// alice's first connection ends: once its consumer closed, a new one
 	// may be made.
 	_ = alices[0].conn.Close()
