@@ -126,42 +126,69 @@ func (s *Server) checkCredentials(c *client, creds [][]byte) error {
 	return nil
 }
 
-// HELLO [protover [AUTH username password] [SETNAME clientname]]
-func cmdHello(s *Server, c *client, args [][]byte) error {
-	proto := 2
-	if c.resp3.Load() {
-		proto = 3
-	}
+// helloArgs are HELLO's arguments as cmdHello reads them.
+type helloArgs struct {
+	proto   int      // 0: not given
+	auth    [][]byte // the last AUTH's username and password, nil without
+	name    []byte   // SETNAME's, nil without
+	secrets []int    // the indexes of every AUTH's username and password
+	err     error    // the first argument it cannot read (at errAt) fails HELLO
+	errAt   int
+}
+
+// parseHello reads HELLO [protover [AUTH username password] [SETNAME
+// clientname]], for cmdHello and for MONITOR's redaction alike.
+func parseHello(args [][]byte) (h helloArgs) {
 	if len(args) > 1 {
 		v, err := strconv.Atoi(string(args[1]))
-		if err != nil {
-			return errf("Protocol version is not an integer or out of range")
+		switch {
+		case err != nil:
+			h.err, h.errAt = errf("Protocol version is not an integer or out of range"), 1
+			return h
+		case v != 2 && v != 3:
+			h.err, h.errAt = errNoProto, 1
+			return h
 		}
-		if v != 2 && v != 3 {
-			return errNoProto
-		}
-		proto = v
+		h.proto = v
 	}
-	var name []byte
-	var auth [][]byte
 	for i := 2; i < len(args); i++ {
 		switch strings.ToLower(string(args[i])) {
 		case "auth":
 			if i+2 >= len(args) {
-				return errSyntax
+				h.err, h.errAt = errSyntax, i
+				return h
 			}
-			auth = args[i+1 : i+3]
+			h.auth, h.secrets = args[i+1:i+3], append(h.secrets, i+1, i+2)
 			i += 2
 		case "setname":
 			if i+1 >= len(args) {
-				return errSyntax
+				h.err, h.errAt = errSyntax, i
+				return h
 			}
-			name = args[i+1]
+			h.name = args[i+1]
 			i++
 		default:
-			return errSyntax
+			h.err, h.errAt = errSyntax, i
+			return h
 		}
 	}
+	return h
+}
+
+// HELLO [protover [AUTH username password] [SETNAME clientname]]
+func cmdHello(s *Server, c *client, args [][]byte) error {
+	h := parseHello(args)
+	if h.err != nil {
+		return h.err
+	}
+	proto := h.proto
+	if proto == 0 {
+		proto = 2
+		if c.resp3.Load() {
+			proto = 3
+		}
+	}
+	name, auth := h.name, h.auth
 	// As in Redis, a name that cannot be one fails HELLO before AUTH runs:
 	// the connection is not left authenticated by a HELLO that failed.
 	if len(name) > 0 {

@@ -3,7 +3,6 @@ package server
 import (
 	"fmt"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -115,8 +114,9 @@ func (s *Server) authRequired() bool {
 
 func (c *client) userName() string { return c.user.Name }
 
-// owner is the ACL user that stream group members made for c count
-// against, "" for the unrestricted user.
+// owner is the name of c's ACL user, "" for the unrestricted user: whose
+// share c's consumers, stream group members, consumer names and read
+// turns count against.
 func (c *client) owner() string {
 	if c.user == nil {
 		return ""
@@ -248,24 +248,12 @@ func redactSecrets(args [][]byte) [][]byte {
 	}
 	// HELLO: its options read as cmdHello reads them (a SETNAME value is
 	// a name, even "auth"); whatever it could not read may be a secret.
-	if len(out) > 1 {
-		if _, err := strconv.Atoi(string(out[1])); err != nil {
-			for i := 1; i < len(out); i++ {
-				out[i] = redacted
-			}
-			return out
-		}
+	h := parseHello(args)
+	for _, i := range h.secrets {
+		out[i] = redacted
 	}
-	for i := 2; i < len(out); i++ {
-		switch strings.ToLower(string(out[i])) {
-		case "auth":
-			for j := i + 1; j < len(out) && j <= i+2; j++ {
-				out[j] = redacted
-			}
-			i += 2
-		case "setname":
-			i++
-		default:
+	if h.err != nil {
+		for i := h.errAt; i < len(out); i++ {
 			out[i] = redacted
 		}
 	}

@@ -439,14 +439,10 @@ func (s *Server) readRange(ctx context.Context, user, topic string, start, end s
 		}
 	}
 	slices.SortFunc(entries, func(a, b streamEntry) int {
-		switch {
-		case a.id == b.id:
-			return 0
-		case a.id.Less(b.id) != reverse:
-			return -1
-		default:
-			return 1
+		if reverse {
+			return b.id.Compare(a.id)
 		}
+		return a.id.Compare(b.id)
 	})
 	return entries[:min(len(entries), count)], nil
 }

@@ -183,15 +183,7 @@ func cmdXAutoClaim(s *Server, c *client, args [][]byte) error {
 			next = n
 		}
 	}
-	slices.SortFunc(claimed, func(a, b streams.Claimed) int {
-		switch {
-		case a.ID.Less(b.ID):
-			return -1
-		case b.ID.Less(a.ID):
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(claimed, func(a, b streams.Claimed) int { return a.ID.Compare(b.ID) })
 	// The entries are read before any of the reply is written: a failed
 	// read is the whole reply.
 	var entries []streamEntry

@@ -585,12 +585,7 @@ func cmdXPending(s *Server, c *client, args [][]byte) error {
 		for _, m := range s.groups.Of(group, topic) {
 			pending = append(pending, m.PendingOf(topic, consumerName, start, end)...)
 		}
-		slices.SortFunc(pending, func(a, b streams.Pending) int {
-			if a.ID.Less(b.ID) {
-				return -1
-			}
-			return 1
-		})
+		slices.SortFunc(pending, func(a, b streams.Pending) int { return a.ID.Compare(b.ID) })
 	}
 	if len(args) == 3 {
 		collect("", streams.Min, streams.Max)

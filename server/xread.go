@@ -209,12 +209,7 @@ func (s *Server) xreadOnce(ctx context.Context, user string, reads []*xreadStrea
 		if cut {
 			entries = slices.DeleteFunc(entries, func(e streamEntry) bool { return cutoff.Less(e.id) })
 		}
-		slices.SortFunc(entries, func(a, b streamEntry) int {
-			if a.id.Less(b.id) {
-				return -1
-			}
-			return 1
-		})
+		slices.SortFunc(entries, func(a, b streamEntry) int { return a.id.Compare(b.id) })
 		r.entries = entries[:min(len(entries), count)]
 		for _, e := range r.entries {
 			p, o, _ := e.id.Record()

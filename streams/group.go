@@ -596,7 +596,7 @@ func (m *Member) PendingOf(topic, consumerName string, start, end ID) []Pending 
 		}
 		out = append(out, *p)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID.Less(out[j].ID) })
+	slices.SortFunc(out, func(a, b Pending) int { return a.ID.Compare(b.ID) })
 	return out
 }
 
@@ -710,7 +710,7 @@ func (m *Member) AutoClaim(topic, user, consumerName string, minIdle time.Durati
 			candidates = append(candidates, p)
 		}
 	}
-	sort.Slice(candidates, func(i, j int) bool { return candidates[i].ID.Less(candidates[j].ID) })
+	slices.SortFunc(candidates, func(a, b *Pending) int { return a.ID.Compare(b.ID) })
 	scanned := 0
 	for _, p := range candidates {
 		if len(claimed) >= count {

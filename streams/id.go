@@ -4,6 +4,7 @@
 package streams
 
 import (
+	"cmp"
 	"errors"
 	"math"
 	"strconv"
@@ -58,6 +59,9 @@ func (id ID) Next() (ID, bool) {
 
 // Less orders IDs as Redis does.
 func (id ID) Less(o ID) bool { return id.MS < o.MS || id.MS == o.MS && id.Seq < o.Seq }
+
+// Compare is -1, 0 or 1 as id is before, equal to or after o, for sorting.
+func (id ID) Compare(o ID) int { return cmp.Or(cmp.Compare(id.MS, o.MS), cmp.Compare(id.Seq, o.Seq)) }
 
 // Min and Max are the smallest and largest IDs ("-" and "+").
 var (
